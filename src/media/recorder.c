@@ -1,0 +1,314 @@
+/* recorder.c — a recording: the room's encoded composite and full mix,
+ * muxed into a live WebM file.
+ *
+ * The recorder's bin holds a queue per stream, webmmux and filesink.  Its
+ * two sink pads are fed by request pads of the room's tees ("vtee",
+ * "atee"), ghosted on the bins that hold them.  Until the first keyframe
+ * both streams are dropped, so the file starts on one.  Stopping unlinks
+ * the tee pads when idle (the tees go on for everyone else), sends EOS
+ * into the bin and finishes once the filesink has seen it.
+ */
+#include "config.h"
+
+#include "media/recorder.h"
+
+#include <glib/gstdio.h>
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "mixmeet-media"
+
+typedef struct {
+  MmRecorder *r;
+  GstBin *src_bin;          /* holds the tee */
+  GstElement *tee;
+  GstPad *tee_pad;
+  GstPad *src_ghost;        /* on src_bin */
+  GstPad *sink;             /* the recorder bin's ghost sink pad */
+  gint unlinked;            /* atomic */
+} Input;
+
+struct _MmRecorder {
+  GMainContext *ctx;
+  GstElement *pipeline;
+  GstElement *bin;
+  char *path;
+  Input video, audio;
+  gint started;             /* atomic: the first keyframe has passed */
+  GMutex lock;
+  GCond cond;
+  gboolean eos;             /* under lock: the filesink saw EOS */
+  gboolean finishing;       /* main loop: a finish is scheduled */
+  GstClockTime first_pts, last_pts;   /* under lock, video */
+  MmRecorderDone done;
+  gpointer done_data;
+};
+
+const char *
+mm_recorder_path (MmRecorder *r)
+{
+  return r->path;
+}
+
+/* Streaming thread: nothing goes in before the first keyframe. */
+static GstPadProbeReturn
+gate_video (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  MmRecorder *r = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  if (!g_atomic_int_get (&r->started))
+    {
+      if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
+        return GST_PAD_PROBE_DROP;
+      g_atomic_int_set (&r->started, TRUE);
+    }
+  g_mutex_lock (&r->lock);
+  if (GST_BUFFER_PTS_IS_VALID (buf))
+    {
+      if (r->first_pts == GST_CLOCK_TIME_NONE)
+        r->first_pts = GST_BUFFER_PTS (buf);
+      r->last_pts = GST_BUFFER_PTS (buf);
+    }
+  g_mutex_unlock (&r->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+gate_audio (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  MmRecorder *r = data;
+
+  return g_atomic_int_get (&r->started) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
+static void
+recorder_free (MmRecorder *r)
+{
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
+  gst_object_unref (r->pipeline);
+  g_free (r->path);
+  g_free (r);
+}
+
+/* Main loop: the file is finished (or we stopped waiting). */
+static void
+finish (MmRecorder *r)
+{
+  GStatBuf st;
+  gint64 bytes = 0, duration_ms = 0;
+  MmRecorderDone done = r->done;
+  gpointer done_data = r->done_data;
+  g_autofree char *path = g_strdup (r->path);
+
+  for (int i = 0; i < 2; i++)
+    {
+      Input *in = i == 0 ? &r->video : &r->audio;
+
+      if (in->tee_pad != NULL)
+        {
+          if (in->src_ghost != NULL)
+            gst_element_remove_pad (GST_ELEMENT (in->src_bin), in->src_ghost);
+          gst_element_release_request_pad (in->tee, in->tee_pad);
+          gst_object_unref (in->tee_pad);
+        }
+      g_clear_object (&in->tee);
+      g_clear_object (&in->sink);
+    }
+  gst_element_set_locked_state (r->bin, TRUE);
+  gst_element_set_state (r->bin, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (r->pipeline), r->bin);
+  if (g_stat (r->path, &st) == 0)
+    bytes = st.st_size;
+  g_mutex_lock (&r->lock);
+  if (r->first_pts != GST_CLOCK_TIME_NONE)
+    duration_ms = (gint64) ((r->last_pts - r->first_pts) / GST_MSECOND);
+  g_mutex_unlock (&r->lock);
+  g_info ("recording %s finished: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " ms", r->path,
+          bytes, duration_ms);
+  recorder_free (r);
+  if (done != NULL)
+    done (path, bytes, duration_ms, done_data);
+}
+
+static gboolean
+finish_idle (gpointer data)
+{
+  finish (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Streaming thread: the last of the file is written. */
+static GstPadProbeReturn
+on_sink_event (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  MmRecorder *r = data;
+
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+  g_mutex_lock (&r->lock);
+  r->eos = TRUE;
+  g_cond_broadcast (&r->cond);
+  if (r->done != NULL || r->finishing)
+    {
+      /* mm_recorder_stop: finish on the main loop. */
+      GSource *s = g_idle_source_new ();
+
+      g_source_set_callback (s, finish_idle, r, NULL);
+      g_source_attach (s, r->ctx);
+      g_source_unref (s);
+    }
+  g_mutex_unlock (&r->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+link_input (MmRecorder *r, Input *in, GstBin *src_bin, const char *tee_name, const char *sink_name,
+            GError **error)
+{
+  in->r = r;
+  in->src_bin = src_bin;
+  in->tee = gst_bin_get_by_name (src_bin, tee_name);
+  in->sink = gst_element_get_static_pad (r->bin, sink_name);
+  if (in->tee == NULL)
+    {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "the room has no %s", tee_name);
+      return FALSE;
+    }
+  in->tee_pad = gst_element_request_pad_simple (in->tee, "src_%u");
+  in->src_ghost = gst_ghost_pad_new (NULL, in->tee_pad);
+  gst_pad_set_active (in->src_ghost, TRUE);
+  gst_element_add_pad (GST_ELEMENT (src_bin), in->src_ghost);
+  if (gst_pad_link (in->src_ghost, in->sink) != GST_PAD_LINK_OK)
+    {
+      g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+                   "cannot link the recorder to %s", tee_name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+MmRecorder *
+mm_recorder_start (GMainContext *ctx, GstElement *pipeline, GstBin *video_mix, GstBin *audio_mix,
+                   const char *path, void (*keyframe) (gpointer), gpointer data, GError **error)
+{
+  MmRecorder *r = g_new0 (MmRecorder, 1);
+  GstElement *mux, *sink;
+  GstPad *pad;
+
+  r->ctx = ctx;
+  /* A finish may come after the room's media has closed. */
+  r->pipeline = gst_object_ref (pipeline);
+  r->path = g_strdup (path);
+  r->first_pts = r->last_pts = GST_CLOCK_TIME_NONE;
+  g_mutex_init (&r->lock);
+  g_cond_init (&r->cond);
+  /* Queues hold a few seconds: the disk may stall, the room must not. */
+  r->bin = gst_parse_bin_from_description (
+    "queue name=vq max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 leaky=downstream "
+    "! mux.video_%u "
+    "queue name=aq max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 leaky=downstream "
+    "! mux.audio_%u "
+    "webmmux name=mux streamable=true ! filesink name=file sync=false async=false",
+    FALSE, error);
+  if (r->bin == NULL)
+    {
+      recorder_free (r);
+      return NULL;
+    }
+  for (int i = 0; i < 2; i++)
+    {
+      GstElement *q = gst_bin_get_by_name (GST_BIN (r->bin), i == 0 ? "vq" : "aq");
+      GstPad *qsink = gst_element_get_static_pad (q, "sink");
+      GstPad *ghost = gst_ghost_pad_new (i == 0 ? "video" : "audio", qsink);
+
+      gst_pad_set_active (ghost, TRUE);
+      gst_element_add_pad (r->bin, ghost);
+      gst_pad_add_probe (ghost, GST_PAD_PROBE_TYPE_BUFFER, i == 0 ? gate_video : gate_audio, r,
+                         NULL);
+      gst_object_unref (qsink);
+      gst_object_unref (q);
+    }
+  mux = gst_bin_get_by_name (GST_BIN (r->bin), "mux");
+  g_object_set (mux, "writing-app", "mixmeet", NULL);
+  gst_object_unref (mux);
+  sink = gst_bin_get_by_name (GST_BIN (r->bin), "file");
+  g_object_set (sink, "location", path, NULL);
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_sink_event, r, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (sink);
+  gst_bin_add (GST_BIN (pipeline), r->bin);
+  if (!link_input (r, &r->video, video_mix, "vtee", "video", error)
+      || !link_input (r, &r->audio, audio_mix, "atee", "audio", error)
+      || !gst_element_sync_state_with_parent (r->bin))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
+                     "the recorder did not start (can %s be written?)", path);
+      r->done = NULL;
+      finish (r);
+      return NULL;
+    }
+  if (keyframe != NULL)
+    keyframe (data);
+  g_info ("recording to %s", path);
+  return r;
+}
+
+/* Streaming thread (or here): the tee pad is idle: unlink, end the stream. */
+static GstPadProbeReturn
+unlink_idle (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Input *in = data;
+
+  if (!g_atomic_int_compare_and_exchange (&in->unlinked, FALSE, TRUE))
+    return GST_PAD_PROBE_REMOVE;
+  gst_pad_unlink (in->src_ghost, in->sink);
+  gst_pad_send_event (in->sink, gst_event_new_eos ());
+  return GST_PAD_PROBE_REMOVE;
+}
+
+void
+mm_recorder_stop (MmRecorder *r, MmRecorderDone done, gpointer data)
+{
+  g_mutex_lock (&r->lock);
+  r->done = done;
+  r->done_data = data;
+  r->finishing = TRUE;
+  g_mutex_unlock (&r->lock);
+  gst_pad_add_probe (r->video.tee_pad, GST_PAD_PROBE_TYPE_IDLE, unlink_idle, &r->video, NULL);
+  gst_pad_add_probe (r->audio.tee_pad, GST_PAD_PROBE_TYPE_IDLE, unlink_idle, &r->audio, NULL);
+}
+
+void
+mm_recorder_stop_now (MmRecorder *r, guint timeout_ms, MmRecorderDone done, gpointer data)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  /* No finish from the streaming thread: this one does it. */
+  g_mutex_lock (&r->lock);
+  r->done = NULL;
+  r->finishing = FALSE;
+  g_mutex_unlock (&r->lock);
+  for (int i = 0; i < 2; i++)
+    {
+      Input *in = i == 0 ? &r->video : &r->audio;
+
+      if (g_atomic_int_compare_and_exchange (&in->unlinked, FALSE, TRUE))
+        {
+          gst_pad_unlink (in->src_ghost, in->sink);
+          gst_pad_send_event (in->sink, gst_event_new_eos ());
+        }
+    }
+  g_mutex_lock (&r->lock);
+  while (!r->eos && g_cond_wait_until (&r->cond, &r->lock, deadline))
+    ;
+  if (!r->eos)
+    g_warning ("recording %s: not finished after %u ms; it plays up to its last cluster",
+               r->path, timeout_ms);
+  g_mutex_unlock (&r->lock);
+  r->done = done;
+  r->done_data = data;
+  finish (r);
+}

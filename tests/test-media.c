@@ -1,0 +1,839 @@
+/* test-media.c — the MCU end to end: real mixmeetd + PostgreSQL, real
+ * WebRTC (ICE, DTLS-SRTP) on loopback between mixmeetd and mixmeet-bot
+ * processes that send a colour and a tone and report what they get. */
+#include "config.h"
+
+#include "bots.h"
+#include "harness.h"
+
+#include <glib/gstdio.h>
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+
+static MmHarness h;
+
+typedef struct {
+  const char *names[4];
+  int rgb[4][3];
+  guint n_cells;        /* exact number of tiles expected, 0 = any */
+  double hear;          /* a tone that must be there (0 = none) */
+  double hear2;
+  double not_hear;      /* a tone at least 20 dB below the heard one */
+} Expect;
+
+/* Full frame rate at the composite's size, every colour where expected,
+ * and the tones right. */
+static gboolean
+matches (JsonObject *line, gpointer data)
+{
+  const Expect *e = data;
+  JsonObject *video = json_object_has_member (line, "video")
+                        && !JSON_NODE_HOLDS_NULL (json_object_get_member (line, "video"))
+                        ? json_object_get_object_member (line, "video") : NULL;
+
+  if (video == NULL || mm_bot_fps (line) < 25
+      || json_object_get_int_member (video, "width") != 1280
+      || json_object_get_int_member (video, "height") != 720)
+    return FALSE;
+  if (e->n_cells > 0 && mm_bot_n_cells (line) != e->n_cells)
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (e->names) && e->names[i] != NULL; i++)
+    {
+      int rgb[3];
+
+      if (!mm_bot_cell (line, e->names[i], rgb)
+          || !mm_rgb_near (rgb, e->rgb[i][0], e->rgb[i][1], e->rgb[i][2], 60))
+        return FALSE;
+    }
+  if (e->hear > 0)
+    {
+      double heard = mm_bot_peak_db (line, e->hear);
+
+      if (!isfinite (heard))
+        return FALSE;
+      if (e->hear2 > 0 && !isfinite (mm_bot_peak_db (line, e->hear2)))
+        return FALSE;
+      if (e->not_hear > 0 && mm_bot_peak_db (line, e->not_hear) > heard - 20)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static MmBot *
+start_bot (const char *code, const char *name, const char *color, const char *tone)
+{
+  const char *args[] = { "--name", name, "--color", color, "--tone", tone, NULL };
+  return mm_bot_start (&h, code, args);
+}
+
+static char *
+new_room (char **token_out)
+{
+  g_autofree char *token = mm_test_register (&h, "Media host", NULL);
+  char *code = mm_test_room (&h, token, "{\"title\":\"Media test\"}");
+
+  if (token_out != NULL)
+    *token_out = g_steal_pointer (&token);
+  return code;
+}
+
+#define RED { 255, 0, 0 }
+#define BLUE { 0, 0, 255 }
+#define GREEN { 0, 255, 0 }
+
+/* 1. Two bots: each receives the 1280×720 composite at about 30 fps with
+ * both colours in their cells, and hears the other's tone, not its own. */
+static void
+test_two_bots (void)
+{
+  g_autofree char *code = new_room (NULL);
+  MmBot *red = start_bot (code, "red", "ff0000", "440");
+  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  Expect for_red = { { "red", "blue" }, { RED, BLUE }, 2, 880, 0, 440 };
+  Expect for_blue = { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 };
+
+  g_assert_nonnull (mm_bot_wait (red, matches, &for_red, 40));
+  g_assert_nonnull (mm_bot_wait (blue, matches, &for_blue, 20));
+  mm_bot_free (red);
+  mm_bot_free (blue);
+}
+
+static gboolean
+has_cells (JsonObject *line, gpointer data)
+{
+  return mm_bot_fps (line) >= 25 && mm_bot_n_cells (line) == GPOINTER_TO_UINT (data);
+}
+
+/* 2. A third bot joins: three tiles with three colours; one leaves: the
+ * others keep receiving without a gap and the layout shrinks. */
+static void
+test_join_and_leave (void)
+{
+  g_autofree char *code = new_room (NULL);
+  MmBot *red = start_bot (code, "red", "ff0000", "440");
+  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  MmBot *green = NULL;
+  Expect two = { { "red", "blue" }, { RED, BLUE }, 2, 0, 0, 0 };
+  Expect three = { { "red", "blue", "green" }, { RED, BLUE, GREEN }, 3, 880, 660, 440 };
+  Expect after = { { "red", "green" }, { RED, GREEN }, 2, 660, 0, 440 };
+  JsonObject *line;
+  GPtrArray *lines;
+  guint from;
+
+  g_assert_nonnull (mm_bot_wait (red, matches, &two, 40));
+  green = start_bot (code, "green", "00ff00", "660");
+  g_assert_nonnull (mm_bot_wait (red, matches, &three, 30));
+  g_assert_nonnull (mm_bot_wait (green, has_cells, GUINT_TO_POINTER (3), 20));
+
+  lines = mm_bot_lines (red);
+  from = lines->len;
+  mm_bot_stop (blue, SIGTERM);
+  line = mm_bot_wait (red, matches, &after, 20);
+  g_assert_nonnull (line);
+  /* Through the leave, red's composite never paused for long. */
+  for (guint i = from; i < lines->len; i++)
+    {
+      JsonObject *o = json_node_get_object (lines->pdata[i]);
+      JsonObject *v = json_object_get_object_member (o, "video");
+
+      g_assert_cmpfloat (mm_bot_fps (o), >=, 25);
+      if (json_object_has_member (v, "max_gap_ms"))
+        g_assert_cmpint (json_object_get_int_member (v, "max_gap_ms"), <=, 500);
+    }
+  mm_bot_free (blue);
+  mm_bot_free (green);
+  mm_bot_free (red);
+}
+
+/* 3. A receive-only bot gets the composite and the full mix. */
+static void
+test_receive_only (void)
+{
+  g_autofree char *code = new_room (NULL);
+  MmBot *red = start_bot (code, "red", "ff0000", "440");
+  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  const char *args[] = { "--name", "viewer", "--recv-only", NULL };
+  MmBot *viewer;
+  Expect full = { { "red", "blue" }, { RED, BLUE }, 2, 440, 880, 0 };
+
+  g_assert_nonnull (mm_bot_wait (red, has_cells, GUINT_TO_POINTER (2), 40));
+  viewer = mm_bot_start (&h, code, args);
+  g_assert_nonnull (mm_bot_wait (viewer, matches, &full, 40));
+  /* The viewer has no tile of its own. */
+  g_assert_cmpuint (mm_bot_n_cells (mm_bot_last (red)), ==, 2);
+  mm_bot_free (viewer);
+  mm_bot_free (red);
+  mm_bot_free (blue);
+}
+
+/* 4. A bot killed without leaving: the others are unaffected and it is
+ * removed after the presence timeout. */
+static void
+test_vanished_bot (void)
+{
+  g_autofree char *code = new_room (NULL);
+  MmBot *red = start_bot (code, "red", "ff0000", "440");
+  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  Expect two = { { "red", "blue" }, { RED, BLUE }, 2, 880, 0, 440 };
+  Expect alone = { { "red" }, { RED }, 1, 0, 0, 0 };
+  GPtrArray *lines;
+  guint from;
+  gint64 killed_at;
+
+  g_assert_nonnull (mm_bot_wait (red, matches, &two, 40));
+  lines = mm_bot_lines (red);
+  from = lines->len;
+  mm_bot_stop (blue, SIGKILL);
+  killed_at = g_get_monotonic_time ();
+  /* Removed after the presence timeout (5 s here), not before 3 s. */
+  g_assert_nonnull (mm_bot_wait (red, matches, &alone, 20));
+  g_assert_cmpint (g_get_monotonic_time () - killed_at, >=, 3 * G_USEC_PER_SEC);
+  for (guint i = from; i < lines->len; i++)
+    g_assert_cmpfloat (mm_bot_fps (json_node_get_object (lines->pdata[i])), >=, 25);
+  mm_bot_free (blue);
+  mm_bot_free (red);
+}
+
+static gboolean
+tone_gone (JsonObject *line, gpointer data)
+{
+  return mm_bot_fps (line) >= 25 && !isfinite (mm_bot_peak_db (line, *(double *) data));
+}
+
+/* 5. The host mutes one bot's audio: its tone leaves the others' mixes. */
+static void
+test_host_mute (void)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *code = new_room (&token);
+  g_auto (MmJoined) host = { 0 };
+  g_auto (MmResponse) r = { 0 };
+  MmBot *red = start_bot (code, "red", "ff0000", "440");
+  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  Expect two = { { "red", "blue" }, { RED, BLUE }, 2, 880, 0, 440 };
+  JsonObject *line;
+  g_autofree char *body = NULL;
+  double muted_hz = 880;
+
+  line = mm_bot_wait (red, matches, &two, 40);
+  g_assert_nonnull (line);
+  g_assert_nonnull (mm_bot_wait (blue, matches, &(Expect) { { "red" }, { RED }, 2, 440, 0, 880 }, 20));
+  /* The host (signed in, no media) mutes blue. */
+  mm_test_join (&h, code, token, NULL, &host);
+  {
+    JsonObject *b = json_node_get_object (mm_bot_lines (blue)->pdata[0]);
+    body = g_strdup_printf ("{\"type\":\"mute\",\"participant_id\":\"%s\"}",
+                            json_object_get_string_member (b, "participant_id"));
+  }
+  mm_http (&h, "POST", host.messages, host.secret, body, &r);
+  g_assert_cmpint (r.status, ==, 200);
+  g_assert_nonnull (mm_bot_wait (red, tone_gone, &muted_hz, 15));
+  /* Blue still hears red. */
+  g_assert_nonnull (mm_bot_wait (blue, matches, &(Expect) { { "red" }, { RED }, 2, 440, 0, 0 }, 10));
+  mm_bot_free (red);
+  mm_bot_free (blue);
+}
+
+static gboolean
+card_shown (JsonObject *line, gpointer data)
+{
+  int rgb[3];
+
+  /* The name card's dark grey (0x3c4043) instead of the camera's blue. */
+  return mm_bot_fps (line) >= 25 && mm_bot_n_cells (line) == 2
+         && mm_bot_cell (line, "shy", rgb) && mm_rgb_near (rgb, 0x3c, 0x40, 0x43, 30);
+}
+
+/* A participant whose camera is off keeps a tile: a card with the name. */
+static void
+test_camera_off (void)
+{
+  g_autofree char *code = new_room (NULL);
+  MmBot *red = start_bot (code, "red", "ff0000", "440");
+  const char *args[] = { "--name", "shy", "--color", "0000ff", "--tone", "880", "--camera-off", NULL };
+  MmBot *shy = mm_bot_start (&h, code, args);
+  int rgb[3];
+  JsonObject *line = mm_bot_wait (red, card_shown, NULL, 40);
+
+  g_assert_nonnull (line);
+  g_assert_true (mm_bot_cell (line, "red", rgb));
+  g_assert_true (mm_rgb_near (rgb, 255, 0, 0, 60));
+  mm_bot_free (shy);
+  mm_bot_free (red);
+}
+
+static gboolean
+presenting (JsonObject *line, gpointer data)
+{
+  int screen[3], cam[3], blue[3];
+
+  return mm_bot_fps (line) >= 25 && g_strcmp0 (mm_bot_layout (line), "presentation") == 0
+         && mm_bot_n_cells (line) == 3
+         && mm_bot_screen_cell (line, "red", screen) && mm_rgb_near (screen, 255, 255, 0, 60)
+         && mm_bot_cell (line, "red", cam) && mm_rgb_near (cam, 255, 0, 0, 60)
+         && mm_bot_cell (line, "blue", blue) && mm_rgb_near (blue, 0, 0, 255, 60);
+}
+
+static gboolean
+screen_gone (JsonObject *line, gpointer data)
+{
+  int rgb[3];
+
+  return mm_bot_fps (line) >= 25 && g_strcmp0 (mm_bot_layout (line), "grid") == 0
+         && mm_bot_n_cells (line) == 2 && !mm_bot_screen_cell (line, "red", rgb)
+         && mm_bot_cell (line, "red", rgb) && mm_rgb_near (rgb, 255, 0, 0, 60);
+}
+
+/* Screen sharing: red adds a second video (yellow) on the same connection
+ * (a new offer, renegotiated in place): the room switches to the
+ * presentation layout, the screen large, red's camera and blue in the
+ * strip; when red stops, the grid comes back.  Blue's video never stops
+ * meanwhile, and red keeps hearing blue. */
+static void
+test_screen_share (void)
+{
+  g_autofree char *code = new_room (NULL);
+  const char *args[] = { "--name", "red", "--color", "ff0000", "--tone", "440",
+                         "--present-after", "4", "--present-for", "20",
+                         "--screen-color", "ffff00", NULL };
+  MmBot *red = mm_bot_start (&h, code, args);
+  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  JsonObject *line;
+  int rgb[3];
+  GPtrArray *lines;
+  guint from, from_red;
+
+  g_assert_nonnull (mm_bot_wait (blue, has_cells, GUINT_TO_POINTER (2), 40));
+  g_assert_nonnull (mm_bot_wait (red, has_cells, GUINT_TO_POINTER (2), 10));
+  from = mm_bot_lines (blue)->len;
+  from_red = mm_bot_lines (red)->len;
+  line = mm_bot_wait (blue, presenting, NULL, 30);
+  g_assert_nonnull (line);
+  /* The screen is the large tile. */
+  {
+    JsonArray *cells = json_object_get_array_member (line, "cells");
+    JsonObject *first = json_array_get_object_element (cells, 0);
+
+    g_assert_true (json_object_get_boolean_member (first, "screen"));
+  }
+  g_assert_nonnull (mm_bot_wait (red, presenting, NULL, 10));
+  g_assert_nonnull (mm_bot_wait (red, matches, &(Expect) { { "blue" }, { BLUE }, 0, 880, 0, 440 }, 10));
+  g_assert_nonnull (mm_bot_wait (blue, screen_gone, NULL, 40));
+  g_assert_true (mm_bot_cell (mm_bot_last (blue), "blue", rgb));
+  /* No stall on either side through both renegotiations (a connection
+   * made anew would show as one). */
+  for (int k = 0; k < 2; k++)
+    {
+      lines = mm_bot_lines (k == 0 ? blue : red);
+      for (guint i = k == 0 ? from : from_red; i < lines->len; i++)
+        {
+          JsonObject *l = json_node_get_object (lines->pdata[i]);
+          JsonObject *v = json_object_get_object_member (l, "video");
+
+          if (!JSON_NODE_HOLDS_NULL (json_object_get_member (v, "max_gap_ms")))
+            g_assert_cmpint (json_object_get_int_member (v, "max_gap_ms"), <, 500);
+        }
+    }
+  mm_bot_free (red);
+  mm_bot_free (blue);
+}
+
+/* A viewer who starts publishing on the same connection (renegotiation):
+ * the others see its tile and hear it; it now hears a mix-minus, the
+ * others and not itself. */
+static void
+test_viewer_publishes (void)
+{
+  g_autofree char *code = new_room (NULL);
+  const char *args[] = { "--name", "late", "--color", "00ff00", "--tone", "660",
+                         "--recv-only", "--publish-after", "4", NULL };
+  MmBot *red = start_bot (code, "red", "ff0000", "440");
+  MmBot *late = mm_bot_start (&h, code, args);
+
+  /* First a viewer: the composite and the full mix (red's tone). */
+  g_assert_nonnull (mm_bot_wait (late, matches, &(Expect) { { "red" }, { RED }, 1, 440, 0, 0 }, 40));
+  g_assert_nonnull (mm_bot_wait (red, matches,
+                                 &(Expect) { { "red", "late" }, { RED, { 0, 255, 0 } }, 2, 660, 0, 440 },
+                                 25));
+  g_assert_nonnull (mm_bot_wait (late, matches,
+                                 &(Expect) { { "red", "late" }, { RED, { 0, 255, 0 } }, 2, 440, 0, 660 },
+                                 20));
+  mm_bot_free (late);
+  mm_bot_free (red);
+}
+
+/* A lecture: the host presents (a signed-in bot), viewers only receive.
+ * A viewer's offer to send is refused until the host makes them a
+ * presenter; then its tile and voice join; made a viewer again, they go. */
+static void
+test_lecture_presenter (void)
+{
+  g_autofree char *email = NULL;
+  g_autofree char *token = mm_test_register (&h, "Teacher", &email);
+  g_autofree char *code = mm_test_room (&h, token, "{\"title\":\"Lecture\",\"mode\":\"lecture\"}");
+  const char *teacher_args[] = { "--email", email, "--password", "correct horse", "--color", "ff0000",
+                                 "--tone", "440", "--name", "teacher", NULL };
+  const char *pupil_args[] = { "--name", "pupil", "--color", "00ff00", "--tone", "660",
+                               "--recv-only", "--publish-after", "12", NULL };
+  g_auto (MmJoined) host = { 0 };
+  g_auto (MmJoined) eve = { 0 };
+  g_auto (MmResponse) r = { 0 };
+  g_auto (MmResponse) refused = { 0 };
+  MmBot *teacher = mm_bot_start (&h, code, teacher_args);
+  MmBot *pupil = mm_bot_start (&h, code, pupil_args);
+  g_autofree char *body = NULL;
+  int rgb[3];
+
+  /* A viewer who offers to send is refused (a bot's webrtc offer is not
+   * needed for that: any SDP with a sending m-line). */
+  mm_test_join (&h, code, NULL, "eve", &eve);
+  mm_http (&h, "POST", eve.messages, eve.secret,
+           "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 1 1 IN IP4 127.0.0.1\\r\\ns=-\\r\\nt=0 0\\r\\n"
+           "m=audio 9 UDP/TLS/RTP/SAVPF 111\\r\\nc=IN IP4 0.0.0.0\\r\\na=sendrecv\\r\\n"
+           "a=rtpmap:111 opus/48000/2\\r\\n\"}", &refused);
+  g_assert_cmpint (refused.status, ==, 403);
+  g_assert_cmpstr (mm_error_code (&refused), ==, "forbidden");
+  /* The pupil receives the teacher's composite and voice. */
+  g_assert_nonnull (mm_bot_wait (pupil, matches, &(Expect) { { "teacher" }, { RED }, 1, 440, 0, 0 }, 40));
+  /* The host makes the pupil a presenter; at 12 s the pupil sends. */
+  mm_test_join (&h, code, token, NULL, &host);
+  body = g_strdup_printf ("{\"type\":\"presenter\",\"participant_id\":\"%s\",\"presenter\":true}",
+                          json_object_get_string_member (mm_bot_last (pupil), "participant_id"));
+  mm_http (&h, "POST", host.messages, host.secret, body, &r);
+  g_assert_cmpint (r.status, ==, 200);
+  g_assert_nonnull (mm_bot_wait (teacher, matches,
+                                 &(Expect) { { "teacher", "pupil" }, { RED, { 0, 255, 0 } }, 2, 660, 0, 440 },
+                                 30));
+  /* A viewer again: the pupil's tile and voice leave.  (The host's
+   * participant above does not poll: by now it has timed out.) */
+  mm_joined_clear (&host);
+  mm_test_join (&h, code, token, NULL, &host);
+  mm_response_clear (&r);
+  g_free (body);
+  body = g_strdup_printf ("{\"type\":\"presenter\",\"participant_id\":\"%s\",\"presenter\":false}",
+                          json_object_get_string_member (mm_bot_last (pupil), "participant_id"));
+  mm_http (&h, "POST", host.messages, host.secret, body, &r);
+  g_assert_cmpint (r.status, ==, 200);
+  g_assert_nonnull (mm_bot_wait (teacher, has_cells, GUINT_TO_POINTER (1), 10));
+  g_assert_true (mm_bot_cell (mm_bot_last (teacher), "teacher", rgb));
+  g_assert_nonnull (mm_bot_wait (teacher, tone_gone, &(double) { 660 }, 10));
+  mm_bot_free (pupil);
+  mm_bot_free (teacher);
+}
+
+/* What a recording holds, decoded with GStreamer. */
+typedef struct {
+  guint frames;
+  double duration_s;          /* first to last video frame */
+  gboolean red, blue;          /* each seen at the centre of one of the two tiles */
+  double p440, p880, p_other; /* mean power at 440, 880 and 1500 Hz */
+} Decoded;
+
+static double
+goertzel (const float *x, gsize n, double hz)
+{
+  double w = 2 * G_PI * hz / 48000, c = 2 * cos (w), s1 = 0, s2 = 0;
+
+  for (gsize i = 0; i < n; i++)
+    {
+      double s0 = x[i] + c * s1 - s2;
+      s2 = s1;
+      s1 = s0;
+    }
+  return (s1 * s1 + s2 * s2 - c * s1 * s2) / ((double) n * n);
+}
+
+static void
+decode_recording (const char *path, Decoded *d)
+{
+  g_autofree char *desc = g_strdup_printf (
+    "filesrc location=\"%s\" ! matroskademux name=d "
+    "d.video_0 ! queue ! vp8dec ! videoconvert ! video/x-raw,format=RGBx ! appsink name=v sync=false "
+    "d.audio_0 ! queue ! opusdec ! audioconvert ! audioresample "
+    "! audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=a sync=false", path);
+  g_autoptr (GError) error = NULL;
+  GstElement *pipe = gst_parse_launch (desc, &error);
+  GstAppSink *v, *a;
+  GstClockTime first = GST_CLOCK_TIME_NONE, last = 0;
+  gboolean veos = FALSE, aeos = FALSE;
+  guint blocks = 0;
+
+  g_assert_no_error (error);
+  memset (d, 0, sizeof *d);
+  v = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (pipe), "v"));
+  a = GST_APP_SINK (gst_bin_get_by_name (GST_BIN (pipe), "a"));
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  while (!veos || !aeos)
+    {
+      if (!veos)
+        {
+          GstSample *sm = gst_app_sink_try_pull_sample (v, 2 * GST_SECOND);
+
+          if (sm == NULL)
+            veos = TRUE;
+          else
+            {
+              GstBuffer *b = gst_sample_get_buffer (sm);
+              GstMapInfo map;
+
+              if (first == GST_CLOCK_TIME_NONE)
+                first = GST_BUFFER_PTS (b);
+              last = GST_BUFFER_PTS (b);
+              d->frames++;
+              /* Two tiles side by side: centres at 1/4 and 3/4 of the width. */
+              if (gst_buffer_map (b, &map, GST_MAP_READ))
+                {
+                  const guint8 *l = map.data + (360 * 1280 + 320) * 4;
+                  const guint8 *r = map.data + (360 * 1280 + 960) * 4;
+
+                  if (map.size >= 1280 * 720 * 4)
+                    {
+                      /* Who is left depends on whose offer came first. */
+                      for (int k = 0; k < 2; k++)
+                        {
+                          const guint8 *p = k == 0 ? l : r;
+
+                          d->red = d->red || (p[0] > 200 && p[1] < 60 && p[2] < 60);
+                          d->blue = d->blue || (p[0] < 60 && p[1] < 60 && p[2] > 200);
+                        }
+                    }
+                  gst_buffer_unmap (b, &map);
+                }
+              gst_sample_unref (sm);
+            }
+        }
+      if (!aeos)
+        {
+          GstSample *sm = gst_app_sink_try_pull_sample (a, 2 * GST_SECOND);
+
+          if (sm == NULL)
+            aeos = TRUE;
+          else
+            {
+              GstMapInfo map;
+
+              if (gst_buffer_map (gst_sample_get_buffer (sm), &map, GST_MAP_READ))
+                {
+                  gsize n = map.size / sizeof (float);
+
+                  if (n >= 480)
+                    {
+                      d->p440 += goertzel ((const float *) map.data, n, 440);
+                      d->p880 += goertzel ((const float *) map.data, n, 880);
+                      d->p_other += goertzel ((const float *) map.data, n, 1500);
+                      blocks++;
+                    }
+                  gst_buffer_unmap (gst_sample_get_buffer (sm), &map);
+                }
+              gst_sample_unref (sm);
+            }
+        }
+    }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (v);
+  gst_object_unref (a);
+  gst_object_unref (pipe);
+  if (first != GST_CLOCK_TIME_NONE)
+    d->duration_s = (double) (last - first) / GST_SECOND;
+  if (blocks > 0)
+    {
+      d->p440 /= blocks;
+      d->p880 /= blocks;
+      d->p_other /= blocks;
+    }
+}
+
+static char *
+only_recording (void)
+{
+  g_autofree char *dir = g_build_filename (h.dir, "data", "recordings", NULL);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  char *found = NULL;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (name, ".webm"))
+      {
+        g_free (found);
+        found = g_build_filename (dir, name, NULL);
+      }
+  return found;
+}
+
+static gboolean
+recording_off (JsonNode *ev)
+{
+  JsonObject *o = json_node_get_object (ev);
+
+  return g_strcmp0 (json_object_get_string_member (o, "type"), "recording") == 0
+         && !json_object_get_boolean_member (o, "on");
+}
+
+/* Wait for a "recording" event with on=false on @j's queue. */
+static void
+wait_recording_off (MmJoined *j, guint64 *since)
+{
+  gint64 deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_auto (MmResponse) r = { 0 };
+      g_autofree char *path = g_strdup_printf ("%s?since=%" G_GUINT64_FORMAT "&timeout=2", j->events,
+                                               *since);
+      JsonArray *arr;
+
+      mm_http (&h, "GET", path, j->secret, NULL, &r);
+      g_assert_cmpint (r.status, ==, 200);
+      arr = json_node_get_array (mm_json_at (&r, "events"));
+      *since = (guint64) mm_json_int (&r, "last_seq");
+      for (guint i = 0; i < json_array_get_length (arr); i++)
+        if (recording_off (json_array_get_element (arr, i)))
+          return;
+    }
+  g_error ("no \"recording\" event with on=false in 15 s");
+}
+
+/* Recording: 10 s of a room with red/440 Hz and blue/880 Hz.  The file
+ * (WebM, from the tap: no other encode) lasts 10 s within a second, shows
+ * both colours in the two tiles, and holds both tones. */
+static void
+test_record (void)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *code = new_room (&token);
+  g_auto (MmJoined) host = { 0 };
+  g_auto (MmResponse) r = { 0 };
+  g_auto (MmResponse) again = { 0 };
+  g_auto (MmResponse) guest_try = { 0 };
+  g_auto (MmJoined) guest = { 0 };
+  MmBot *red = start_bot (code, "red", "ff0000", "440");
+  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  g_autofree char *file = NULL;
+  guint64 since = 0;
+  gint64 t0;
+  Decoded d;
+
+  g_assert_nonnull (mm_bot_wait (blue, matches, &(Expect) { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 }, 40));
+  mm_test_join (&h, code, token, NULL, &host);
+  mm_test_join (&h, code, NULL, "guest", &guest);
+  mm_http (&h, "POST", guest.messages, guest.secret, "{\"type\":\"record\",\"on\":true}", &guest_try);
+  g_assert_cmpint (guest_try.status, ==, 403);
+  mm_http (&h, "POST", host.messages, host.secret, "{\"type\":\"record\",\"on\":true}", &r);
+  g_assert_cmpint (r.status, ==, 200);
+  t0 = g_get_monotonic_time ();
+  mm_http (&h, "POST", host.messages, host.secret, "{\"type\":\"record\",\"on\":true}", &again);
+  g_assert_cmpint (again.status, ==, 409);
+  /* Someone who joins now learns that the meeting is being recorded. */
+  {
+    g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/join", code);
+    g_auto (MmResponse) late = { 0 };
+
+    mm_http (&h, "POST", path, NULL, "{\"display_name\":\"late\"}", &late);
+    g_assert_cmpint (late.status, ==, 201);
+    g_assert_true (json_node_get_boolean (mm_json_at (&late, "room.recording")));
+  }
+  while (g_get_monotonic_time () - t0 < 10 * G_USEC_PER_SEC)
+    {
+      g_auto (MmResponse) keep = { 0 };
+      g_autofree char *path = g_strdup_printf ("%s?since=%" G_GUINT64_FORMAT "&timeout=1", host.events, since);
+
+      /* Keep the host's participant present meanwhile. */
+      mm_http (&h, "GET", path, host.secret, NULL, &keep);
+      since = (guint64) mm_json_int (&keep, "last_seq");
+    }
+  mm_response_clear (&r);
+  mm_http (&h, "POST", host.messages, host.secret, "{\"type\":\"record\",\"on\":false}", &r);
+  g_assert_cmpint (r.status, ==, 200);
+  wait_recording_off (&host, &since);
+  file = only_recording ();
+  g_assert_nonnull (file);
+  decode_recording (file, &d);
+  g_test_message ("recording: %u frames, %.2f s; power 440 %.3g, 880 %.3g, 1500 %.3g", d.frames,
+                  d.duration_s, d.p440, d.p880, d.p_other);
+  g_assert_cmpfloat (fabs (d.duration_s - 10.0), <, 1.0);
+  g_assert_cmpuint (d.frames, >, 250);
+  g_assert_true (d.red);
+  g_assert_true (d.blue);
+  /* Both tones, each far above a frequency nobody sends. */
+  g_assert_cmpfloat (d.p440, >, 100 * d.p_other);
+  g_assert_cmpfloat (d.p880, >, 100 * d.p_other);
+  mm_bot_free (red);
+  mm_bot_free (blue);
+}
+
+/* A recording under way when the server gets SIGTERM is finished: the
+ * file plays, with both colours, for the time it ran. */
+static void
+test_record_sigterm (void)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *code = new_room (&token);
+  g_auto (MmJoined) host = { 0 };
+  g_auto (MmResponse) r = { 0 };
+  MmBot *red = start_bot (code, "red", "ff0000", "440");
+  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  g_autofree char *file = NULL;
+  g_autofree char *dir = g_build_filename (h.dir, "data", "recordings", NULL);
+  gint64 t0;
+  Decoded d;
+
+  /* Earlier recordings out of the way. */
+  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_autofree char *old = g_strdup_printf ("%s.before-sigterm", dir);
+      g_assert_cmpint (g_rename (dir, old), ==, 0);
+    }
+  g_assert_nonnull (mm_bot_wait (blue, matches, &(Expect) { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 }, 40));
+  mm_test_join (&h, code, token, NULL, &host);
+  mm_http (&h, "POST", host.messages, host.secret, "{\"type\":\"record\",\"on\":true}", &r);
+  g_assert_cmpint (r.status, ==, 200);
+  t0 = g_get_monotonic_time ();
+  g_usleep (5 * G_USEC_PER_SEC);
+  g_assert_cmpint (mm_harness_stop_server (&h), ==, 0);
+  g_test_message ("SIGTERM %.1f s after the start", (g_get_monotonic_time () - t0) / 1e6);
+  mm_bot_free (red);
+  mm_bot_free (blue);
+  file = only_recording ();
+  g_assert_nonnull (file);
+  decode_recording (file, &d);
+  g_test_message ("recording: %u frames, %.2f s", d.frames, d.duration_s);
+  g_assert_cmpfloat (fabs (d.duration_s - 5.0), <, 1.0);
+  g_assert_true (d.red);
+  g_assert_true (d.blue);
+  g_assert_cmpfloat (d.p440, >, 100 * d.p_other);
+  mm_harness_start_server (&h);
+}
+
+/* Bad offers get clear errors. */
+static void
+test_bad_offers (void)
+{
+  g_autofree char *code = new_room (NULL);
+  g_auto (MmJoined) j = { 0 };
+  g_auto (MmResponse) garbage = { 0 };
+  g_auto (MmResponse) no_codec = { 0 };
+  g_auto (MmResponse) ice_first = { 0 };
+  g_auto (MmResponse) not_host = { 0 };
+
+  mm_test_join (&h, code, NULL, "someone", &j);
+  mm_http (&h, "POST", j.messages, j.secret,
+           "{\"type\":\"ice\",\"candidate\":\"candidate:1 1 UDP 1 127.0.0.1 9 typ host\","
+           "\"sdp_mline_index\":0}", &ice_first);
+  g_assert_cmpint (ice_first.status, ==, 409);
+  mm_http (&h, "POST", j.messages, j.secret, "{\"type\":\"offer\",\"sdp\":\"this is not SDP at all\"}",
+           &garbage);
+  g_assert_cmpint (garbage.status, ==, 400);
+  mm_http (&h, "POST", j.messages, j.secret,
+           "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 1 1 IN IP4 0.0.0.0\\r\\ns=-\\r\\nt=0 0\\r\\n"
+           "m=video 9 UDP/TLS/RTP/SAVPF 100\\r\\nc=IN IP4 0.0.0.0\\r\\na=rtpmap:100 H264/90000\\r\\n\"}",
+           &no_codec);
+  g_assert_cmpint (no_codec.status, ==, 400);
+  g_assert_nonnull (strstr (mm_json_str (&no_codec, "error.message"), "VP8"));
+  mm_http (&h, "POST", j.messages, j.secret, "{\"type\":\"mute\",\"participant_id\":\"x\"}", &not_host);
+  g_assert_cmpint (not_host.status, ==, 403);
+}
+
+static gboolean
+is_other_colour (JsonObject *line, gpointer data)
+{
+  int rgb[3];
+
+  /* Chromium's fake camera: neither of the bots' colours, nor black. */
+  return mm_bot_fps (line) >= 25 && mm_bot_n_cells (line) == 3
+         && mm_bot_cell (line, "chromium", rgb) && !mm_rgb_near (rgb, 255, 0, 0, 60)
+         && !mm_rgb_near (rgb, 0, 0, 255, 60) && !mm_rgb_near (rgb, 0, 0, 0, 30);
+}
+
+/* 6. Interop: Debian's Chromium (fake camera and microphone) joins a room
+ * with two bots: the bots see a third tile that is the browser's camera,
+ * and the page's video element plays the composite at its size. */
+static void
+test_browser_interop (void)
+{
+  const char *src = g_getenv ("MM_TEST_SRCDIR") ? g_getenv ("MM_TEST_SRCDIR") : ".";
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *dir = g_path_is_absolute (src) ? g_build_filename (src, "tests", "browser", NULL)
+                                                  : g_build_filename (cwd, src, "tests", "browser", NULL);
+  g_autofree char *modules = g_build_filename (dir, "node_modules", "playwright-core", NULL);
+  g_autofree char *script = g_build_filename (dir, "interop.mjs", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *node = g_find_program_in_path ("node");
+  g_autofree char *code = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *r;
+  MmBot *red, *blue;
+  int status = 0;
+
+  if (node == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR)
+      || !g_file_test ("/usr/bin/chromium", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      /* CI installs them (quickstart.sh): there the test must run. */
+      if (g_getenv ("CI") != NULL)
+        g_error ("the browser test needs node, tests/browser/node_modules and /usr/bin/chromium");
+      g_test_skip ("needs node, npm ci in tests/browser and Debian's chromium "
+                   "(./quickstart.sh check installs them)");
+      return;
+    }
+  code = new_room (NULL);
+  red = start_bot (code, "red", "ff0000", "440");
+  blue = start_bot (code, "blue", "0000ff", "880");
+  g_assert_nonnull (mm_bot_wait (red, has_cells, GUINT_TO_POINTER (2), 40));
+  {
+    const char *argv[] = { node, script, h.base_url, code, "40", NULL };
+
+    if (!g_spawn_sync (dir, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                       &status, &error))
+      g_error ("cannot run node: %s", error->message);
+  }
+  if (err != NULL && *err != '\0' && g_getenv ("MM_TEST_VERBOSE") != NULL)
+    g_printerr ("%s", err);
+  if (!json_parser_load_from_data (parser, out, -1, NULL) || json_parser_get_root (parser) == NULL
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    g_error ("the browser test printed no result: %s\n%s", out, err ? err : "");
+  r = json_node_get_object (json_parser_get_root (parser));
+  g_printerr ("# chromium: %s", out);
+  g_assert_true (json_object_get_boolean_member (r, "connected"));
+  g_assert_cmpint (json_object_get_int_member (r, "width"), ==, 1280);
+  g_assert_cmpint (json_object_get_int_member (r, "height"), ==, 720);
+  g_assert_cmpint (json_object_get_int_member (r, "advancing"), >, 10);
+  g_assert_true (json_object_get_boolean_member (r, "ok"));
+  /* While the browser was in, the bots saw its camera as a third tile. */
+  g_assert_nonnull (mm_bot_wait (red, is_other_colour, NULL, 1));
+  mm_bot_free (red);
+  mm_bot_free (blue);
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *src = g_getenv ("MM_TEST_SRCDIR") ? g_getenv ("MM_TEST_SRCDIR") : ".";
+  g_autofree char *www = g_build_filename (src, "tests", "browser", NULL);
+  int rc;
+
+  g_test_init (&argc, &argv, NULL);
+  gst_init (NULL, NULL);
+  /* The web root holds the browser test's page. */
+  g_setenv ("MM_TEST_WEB_ROOT", www, TRUE);
+  mm_harness_start (&h, "[signalling]\nlong-poll-timeout=2\npresence-timeout=5\n");
+  g_test_add_func ("/media/bad-offers", test_bad_offers);
+  g_test_add_func ("/media/two-bots", test_two_bots);
+  g_test_add_func ("/media/join-and-leave", test_join_and_leave);
+  g_test_add_func ("/media/receive-only", test_receive_only);
+  g_test_add_func ("/media/vanished-bot", test_vanished_bot);
+  g_test_add_func ("/media/host-mute", test_host_mute);
+  g_test_add_func ("/media/camera-off", test_camera_off);
+  g_test_add_func ("/media/screen-share", test_screen_share);
+  g_test_add_func ("/media/viewer-publishes", test_viewer_publishes);
+  g_test_add_func ("/media/lecture-presenter", test_lecture_presenter);
+  g_test_add_func ("/media/record", test_record);
+  g_test_add_func ("/media/record-sigterm", test_record_sigterm);
+  g_test_add_func ("/media/browser-interop", test_browser_interop);
+  rc = g_test_run ();
+  mm_harness_stop (&h);
+  return rc;
+}
