@@ -130,6 +130,15 @@ on_abort (int sig)
       g_autofree char *cmd = g_strdup_printf ("/bin/sh '%s' stop '%s' >/dev/null 2>&1", script,
                                               current->pg_dir);
 
+      if (current->pid > 0 && g_getenv ("MM_TEST_GDB") != NULL)
+        {
+          /* For debugging a hang: every thread of the server, to a file. */
+          g_autofree char *gdb = g_strdup_printf ("gdb -batch -p %d -ex 'thread apply all bt' "
+                                                  "> '%s/threads.txt' 2>&1", (int) current->pid,
+                                                  current->dir);
+          if (system (gdb) != 0)
+            g_printerr ("# gdb could not list the server's threads\n");
+        }
       if (current->pid > 0)
         kill (current->pid, SIGKILL);
       if (mm_harness_abort_hook != NULL)

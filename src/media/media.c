@@ -90,6 +90,7 @@ struct _Peer {
   GstPad *card_ghost;
   GPtrArray *voices;          /* Branch*: audio_in → other mixes */
   GPtrArray *mix_inputs;      /* Branch*: others' audio_in → my mix */
+  GPtrArray *spare_inputs;    /* GstBin*: decoders of streams not used */
 
   gboolean audio_muted;
   gboolean video_muted;
@@ -150,6 +151,7 @@ peer_unref (gpointer data)
   g_ptr_array_unref (p->pending_ice);
   g_ptr_array_unref (p->sink_pads);
   g_ptr_array_unref (p->voices);
+  g_ptr_array_unref (p->spare_inputs);
   g_ptr_array_unref (p->mix_inputs);
   g_free (p);
 }
@@ -296,6 +298,22 @@ relatency (MmMedia *m)
   gst_element_post_message (m->pipeline, gst_message_new_latency (GST_OBJECT (m->pipeline)));
 }
 
+/* Inputs come and go while a mixer runs, and on a busy machine a new one
+ * can take longer to decode than the ones it had when it last asked its
+ * upstream for latency: without a floor it drops the newcomer's every
+ * buffer as late (a grey tile, a missing voice), however often the latency
+ * is worked out again.  The floor is the jitterbuffer's wait plus
+ * MM_DECODE_MARGIN_MS for decoding and scheduling. */
+#define MM_DECODE_MARGIN_MS 80
+
+static void
+set_upstream_floor (MmMedia *m, GstElement *mixer)
+{
+  guint64 floor = (guint64) (m->app->opts->jitter_latency + MM_DECODE_MARGIN_MS) * GST_MSECOND;
+
+  g_object_set (mixer, "min-upstream-latency", floor, NULL);
+}
+
 /* Connect tee @tee_name of @src_bin through a new bin from pipelines/@desc
  * to @sink_pad, a request pad of @sink_el (inside @sink_bin or top-level).
  * Takes ownership of @sink_pad (and @sink_ghost). */
@@ -324,17 +342,21 @@ branch_new (MmMedia *m, GstBin *src_bin, const char *tee_name, const char *desc,
       g_free (b);
       return NULL;
     }
-  b->tee_pad = request_pad (src_bin, b->tee, "src_%u", NULL, &b->src_ghost);
   gst_bin_add (GST_BIN (m->pipeline), b->bin);
   bin_sink = gst_element_get_static_pad (b->bin, "sink");
   bin_src = gst_element_get_static_pad (b->bin, "src");
   r1 = gst_pad_link (bin_src, sink_ghost != NULL ? sink_ghost : sink_pad);
+  /* Playing before the tee reaches it: a tee that pushes into a pad not
+   * yet active gets FLUSHING back and hands it upstream, which stops the
+   * source's streaming task for good (a participant's whole incoming
+   * media, or the composite's encoder). */
+  gst_element_sync_state_with_parent (b->bin);
+  b->tee_pad = request_pad (src_bin, b->tee, "src_%u", NULL, &b->src_ghost);
   r2 = gst_pad_link (b->src_ghost, bin_sink);
   gst_object_unref (bin_sink);
   gst_object_unref (bin_src);
   if (r1 != GST_PAD_LINK_OK || r2 != GST_PAD_LINK_OK)
     g_warning ("room %s: linking %s failed (%d, %d)", m->code, desc, r1, r2);
-  gst_element_sync_state_with_parent (b->bin);
   return b;
 }
 
@@ -963,7 +985,13 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
       mm_media_free (m);
       return NULL;
     }
-  gst_object_unref (gst_bin_get_by_name (m->full_mix, "amix"));
+  set_upstream_floor (m, m->compositor);
+  {
+    GstElement *amix = gst_bin_get_by_name (m->full_mix, "amix");
+
+    set_upstream_floor (m, amix);
+    gst_object_unref (amix);
+  }
   venc_src = gst_element_get_static_pad (m->venc, "src");
   gst_pad_add_probe (venc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframes, m, NULL);
   gst_object_unref (venc_src);
@@ -1359,8 +1387,7 @@ add_screen (MmMedia *m, Peer *p, GstBin *bin)
 
   if (p->screen_in != NULL)
     {
-      remove_bin (m, GST_ELEMENT (bin));
-      gst_object_unref (bin);
+      g_ptr_array_add (p->spare_inputs, bin);
       return;
     }
   p->screen_in = bin;
@@ -1407,8 +1434,8 @@ input_ready (MmApp *app, gpointer data)
 
       if (p->video_in != NULL)
         {
-          /* A second video (screen share) is not composited yet. */
           g_info ("room %s: %s sent a second video; ignored", m->code, p->id);
+          g_ptr_array_add (p->spare_inputs, g_steal_pointer (&h->bin));
           return;
         }
       p->video_in = g_steal_pointer (&h->bin);
@@ -1442,7 +1469,10 @@ input_ready (MmApp *app, gpointer data)
       GstElement *level;
 
       if (p->audio_in != NULL)
-        return;
+        {
+          g_ptr_array_add (p->spare_inputs, g_steal_pointer (&h->bin));
+          return;
+        }
       p->audio_in = g_steal_pointer (&h->bin);
       level = gst_bin_get_by_name (p->audio_in, "level");
       if (level != NULL)
@@ -1570,9 +1600,14 @@ start_mix (MmMedia *m, Peer *p, GError **error)
   g_autofree char *abr = g_strdup_printf ("%d", m->app->opts->audio_bitrate * 1000);
   const char *avars[] = { "BITRATE", abr, NULL };
 
+  GstElement *amix;
+
   p->mix = make_bin (m, "audio-mix", avars, error);
   if (p->mix == NULL)
     return FALSE;
+  amix = gst_bin_get_by_name (p->mix, "amix");
+  set_upstream_floor (m, amix);
+  gst_object_unref (amix);
   gst_bin_add (GST_BIN (m->pipeline), GST_ELEMENT (p->mix));
   watch_mix (m, p);
   gst_element_sync_state_with_parent (GST_ELEMENT (p->mix));
@@ -1975,6 +2010,7 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
   p->pending_ice = g_ptr_array_new_with_free_func (g_free);
   p->sink_pads = g_ptr_array_new_with_free_func (gst_object_unref);
   p->voices = g_ptr_array_new ();
+  p->spare_inputs = g_ptr_array_new_with_free_func (gst_object_unref);
   p->mix_inputs = g_ptr_array_new ();
   p->sends_video = camera.present;
   p->wants_video = video.present && video.client_receives;
@@ -2117,6 +2153,9 @@ peer_teardown (Peer *p)
   if (p->screen_in != NULL)
     remove_bin (m, GST_ELEMENT (p->screen_in));
   p->screen_in = NULL;
+  for (guint i = 0; i < p->spare_inputs->len; i++)
+    remove_bin (m, p->spare_inputs->pdata[i]);
+  g_ptr_array_set_size (p->spare_inputs, 0);
   if (p->mix != NULL)
     remove_bin (m, GST_ELEMENT (p->mix));
   if (p->webrtc != NULL)

@@ -239,9 +239,11 @@ mm_recorder_start (GMainContext *ctx, GstElement *pipeline, GstBin *video_mix, G
   gst_object_unref (pad);
   gst_object_unref (sink);
   gst_bin_add (GST_BIN (pipeline), r->bin);
-  if (!link_input (r, &r->video, video_mix, "vtee", "video", error)
-      || !link_input (r, &r->audio, audio_mix, "atee", "audio", error)
-      || !gst_element_sync_state_with_parent (r->bin))
+  /* Playing before the tees reach it: a tee pushing into a pad not yet
+   * active gets FLUSHING back, and the room's encoder would stop. */
+  if (!gst_element_sync_state_with_parent (r->bin)
+      || !link_input (r, &r->video, video_mix, "vtee", "video", error)
+      || !link_input (r, &r->audio, audio_mix, "atee", "audio", error))
     {
       if (error != NULL && *error == NULL)
         g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
