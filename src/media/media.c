@@ -304,7 +304,7 @@ relatency (MmMedia *m)
  * buffer as late (a grey tile, a missing voice), however often the latency
  * is worked out again.  The floor is the jitterbuffer's wait plus
  * MM_DECODE_MARGIN_MS for decoding and scheduling. */
-#define MM_DECODE_MARGIN_MS 80
+#define MM_DECODE_MARGIN_MS 40
 
 static void
 set_upstream_floor (MmMedia *m, GstElement *mixer)
