@@ -6,6 +6,8 @@ import * as defaultApi from '../api.js';
 import { backoffDelay, classifyPollError } from './backoff.js';
 import { addInitialTransceivers, iceMessage, trackKey } from './sdp.js';
 
+const POLL_RETRY_MAX_MS = 4000;   // between tries of a failed long poll
+
 const DISCONNECTED_GRACE_MS = 5000;
 const ANSWER_TIMEOUT_MS = 10000;
 const CONNECT_TIMEOUT_MS = 10000;   // from the answer to "connected"
@@ -151,7 +153,9 @@ export class MeetingSession {
         } else {
           this.pollFailures++;
           this.setProblem({ kind: 'network', text: 'You lost your network connection. Trying to reconnect…' });
-          await this.sleep(backoffDelay(this.pollFailures - 1));
+          // At most 4 s between tries: the banner goes soon after the
+          // network is back, and well inside the server's presence timeout.
+          await this.sleep(backoffDelay(this.pollFailures - 1, { max: POLL_RETRY_MAX_MS }));
         }
       }
     }
