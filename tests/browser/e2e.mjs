@@ -42,10 +42,23 @@ const step = async (name, fn) => {
   log(name);
   emit({ step: name });
   const t = Date.now();
+  stepStarted = t;
   await fn();
   steps[name] = Date.now() - t;
 };
 const assert = (cond, msg) => { if (!cond) throw new Error('assertion failed: ' + msg); };
+// Within a step: how far it got, on stderr (the test's log).
+let stepStarted = Date.now();
+const mark = (what) => log(`  ${what} (+${((Date.now() - stepStarted) / 1000).toFixed(1)}s)`);
+// Playwright's message names the call on its first line and what it
+// waited for further down: keep both.
+const errorText = (e) => {
+  if (!e || !e.message) return String(e);
+  const lines = e.message.split('\n');
+  const waited = lines.find((l) => /waiting for/.test(l));
+  return lines[0] + (waited ? ' (' + waited.trim().replace(/^- /, '') + ')' : '');
+};
+let current = null;   // the page a step opened, shot on failure
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -201,48 +214,60 @@ try {
   });
 
   await step('viewer page', async () => {
-    const viewer = await newPage('viewer');
+    const viewer = current = await newPage('viewer');
     try {
       await viewer.goto(`${base}/watch/${code}`);
       await tid(viewer, 'guest-name').fill('Vera Viewer');
       assert(await tid(viewer, 'preview').count() === 0, 'no camera preview for a viewer');
+      mark('viewer page loaded');
       await tid(viewer, 'join-now').click();
       await viewer.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
+      mark('viewer connected');
       const tx = await viewer.evaluate(() => window.__mixmeet.session.pc.getTransceivers().map((t) => [t.receiver.track.kind, t.direction]));
       assert(JSON.stringify(tx) === JSON.stringify([['audio', 'recvonly'], ['video', 'recvonly']]), 'viewer transceivers ' + JSON.stringify(tx));
       await compositePlays(viewer, 'viewer');
+      mark('viewer plays');
       await tid(viewer, 'toggle-hand').click();
       await openPanel(host, 'people');
       await host.locator('[data-testid=participant][data-name="Vera Viewer"][data-hand=true]').waitFor({ timeout: 10000 });
+      mark('hand at the host');
       await tid(viewer, 'leave').click();
       await viewer.locator('[data-testid=end-screen]').waitFor({ timeout: 10000 });
+      mark('viewer left');
     } finally {
       await viewer.context().close();
+      current = null;
     }
   });
 
   await step('camera and microphone refused', async () => {
-    const p = await newPage('refused');
+    const p = current = await newPage('refused');
     try {
       // The browser refuses both (as after "Block" in its prompt).
       await p.addInitScript(() => {
         navigator.mediaDevices.getUserMedia = async () => { throw new DOMException('Permission denied', 'NotAllowedError'); };
       });
       await p.goto(`${base}/${code}`);
-      await tid(p, 'media-problem').waitFor({ timeout: 10000 });
+      mark('page loaded');
+      await tid(p, 'media-problem').waitFor({ timeout: 20000 });
       assert(/blocked the camera/.test(await tid(p, 'media-problem').textContent()), 'says the camera was blocked');
+      mark('media problem shown');
       await tid(p, 'guest-name').fill('Nico Nocam');
       assert(await tid(p, 'join-now').isDisabled(), 'Join now waits for a choice');
       await tid(p, 'continue-without').click();
       await tid(p, 'join-now').click();
       await p.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
+      mark('connected');
       const tx = await p.evaluate(() => window.__mixmeet.session.pc.getTransceivers().map((t) => [t.receiver.track.kind, t.direction]));
       assert(JSON.stringify(tx) === JSON.stringify([['audio', 'recvonly'], ['video', 'recvonly']]), 'receive-only without devices ' + JSON.stringify(tx));
       await compositePlays(p, 'without devices');
+      mark('plays');
       await tid(p, 'leave').click();
-      await p.locator('[data-testid=end-screen]').waitFor({ timeout: 10000 });
+      await p.locator('[data-testid=end-screen]').waitFor({ timeout: 15000 });
+      mark('left');
     } finally {
       await p.context().close();
+      current = null;
     }
   });
 
@@ -496,8 +521,8 @@ try {
 
   result = { ok: true, steps, ran, skipped, seconds: Math.round((Date.now() - started) / 1000) };
 } catch (e) {
-  result = { ok: false, error: String(e && e.message ? e.message.split('\n')[0] : e), steps, ran, skipped };
-  for (const [p, n] of [[host, 'failure-host'], [guest, 'failure-guest']]) {
+  result = { ok: false, error: errorText(e), steps, ran, skipped };
+  for (const [p, n] of [[host, 'failure-host'], [guest, 'failure-guest'], [current, 'failure-page']]) {
     if (p) await shot(p, n).catch(() => {});
   }
 } finally {

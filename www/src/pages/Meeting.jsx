@@ -254,16 +254,22 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
     try { await s.setMuted('video', !next); } catch { setCamOn(false); setFlash('The camera could not be started.'); }
   }, [camOn]);
 
+  // Ctrl+D / Ctrl+E act on the state now on screen: the listener stays the
+  // same and reads the latest toggles from a ref set while rendering (an
+  // effect would swap them only after the paint, so a quick second press
+  // could still see the old state and do nothing).
+  const shortcuts = useRef(null);
+  shortcuts.current = { toggleMic, toggleCam };
   useEffect(() => {
     const onKey = (e) => {
       if (!(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey) return;
       const k = e.key.toLowerCase();
-      if (k === 'd') { e.preventDefault(); toggleMic(); }
-      else if (k === 'e') { e.preventDefault(); toggleCam(); }
+      if (k === 'd') { e.preventDefault(); shortcuts.current.toggleMic(); }
+      else if (k === 'e') { e.preventDefault(); shortcuts.current.toggleCam(); }
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [toggleMic, toggleCam]);
+  }, []);
 
   const togglePresent = async () => {
     const s = sessionRef.current;
