@@ -6,11 +6,13 @@
 #include "core/error.h"
 #include "core/options.h"
 #include "core/room.h"
+#include "core/secret.h"
 #include "http/server.h"
 #include "media/media.h"
 #include "store/db.h"
 #include "store/meetings.h"
 #include "store/migrate.h"
+#include "store/recordings.h"
 
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -115,6 +117,18 @@ db_start_thread (gpointer data)
       c = mm_db_acquire (app->db, &error);
       if (c != NULL && mm_store_close_all (c, "shutdown", &closed, &error) && closed > 0)
         g_message ("closed %u participations left open by an earlier run", closed);
+      g_clear_error (&error);
+      if (c != NULL)
+        {
+          g_autofree char *dir = g_build_filename (app->opts->data_dir, "recordings", NULL);
+
+          if (!mm_store_recordings_interrupted (c, dir, &closed, &error))
+            g_warning ("could not close recordings left open: %s", error->message);
+          else if (closed > 0)
+            g_message ("%u recordings were cut off by an earlier run: marked interrupted",
+                       closed);
+          g_clear_error (&error);
+        }
       mm_db_release (c);
       g_message ("database ready (%u migrations applied now)", applied);
       g_atomic_int_set (&app->db_ready, 1);
@@ -211,7 +225,12 @@ main (int argc, char **argv)
   app.loop = g_main_loop_new (app.ctx, FALSE);
   app.db = mm_db_new (opts->database_url, (guint) opts->db_pool_size);
   app.workers = g_thread_pool_new (mm_app_worker_thread, NULL, opts->workers, FALSE, NULL);
-  app.rooms = mm_rooms_new (&app, mm_api_participant_left, NULL);
+  app.rooms = mm_rooms_new (&app, mm_api_participant_left, mm_api_recording_changed, NULL);
+  if (!mm_secret_random (app.link_key, sizeof app.link_key, &error))
+    {
+      g_printerr ("mixmeetd: %s\n", error->message);
+      return 1;
+    }
   app.login_by_email = mm_throttle_new ((guint) opts->login_max_failures,
                                         (gint64) opts->login_window * G_USEC_PER_SEC);
   /* Per client address: more generous, shared by everyone behind a NAT. */
@@ -247,10 +266,12 @@ main (int argc, char **argv)
   g_main_loop_run (app.loop);
 
   g_thread_join (db_thread);
+  /* Rooms first: closing their media finishes recordings, whose metadata
+   * the workers then store. */
+  mm_rooms_free (app.rooms);
   g_thread_pool_free (app.workers, FALSE, TRUE);
   close_meetings (&app);
   mm_server_free (app.server);
-  mm_rooms_free (app.rooms);
   mm_throttle_free (app.login_by_email);
   mm_throttle_free (app.login_by_ip);
   mm_db_free (app.db);

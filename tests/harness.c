@@ -217,6 +217,18 @@ mm_harness_stop_server (MmHarness *h)
   return -1;
 }
 
+void
+mm_harness_kill_server (MmHarness *h)
+{
+  int status;
+
+  if (h->pid <= 0)
+    return;
+  kill (h->pid, SIGKILL);
+  waitpid (h->pid, &status, 0);
+  h->pid = 0;
+}
+
 static void
 remove_tree (const char *path)
 {
@@ -272,6 +284,9 @@ mm_response_clear (MmResponse *r)
   g_clear_pointer (&r->allow, g_free);
   g_clear_pointer (&r->retry_after, g_free);
   g_clear_pointer (&r->cache_control, g_free);
+  g_clear_pointer (&r->content_range, g_free);
+  g_clear_pointer (&r->accept_ranges, g_free);
+  r->body_len = 0;
   r->status = 0;
 }
 
@@ -307,6 +322,10 @@ on_header (char *data, size_t size, size_t n, void *user)
         set_str (&r->retry_after, value);
       else if (g_ascii_strcasecmp (line, "Cache-Control") == 0)
         set_str (&r->cache_control, value);
+      else if (g_ascii_strcasecmp (line, "Content-Range") == 0)
+        set_str (&r->content_range, value);
+      else if (g_ascii_strcasecmp (line, "Accept-Ranges") == 0)
+        set_str (&r->accept_ranges, value);
     }
   return size * n;
 }
@@ -362,6 +381,7 @@ response_done (CURL *curl, CURLcode rc, GString *buf, MmResponse *out)
     curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &out->status);
   if (curl_easy_getinfo (curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL)
     out->content_type = g_strdup (ct);
+  out->body_len = buf->len;
   out->body = g_string_free (buf, FALSE);
   if (out->content_type != NULL && g_str_has_prefix (out->content_type, "application/json"))
     {
@@ -383,6 +403,25 @@ mm_http_raw (MmHarness *h, const char *method, const char *path, const char *tok
 
   memset (out, 0, sizeof *out);
   curl = easy_new (h, method, path, token, content_type, body, len, buf, out, &headers);
+  rc = curl_easy_perform (curl);
+  response_done (curl, rc, buf, out);
+  curl_slist_free_all (headers);
+  curl_easy_cleanup (curl);
+}
+
+void
+mm_http_range (MmHarness *h, const char *path, const char *token, const char *range,
+               MmResponse *out)
+{
+  GString *buf = g_string_new (NULL);
+  struct curl_slist *headers = NULL;
+  CURL *curl;
+  CURLcode rc;
+
+  memset (out, 0, sizeof *out);
+  curl = easy_new (h, "GET", path, token, NULL, NULL, 0, buf, out, &headers);
+  if (range != NULL)
+    curl_easy_setopt (curl, CURLOPT_RANGE, range);
   rc = curl_easy_perform (curl);
   response_done (curl, rc, buf, out);
   curl_slist_free_all (headers);

@@ -30,6 +30,8 @@ void mm_harness_start (MmHarness *h, const char *extra_config);
 int mm_harness_stop_server (MmHarness *h);
 /* Start mixmeetd again on a new port (same database). */
 void mm_harness_start_server (MmHarness *h);
+/* SIGKILL mixmeetd (a crash) and reap it. */
+void mm_harness_kill_server (MmHarness *h);
 /* The same, but wait only until it listens (its port file), not until
  * /readyz answers 200: for a server whose database is down. */
 void mm_harness_start_server_nowait (MmHarness *h);
@@ -54,6 +56,9 @@ typedef struct {
   char *allow;         /* Allow header */
   char *retry_after;   /* Retry-After header */
   char *cache_control;
+  char *content_range;
+  char *accept_ranges;
+  gsize body_len;      /* bytes in body (it may hold NULs) */
 } MmResponse;
 
 void mm_response_clear (MmResponse *r);
@@ -67,6 +72,11 @@ void mm_http (MmHarness *h, const char *method, const char *path, const char *to
 /* Same with a raw body of @len bytes and an explicit content type. */
 void mm_http_raw (MmHarness *h, const char *method, const char *path, const char *token,
                   const char *content_type, const char *body, gsize len, MmResponse *out);
+
+/* A GET of @path with "Range: bytes=@range" (@range as in "0-99", "-500";
+ * NULL for none).  @path may carry its own query. */
+void mm_http_range (MmHarness *h, const char *path, const char *token, const char *range,
+                    MmResponse *out);
 
 /* Helpers on the parsed JSON: a member by a path like "room.code". */
 const char *mm_json_str (MmResponse *r, const char *path);

@@ -11,6 +11,7 @@
 #include <gst/gst.h>
 #include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 static MmHarness h;
@@ -598,6 +599,159 @@ wait_recording_off (MmJoined *j, guint64 *since)
   g_error ("no \"recording\" event with on=false in 15 s");
 }
 
+/* The room's recordings as @token sees them, once the first is @status
+ * (the store hears of a finished file just after the event).  Returns the
+ * list (transfer none, in @r). */
+static JsonArray *
+list_recordings (const char *code, const char *token, const char *status, MmResponse *r)
+{
+  g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/recordings", code);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      JsonArray *arr;
+
+      mm_response_clear (r);
+      mm_http (&h, "GET", path, token, NULL, r);
+      g_assert_cmpint (r->status, ==, 200);
+      arr = json_node_get_array (mm_json_at (r, "recordings"));
+      if (json_array_get_length (arr) > 0
+          && g_strcmp0 (mm_json_str (r, "recordings.0.status"), status) == 0)
+        return arr;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("no recording with status %s in 10 s: %s", status, r->body);
+      g_usleep (100 * 1000);
+    }
+}
+
+/* The file behind @url (signed, or with @token) in whole and in ranges,
+ * byte for byte against @file on disk. */
+static void
+check_ranges (const char *url, const char *token, const char *file)
+{
+  g_autofree char *data = NULL;
+  g_autofree char *want = NULL;
+  gsize size;
+  g_auto (MmResponse) all = { 0 };
+  g_auto (MmResponse) head = { 0 };
+  g_auto (MmResponse) tail = { 0 };
+  g_auto (MmResponse) middle = { 0 };
+  g_auto (MmResponse) past = { 0 };
+
+  g_assert_true (g_file_get_contents (file, &data, &size, NULL));
+  g_assert_cmpuint (size, >, 10000);
+  mm_http_range (&h, url, token, NULL, &all);
+  g_assert_cmpint (all.status, ==, 200);
+  g_assert_cmpstr (all.content_type, ==, "video/webm");
+  g_assert_cmpstr (all.accept_ranges, ==, "bytes");
+  g_assert_cmpuint (all.body_len, ==, size);
+  g_assert_true (memcmp (all.body, data, size) == 0);
+  /* The first 100 bytes (the EBML header: a player's first read). */
+  mm_http_range (&h, url, token, "0-99", &head);
+  g_assert_cmpint (head.status, ==, 206);
+  want = g_strdup_printf ("bytes 0-99/%" G_GSIZE_FORMAT, size);
+  g_assert_cmpstr (head.content_range, ==, want);
+  g_assert_cmpuint (head.body_len, ==, 100);
+  g_assert_true (memcmp (head.body, data, 100) == 0);
+  /* The last 1000, as a suffix. */
+  mm_http_range (&h, url, token, "-1000", &tail);
+  g_assert_cmpint (tail.status, ==, 206);
+  g_free (want);
+  want = g_strdup_printf ("bytes %" G_GSIZE_FORMAT "-%" G_GSIZE_FORMAT "/%" G_GSIZE_FORMAT,
+                          size - 1000, size - 1, size);
+  g_assert_cmpstr (tail.content_range, ==, want);
+  g_assert_cmpuint (tail.body_len, ==, 1000);
+  g_assert_true (memcmp (tail.body, data + size - 1000, 1000) == 0);
+  /* From the middle to the end (a seek). */
+  {
+    g_autofree char *from = g_strdup_printf ("%" G_GSIZE_FORMAT "-", size / 2);
+
+    mm_http_range (&h, url, token, from, &middle);
+    g_assert_cmpint (middle.status, ==, 206);
+    g_assert_cmpuint (middle.body_len, ==, size - size / 2);
+    g_assert_true (memcmp (middle.body, data + size / 2, size - size / 2) == 0);
+  }
+  /* Past the end: 416 with the size. */
+  {
+    g_autofree char *beyond = g_strdup_printf ("%" G_GSIZE_FORMAT "-", size);
+
+    mm_http_range (&h, url, token, beyond, &past);
+    g_assert_cmpint (past.status, ==, 416);
+    g_assert_cmpstr (mm_error_code (&past), ==, "range_not_satisfiable");
+    g_free (want);
+    want = g_strdup_printf ("bytes */%" G_GSIZE_FORMAT, size);
+    g_assert_cmpstr (past.content_range, ==, want);
+  }
+}
+
+/* Who may list and fetch the recordings of @code (hosted with @token),
+ * whose first is @file on disk. */
+static void
+check_recording_access (const char *code, const char *token, const char *file)
+{
+  g_auto (MmResponse) list = { 0 };
+  g_auto (MmResponse) history = { 0 };
+  g_auto (MmResponse) no_token = { 0 };
+  g_auto (MmResponse) stranger_list = { 0 };
+  g_auto (MmResponse) stranger_file = { 0 };
+  g_auto (MmResponse) forged = { 0 };
+  g_auto (MmResponse) unknown = { 0 };
+  g_auto (MmResponse) member_list = { 0 };
+  g_auto (MmJoined) member = { 0 };
+  g_autofree char *stranger = mm_test_register (&h, "Stranger", NULL);
+  g_autofree char *member_token = mm_test_register (&h, "Member", NULL);
+  g_autofree char *file_path = NULL;
+  g_autofree char *bad_sig = NULL;
+  g_autofree char *list_path = g_strdup_printf ("/api/v1/rooms/%s/recordings", code);
+  g_autofree char *base = g_path_get_basename (file);
+  GStatBuf st;
+  const char *id, *url;
+
+  list_recordings (code, token, "complete", &list);
+  g_assert_cmpint (json_array_get_length (json_node_get_array (mm_json_at (&list, "recordings"))), ==, 1);
+  g_assert_cmpstr (mm_json_str (&list, "recordings.0.file"), ==, base);
+  g_assert_cmpstr (mm_json_str (&list, "recordings.0.started_by.name"), ==, "Media host");
+  g_assert_nonnull (mm_json_str (&list, "recordings.0.started_at"));
+  g_assert_nonnull (mm_json_str (&list, "recordings.0.ended_at"));
+  g_assert_cmpint (g_stat (file, &st), ==, 0);
+  g_assert_cmpint (mm_json_int (&list, "recordings.0.bytes"), ==, st.st_size);
+  g_assert_cmpint (llabs (mm_json_int (&list, "recordings.0.duration_ms") - 10000), <, 2000);
+  id = mm_json_str (&list, "recordings.0.id");
+  url = mm_json_str (&list, "recordings.0.url");
+  g_assert_nonnull (id);
+  g_assert_nonnull (url);
+  /* The signed link needs no token; the plain one takes the host's. */
+  check_ranges (url, NULL, file);
+  file_path = g_strdup_printf ("/api/v1/recordings/%s/file", id);
+  check_ranges (file_path, token, file);
+  /* In the host's meeting history, under its meeting. */
+  mm_http (&h, "GET", "/api/v1/me/meetings", token, NULL, &history);
+  g_assert_cmpint (history.status, ==, 200);
+  g_assert_cmpstr (mm_json_str (&history, "meetings.0.room.code"), ==, code);
+  g_assert_cmpstr (mm_json_str (&history, "meetings.0.recordings.0.id"), ==, id);
+  g_assert_nonnull (mm_json_str (&history, "meetings.0.recordings.0.url"));
+  /* Nobody else: no token, someone never in the room, a forged link. */
+  mm_http (&h, "GET", file_path, NULL, NULL, &no_token);
+  g_assert_cmpint (no_token.status, ==, 401);
+  mm_http (&h, "GET", list_path, stranger, NULL, &stranger_list);
+  g_assert_cmpint (stranger_list.status, ==, 403);
+  g_assert_nonnull (strstr (mm_json_str (&stranger_list, "error.message"), "recordings"));
+  mm_http (&h, "GET", file_path, stranger, NULL, &stranger_file);
+  g_assert_cmpint (stranger_file.status, ==, 403);
+  bad_sig = g_strdup (url);
+  bad_sig[strlen (bad_sig) - 1] = bad_sig[strlen (bad_sig) - 1] == '0' ? '1' : '0';
+  mm_http (&h, "GET", bad_sig, NULL, NULL, &forged);
+  g_assert_cmpint (forged.status, ==, 403);
+  mm_http (&h, "GET", "/api/v1/recordings/not-a-uuid/file", token, NULL, &unknown);
+  g_assert_cmpint (unknown.status, ==, 404);
+  /* Someone signed in who joins the room sees them too. */
+  mm_test_join (&h, code, member_token, NULL, &member);
+  mm_http (&h, "GET", list_path, member_token, NULL, &member_list);
+  g_assert_cmpint (member_list.status, ==, 200);
+  g_assert_cmpstr (mm_json_str (&member_list, "recordings.0.id"), ==, id);
+}
+
 /* Recording: 10 s of a room with red/440 Hz and blue/880 Hz.  The file
  * (WebM, from the tap: no other encode) lasts 10 s within a second, shows
  * both colours in the two tiles, and holds both tones. */
@@ -615,6 +769,7 @@ test_record (void)
   MmBot *blue = start_bot (code, "blue", "0000ff", "880");
   g_autofree char *file = NULL;
   guint64 since = 0;
+  double ran;
   gint64 t0;
   Decoded d;
 
@@ -646,6 +801,8 @@ test_record (void)
       mm_http (&h, "GET", path, host.secret, NULL, &keep);
       since = (guint64) mm_json_int (&keep, "last_seq");
     }
+  /* The last poll may end up to a second past the 10 s. */
+  ran = (g_get_monotonic_time () - t0) / 1e6;
   mm_response_clear (&r);
   mm_http (&h, "POST", host.messages, host.secret, "{\"type\":\"record\",\"on\":false}", &r);
   g_assert_cmpint (r.status, ==, 200);
@@ -653,17 +810,54 @@ test_record (void)
   file = only_recording ();
   g_assert_nonnull (file);
   decode_recording (file, &d);
-  g_test_message ("recording: %u frames, %.2f s; power 440 %.3g, 880 %.3g, 1500 %.3g", d.frames,
-                  d.duration_s, d.p440, d.p880, d.p_other);
-  g_assert_cmpfloat (fabs (d.duration_s - 10.0), <, 1.0);
+  g_test_message ("recording: %u frames, %.2f s of %.2f s; power 440 %.3g, 880 %.3g, 1500 %.3g",
+                  d.frames, d.duration_s, ran, d.p440, d.p880, d.p_other);
+  g_assert_cmpfloat (fabs (d.duration_s - ran), <, 1.0);
   g_assert_cmpuint (d.frames, >, 250);
   g_assert_true (d.red);
   g_assert_true (d.blue);
   /* Both tones, each far above a frequency nobody sends. */
   g_assert_cmpfloat (d.p440, >, 100 * d.p_other);
   g_assert_cmpfloat (d.p880, >, 100 * d.p_other);
+  /* Finished files are indexed (Cues, EBML id 1C 53 BB 6B) for seeking. */
+  {
+    g_autofree char *data = NULL;
+    gboolean cues = FALSE;
+    gsize len;
+
+    g_assert_true (g_file_get_contents (file, &data, &len, NULL));
+    for (gsize i = 0; i + 4 <= len && !cues; i++)
+      cues = memcmp (data + i, "\x1c\x53\xbb\x6b", 4) == 0;
+    g_assert_true (cues);
+  }
+  check_recording_access (code, token, file);
   mm_bot_free (red);
   mm_bot_free (blue);
+}
+
+/* A room where red/440 Hz and blue/880 Hz are seen and heard, its host
+ * joined and recording into an empty recordings directory (earlier ones
+ * moved to recordings.@tag).  Returns the monotonic time it started. */
+static gint64
+start_recording (const char *tag, char **code_out, char **token_out, MmJoined *host,
+                 MmBot **red, MmBot **blue)
+{
+  g_autofree char *dir = g_build_filename (h.dir, "data", "recordings", NULL);
+  g_auto (MmResponse) r = { 0 };
+
+  *code_out = new_room (token_out);
+  *red = start_bot (*code_out, "red", "ff0000", "440");
+  *blue = start_bot (*code_out, "blue", "0000ff", "880");
+  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_autofree char *old = g_strdup_printf ("%s.%s", dir, tag);
+      g_assert_cmpint (g_rename (dir, old), ==, 0);
+    }
+  g_assert_nonnull (mm_bot_wait (*blue, matches, &(Expect) { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 }, 40));
+  mm_test_join (&h, *code_out, *token_out, NULL, host);
+  mm_http (&h, "POST", host->messages, host->secret, "{\"type\":\"record\",\"on\":true}", &r);
+  g_assert_cmpint (r.status, ==, 200);
+  return g_get_monotonic_time ();
 }
 
 /* A recording under way when the server gets SIGTERM is finished: the
@@ -672,27 +866,13 @@ static void
 test_record_sigterm (void)
 {
   g_autofree char *token = NULL;
-  g_autofree char *code = new_room (&token);
+  g_autofree char *code = NULL;
   g_auto (MmJoined) host = { 0 };
-  g_auto (MmResponse) r = { 0 };
-  MmBot *red = start_bot (code, "red", "ff0000", "440");
-  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  MmBot *red, *blue;
   g_autofree char *file = NULL;
-  g_autofree char *dir = g_build_filename (h.dir, "data", "recordings", NULL);
-  gint64 t0;
+  gint64 t0 = start_recording ("before-sigterm", &code, &token, &host, &red, &blue);
   Decoded d;
 
-  /* Earlier recordings out of the way. */
-  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
-    {
-      g_autofree char *old = g_strdup_printf ("%s.before-sigterm", dir);
-      g_assert_cmpint (g_rename (dir, old), ==, 0);
-    }
-  g_assert_nonnull (mm_bot_wait (blue, matches, &(Expect) { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 }, 40));
-  mm_test_join (&h, code, token, NULL, &host);
-  mm_http (&h, "POST", host.messages, host.secret, "{\"type\":\"record\",\"on\":true}", &r);
-  g_assert_cmpint (r.status, ==, 200);
-  t0 = g_get_monotonic_time ();
   g_usleep (5 * G_USEC_PER_SEC);
   g_assert_cmpint (mm_harness_stop_server (&h), ==, 0);
   g_test_message ("SIGTERM %.1f s after the start", (g_get_monotonic_time () - t0) / 1e6);
@@ -711,6 +891,52 @@ test_record_sigterm (void)
   g_assert_true (d.blue);
   g_assert_cmpfloat (d.p440, >, 100 * d.p_other);
   mm_harness_start_server (&h);
+}
+
+/* A crash (SIGKILL) during a recording leaves a file that plays up to
+ * within a few seconds of the kill; the next start marks it interrupted,
+ * with its size, and still serves it. */
+static void
+test_record_sigkill (void)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *code = NULL;
+  g_auto (MmJoined) host = { 0 };
+  g_auto (MmResponse) list = { 0 };
+  g_auto (MmResponse) head = { 0 };
+  MmBot *red, *blue;
+  g_autofree char *file = NULL;
+  gint64 t0 = start_recording ("before-sigkill", &code, &token, &host, &red, &blue);
+  double ran;
+  GStatBuf st;
+  Decoded d;
+
+  g_usleep (8 * G_USEC_PER_SEC);
+  mm_harness_kill_server (&h);
+  ran = (g_get_monotonic_time () - t0) / 1e6;
+  mm_bot_free (red);
+  mm_bot_free (blue);
+  file = only_recording ();
+  g_assert_nonnull (file);
+  decode_recording (file, &d);
+  g_test_message ("SIGKILL after %.1f s: the file plays %.2f s (%u frames)", ran, d.duration_s,
+                  d.frames);
+  g_assert_cmpfloat (d.duration_s, >, ran - 2.0);
+  g_assert_cmpfloat (d.duration_s, <, ran + 0.5);
+  g_assert_true (d.red);
+  g_assert_true (d.blue);
+  g_assert_cmpfloat (d.p440, >, 100 * d.p_other);
+  g_assert_cmpfloat (d.p880, >, 100 * d.p_other);
+  /* The next start finds it cut off. */
+  mm_harness_start_server (&h);
+  list_recordings (code, token, "interrupted", &list);
+  g_assert_cmpint (g_stat (file, &st), ==, 0);
+  g_assert_cmpint (mm_json_int (&list, "recordings.0.bytes"), ==, st.st_size);
+  g_assert_cmpint (mm_json_int (&list, "recordings.0.duration_ms"), >=, 0);
+  g_assert_nonnull (mm_json_str (&list, "recordings.0.ended_at"));
+  mm_http_range (&h, mm_json_str (&list, "recordings.0.url"), NULL, "0-99", &head);
+  g_assert_cmpint (head.status, ==, 206);
+  g_assert_cmpuint (head.body_len, ==, 100);
 }
 
 /* Bad offers get clear errors. */
@@ -848,6 +1074,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/lecture-presenter", test_lecture_presenter);
   g_test_add_func ("/media/record", test_record);
   g_test_add_func ("/media/record-sigterm", test_record_sigterm);
+  g_test_add_func ("/media/record-sigkill", test_record_sigkill);
   g_test_add_func ("/media/browser-interop", test_browser_interop);
   rc = g_test_run ();
   mm_harness_stop (&h);

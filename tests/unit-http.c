@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "http/json.h"
+#include "http/request.h"
 #include "http/router.h"
 #include "http/static.h"
 
@@ -770,6 +771,58 @@ test_static_mime (void)
     g_assert_cmpstr (mm_static_mime_type (cases[i].path), ==, cases[i].type);
 }
 
+/* Range headers for a 1000-byte file. */
+static void
+test_range (void)
+{
+  static const struct {
+    const char *header;
+    MmRange want;
+    gint64 start, length;
+  } cases[] = {
+    { NULL, MM_RANGE_NONE, 0, 0 },
+    { "bytes=0-99", MM_RANGE_OK, 0, 100 },
+    { "bytes=100-", MM_RANGE_OK, 100, 900 },
+    { "bytes=-100", MM_RANGE_OK, 900, 100 },
+    { "bytes=-5000", MM_RANGE_OK, 0, 1000 },       /* the whole file */
+    { "bytes=990-5000", MM_RANGE_OK, 990, 10 },    /* clipped to the end */
+    { "BYTES= 5-5", MM_RANGE_OK, 5, 1 },
+    { "bytes=999-", MM_RANGE_OK, 999, 1 },
+    { "bytes=1000-", MM_RANGE_UNSATISFIABLE, 0, 0 },
+    { "bytes=-0", MM_RANGE_UNSATISFIABLE, 0, 0 },
+    { "bytes=5-4", MM_RANGE_NONE, 0, 0 },         /* invalid: ignored */
+    { "bytes=0-1,5-6", MM_RANGE_NONE, 0, 0 },     /* several: the whole file */
+    { "bytes=-", MM_RANGE_NONE, 0, 0 },
+    { "bytes=a-b", MM_RANGE_NONE, 0, 0 },
+    { "bytes=-1-2", MM_RANGE_NONE, 0, 0 },
+    { "items=0-1", MM_RANGE_NONE, 0, 0 },
+    { "bytes=99999999999999999999-", MM_RANGE_NONE, 0, 0 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      gint64 start = -1, length = -1;
+      MmRange got = mm_http_parse_range (cases[i].header, 1000, &start, &length);
+
+      g_test_message ("%s", cases[i].header ? cases[i].header : "(none)");
+      g_assert_cmpint (got, ==, cases[i].want);
+      if (got == MM_RANGE_OK)
+        {
+          g_assert_cmpint (start, ==, cases[i].start);
+          g_assert_cmpint (length, ==, cases[i].length);
+        }
+    }
+  /* An empty file has no satisfiable range. */
+  {
+    gint64 start, length;
+
+    g_assert_cmpint (mm_http_parse_range ("bytes=0-", 0, &start, &length), ==,
+                     MM_RANGE_UNSATISFIABLE);
+    g_assert_cmpint (mm_http_parse_range ("bytes=-10", 0, &start, &length), ==,
+                     MM_RANGE_UNSATISFIABLE);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -807,6 +860,7 @@ main (int argc, char **argv)
   g_test_add_func ("/http/static/files", test_static_files);
   g_test_add_func ("/http/static/refused", test_static_refused);
   g_test_add_func ("/http/static/mime", test_static_mime);
+  g_test_add_func ("/http/range", test_range);
 
   return g_test_run ();
 }

@@ -47,6 +47,15 @@ void mm_api_leave (MmApp *app, MmRequest *req);
 void mm_api_participant_left (MmApp *app, const char *participant_id, gint64 meeting_id,
                               MmLeftReason reason, gpointer data);
 
+/* recordings.c */
+void mm_api_room_recordings (MmApp *app, MmRequest *req);
+void mm_api_recording_file (MmApp *app, MmRequest *req);
+/* The store side of a recording starting and finishing (an MmRecordingFunc). */
+void mm_api_recording_changed (MmApp *app, const MmRecordingInfo *info, gpointer data);
+/* Each meeting of @meetings gets its "recordings", with signed "url"s. */
+void mm_api_meetings_add_recordings (MmApp *app, MmDbConn *c, JsonArray *meetings,
+                                     GError **error);
+
 /* health.c */
 void mm_api_healthz (MmApp *app, MmRequest *req);
 void mm_api_readyz (MmApp *app, MmRequest *req);

@@ -128,7 +128,14 @@ mm_api_my_meetings (MmApp *app, MmRequest *req)
       mm_request_finish_error (req, error);
       return;
     }
+  mm_api_meetings_add_recordings (app, c, json_node_get_array (meetings), &error);
   mm_db_release (c);
+  if (error != NULL)
+    {
+      json_node_unref (meetings);
+      mm_request_finish_error (req, error);
+      return;
+    }
   o = json_object_new ();
   json_object_set_member (o, "meetings", meetings);
   node = json_node_new (JSON_NODE_OBJECT);

@@ -32,6 +32,7 @@ struct _MmApp {
   MmServer *server;
   gint shutting_down;        /* atomic */
   gint db_ready;             /* atomic: migrations applied */
+  guint8 link_key[32];       /* signs links to recordings; new each start */
 };
 
 typedef void (*MmWorkFunc) (MmApp *app, gpointer data);

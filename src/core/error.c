@@ -27,6 +27,7 @@ static const struct {
   { MM_ERROR_CONFLICT, 409, "conflict" },
   { MM_ERROR_PAYLOAD_TOO_LARGE, 413, "payload_too_large" },
   { MM_ERROR_UNSUPPORTED_MEDIA_TYPE, 415, "unsupported_media_type" },
+  { MM_ERROR_RANGE_NOT_SATISFIABLE, 416, "range_not_satisfiable" },
   { MM_ERROR_TOO_MANY_REQUESTS, 429, "too_many_requests" },
   { MM_ERROR_INTERNAL, 500, "internal" },
   { MM_ERROR_DATABASE_UNAVAILABLE, 503, "database_unavailable" },

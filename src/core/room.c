@@ -15,7 +15,8 @@ struct _MmRooms {
   MmApp *app;
   GHashTable *by_code;        /* code → MmRoom* (owned) */
   MmLeftFunc on_left;
-  gpointer on_left_data;
+  MmRecordingFunc on_recording;
+  gpointer on_left_data;      /* for both */
   guint sweep_id;
   gboolean shut_down;
   guint n_waiting;
@@ -451,13 +452,14 @@ sweep (gpointer data)
 }
 
 MmRooms *
-mm_rooms_new (MmApp *app, MmLeftFunc on_left, gpointer data)
+mm_rooms_new (MmApp *app, MmLeftFunc on_left, MmRecordingFunc on_recording, gpointer data)
 {
   MmRooms *rooms = g_new0 (MmRooms, 1);
   GSource *source;
 
   rooms->app = app;
   rooms->on_left = on_left;
+  rooms->on_recording = on_recording;
   rooms->on_left_data = data;
   rooms->by_code = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, room_free);
   g_mutex_init (&rooms->locked_lock);
@@ -936,32 +938,50 @@ mm_participant_remove (MmParticipant *host, const char *target_id, GError **erro
 typedef struct {
   MmRooms *rooms;
   char *code;
+  char *file;
+  char *by;
+  MmRecordingInfo info;       /* its strings point into this struct */
 } Recorded;
 
-/* A recording is finished: the room (if it is still there) is told. */
+static void
+recorded_free (Recorded *rec)
+{
+  g_free (rec->code);
+  g_free (rec->file);
+  g_free (rec->by);
+  g_free (rec);
+}
+
+/* A recording is finished: the store and the room (if it is still there)
+ * are told. */
 static void
 on_recorded (const char *path, gint64 bytes, gint64 duration_ms, gpointer data)
 {
   Recorded *rec = data;
+  MmRooms *rooms = rec->rooms;
   g_autoptr (JsonObject) fields = json_object_new ();
-  g_autofree char *file = g_path_get_basename (path);
 
+  rec->info.ended_at_ms = mm_wall_ms ();
+  rec->info.bytes = bytes;
+  rec->info.duration_ms = duration_ms;
+  if (rooms->on_recording != NULL)
+    rooms->on_recording (rooms->app, &rec->info, rooms->on_left_data);
   json_object_set_boolean_member (fields, "on", FALSE);
-  json_object_set_string_member (fields, "file", file);
+  json_object_set_string_member (fields, "file", rec->file);
   json_object_set_int_member (fields, "bytes", bytes);
   json_object_set_int_member (fields, "duration_ms", duration_ms);
   g_message ("room %s: recording %s finished (%" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT
-             " ms)", rec->code, file, bytes, duration_ms);
-  mm_rooms_broadcast (rec->rooms, rec->code, "recording", fields);
-  g_free (rec->code);
-  g_free (rec);
+             " ms)", rec->code, rec->file, bytes, duration_ms);
+  mm_rooms_broadcast (rooms, rec->code, "recording", fields);
+  recorded_free (rec);
 }
 
 gboolean
 mm_participant_set_recording (MmParticipant *host, gboolean on, GError **error)
 {
   MmRoom *room = host->room;
-  const MmOptions *o = room->rooms->app->opts;
+  MmRooms *rooms = room->rooms;
+  const MmOptions *o = rooms->app->opts;
   g_autoptr (JsonObject) fields = json_object_new ();
 
   if (!mm_participant_is_host (host))
@@ -980,26 +1000,44 @@ mm_participant_set_recording (MmParticipant *host, gboolean on, GError **error)
       g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
       g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
       g_autofree char *dir = g_build_filename (o->data_dir, "recordings", NULL);
-      g_autofree char *name = g_strdup_printf ("%s-%s.webm", room->code, stamp);
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      Recorded *rec = g_new0 (Recorded, 1);
+      g_autofree char *path = NULL;
+      Recorded *rec;
 
       if (g_mkdir_with_parents (dir, 0750) != 0)
         {
-          g_free (rec);
           g_set_error (error, MM_ERROR, MM_ERROR_INTERNAL, "cannot create the recordings directory");
           return FALSE;
         }
-      rec->rooms = room->rooms;
+      rec = g_new0 (Recorded, 1);
+      rec->rooms = rooms;
       rec->code = g_strdup (room->code);
+      /* Letters, digits and dashes only: the name is its own key. */
+      rec->file = g_strdup_printf ("%s-%s.webm", room->code, stamp);
+      for (guint n = 2; ; n++)
+        {
+          g_free (path);
+          path = g_build_filename (dir, rec->file, NULL);
+          if (!g_file_test (path, G_FILE_TEST_EXISTS))
+            break;
+          g_free (rec->file);
+          rec->file = g_strdup_printf ("%s-%s-%u.webm", room->code, stamp, n);
+        }
+      rec->by = g_strdup (host->display_name);
+      rec->info.file = rec->file;
+      rec->info.room_id = room->room_id;
+      rec->info.meeting_id = room->meeting_id;
+      rec->info.user_id = host->user_id;
+      rec->info.started_by_name = rec->by;
+      rec->info.started_at_ms = mm_wall_ms ();
       if (!mm_media_record_start (room->media, path, on_recorded, rec, error))
         {
-          g_free (rec->code);
-          g_free (rec);
+          recorded_free (rec);
           return FALSE;
         }
+      if (rooms->on_recording != NULL)
+        rooms->on_recording (rooms->app, &rec->info, rooms->on_left_data);
       json_object_set_boolean_member (fields, "on", TRUE);
-      json_object_set_string_member (fields, "file", name);
+      json_object_set_string_member (fields, "file", rec->file);
       json_object_set_string_member (fields, "by", host->display_name);
       broadcast (room, NULL, "recording", fields);
       return TRUE;

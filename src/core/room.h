@@ -33,7 +33,25 @@ const char *mm_left_reason_name (MmLeftReason reason);
 typedef void (*MmLeftFunc) (MmApp *app, const char *participant_id, gint64 meeting_id,
                             MmLeftReason reason, gpointer data);
 
-MmRooms *mm_rooms_new (MmApp *app, MmLeftFunc on_left, gpointer data);
+/* A recording as the store keeps it: told when it starts (@ended_at_ms 0)
+ * and again when its file is finished. */
+typedef struct {
+  const char *file;            /* base name in the recordings directory */
+  gint64 room_id;
+  gint64 meeting_id;
+  gint64 user_id;              /* who started it; 0 for none */
+  const char *started_by_name;
+  gint64 started_at_ms;        /* wall clock */
+  gint64 ended_at_ms;          /* wall clock; 0 while recording */
+  gint64 duration_ms;          /* of media, first to last frame */
+  gint64 bytes;
+} MmRecordingInfo;
+
+/* Called on the main loop (for the store). */
+typedef void (*MmRecordingFunc) (MmApp *app, const MmRecordingInfo *info, gpointer data);
+
+MmRooms *mm_rooms_new (MmApp *app, MmLeftFunc on_left, MmRecordingFunc on_recording,
+                       gpointer data);
 void mm_rooms_free (MmRooms *rooms);
 
 typedef struct {

@@ -25,6 +25,7 @@ struct _MmRequest {
   GHashTable *params;
   char *authorization;
   char *content_type;
+  char *range;               /* the Range header, or NULL */
   char *client_ip;
   GByteArray *body;
   gsize max_body;
@@ -39,6 +40,9 @@ struct _MmRequest {
   char *resp_type;
   char *resp_body;
   gsize resp_len;
+  int resp_fd;               /* a file to send instead of resp_body, or -1 */
+  goffset resp_offset;       /* where in resp_fd (resp_len bytes) */
+  char *resp_cache;          /* Cache-Control, or NULL for no-store */
   GPtrArray *resp_headers;   /* name, value, name, value ... */
 
   MmRequestResumeFunc on_finish;   /* called after the state becomes DONE */

@@ -6,6 +6,7 @@
 #include "core/error.h"
 
 #include <string.h>
+#include <unistd.h>
 
 MmRequest *
 mm_request_new (struct MHD_Connection *conn, const char *method, const char *path,
@@ -22,6 +23,7 @@ mm_request_new (struct MHD_Connection *conn, const char *method, const char *pat
   req->body = g_byte_array_new ();
   req->max_body = max_body;
   req->resp_headers = g_ptr_array_new_with_free_func (g_free);
+  req->resp_fd = -1;
   g_mutex_init (&req->lock);
   req->state = MM_REQUEST_RECEIVING;
   return req;
@@ -45,7 +47,11 @@ mm_request_unref (MmRequest *req)
   g_hash_table_unref (req->params);
   g_free (req->authorization);
   g_free (req->content_type);
+  g_free (req->range);
   g_free (req->client_ip);
+  if (req->resp_fd >= 0)
+    close (req->resp_fd);
+  g_free (req->resp_cache);
   g_byte_array_unref (req->body);
   if (req->json != NULL)
     json_node_unref (req->json);
@@ -158,6 +164,77 @@ finish (MmRequest *req, guint status, const char *type, char *body, gsize len)
   g_mutex_unlock (&req->lock);
   if (cb != NULL)
     cb (req, req->on_finish_data);
+}
+
+void
+mm_request_finish_file (MmRequest *req, guint status, const char *type, int fd, goffset offset,
+                        gsize len, const char *cache)
+{
+  g_mutex_lock (&req->lock);
+  if (g_atomic_int_get (&req->state) >= MM_REQUEST_DONE)
+    {
+      g_mutex_unlock (&req->lock);
+      g_critical ("request %s %s finished twice", req->method, req->path);
+      close (fd);
+      return;
+    }
+  req->resp_fd = fd;
+  req->resp_offset = offset;
+  req->resp_cache = g_strdup (cache);
+  g_mutex_unlock (&req->lock);
+  finish (req, status, type, NULL, len);
+}
+
+const char *
+mm_request_range (MmRequest *req)
+{
+  return req->range;
+}
+
+/* "bytes=FIRST-LAST", "bytes=FIRST-" or "bytes=-SUFFIX"; anything else
+ * (other units, several ranges, bad syntax) is ignored as RFC 9110 allows. */
+MmRange
+mm_http_parse_range (const char *header, gint64 size, gint64 *start, gint64 *length)
+{
+  const char *spec, *dash;
+  guint64 first = 0, last = 0;
+  gboolean has_first, has_last;
+  g_autofree char *a = NULL;
+  g_autofree char *b = NULL;
+
+  if (header == NULL || g_ascii_strncasecmp (header, "bytes=", 6) != 0)
+    return MM_RANGE_NONE;
+  spec = header + 6;
+  while (*spec == ' ' || *spec == '\t')
+    spec++;
+  dash = strchr (spec, '-');
+  if (dash == NULL || strchr (spec, ',') != NULL)
+    return MM_RANGE_NONE;
+  a = g_strstrip (g_strndup (spec, (gsize) (dash - spec)));
+  b = g_strstrip (g_strdup (dash + 1));
+  has_first = *a != '\0';
+  has_last = *b != '\0';
+  if ((!has_first && !has_last)
+      || (has_first && !g_ascii_string_to_unsigned (a, 10, 0, G_MAXINT64, &first, NULL))
+      || (has_last && !g_ascii_string_to_unsigned (b, 10, 0, G_MAXINT64, &last, NULL))
+      || (has_first && has_last && last < first))
+    return MM_RANGE_NONE;
+  if (!has_first)
+    {
+      /* The last SUFFIX bytes. */
+      if (last == 0 || size == 0)
+        return MM_RANGE_UNSATISFIABLE;
+      *length = (gint64) MIN (last, (guint64) size);
+      *start = size - *length;
+      return MM_RANGE_OK;
+    }
+  if (first >= (guint64) size)
+    return MM_RANGE_UNSATISFIABLE;
+  if (!has_last || last >= (guint64) size)
+    last = (guint64) size - 1;
+  *start = (gint64) first;
+  *length = (gint64) (last - first + 1);
+  return MM_RANGE_OK;
 }
 
 void

@@ -36,6 +36,23 @@ JsonObject *mm_request_json (MmRequest *req, GError **error);
 /* Add a response header (before finishing). */
 void mm_request_add_header (MmRequest *req, const char *name, const char *value);
 
+/* The Range header, or NULL.  (transfer none) */
+const char *mm_request_range (MmRequest *req);
+
+typedef enum {
+  MM_RANGE_NONE,            /* send the whole file (no Range, or one to ignore) */
+  MM_RANGE_OK,              /* send *start .. *start + *length - 1 */
+  MM_RANGE_UNSATISFIABLE,   /* 416 */
+} MmRange;
+
+/* Read a Range header for a file of @size bytes (one byte range). */
+MmRange mm_http_parse_range (const char *header, gint64 size, gint64 *start, gint64 *length);
+
+/* Finish with @len bytes of the open file @fd from @offset, as @type with
+ * Cache-Control @cache (NULL: no-store).  @fd: (transfer full) */
+void mm_request_finish_file (MmRequest *req, guint status, const char *type, int fd,
+                             goffset offset, gsize len, const char *cache);
+
 /* Finish with @status and @node as JSON.  @node: (transfer full) (nullable) */
 void mm_request_finish_json (MmRequest *req, guint status, JsonNode *node);
 /* Finish with @status and @body, which is already JSON text.  (transfer full) */

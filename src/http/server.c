@@ -67,11 +67,26 @@ queue_response (MmRequest *req)
   enum MHD_Result ret;
 
   g_mutex_lock (&req->lock);
-  r = MHD_create_response_from_buffer (req->resp_len, req->resp_body ? req->resp_body : "",
-                                       MHD_RESPMEM_MUST_COPY);
+  if (req->resp_fd >= 0)
+    {
+      /* libmicrohttpd owns the descriptor from here. */
+      r = MHD_create_response_from_fd_at_offset64 ((uint64_t) req->resp_len, req->resp_fd,
+                                                   (uint64_t) req->resp_offset);
+      if (r != NULL)
+        req->resp_fd = -1;
+    }
+  else
+    r = MHD_create_response_from_buffer (req->resp_len, req->resp_body ? req->resp_body : "",
+                                         MHD_RESPMEM_MUST_COPY);
+  if (r == NULL)
+    {
+      g_atomic_int_set (&req->state, MM_REQUEST_SENT);
+      g_mutex_unlock (&req->lock);
+      return MHD_NO;
+    }
   if (req->resp_type != NULL)
     MHD_add_response_header (r, "Content-Type", req->resp_type);
-  MHD_add_response_header (r, "Cache-Control", "no-store");
+  MHD_add_response_header (r, "Cache-Control", req->resp_cache ? req->resp_cache : "no-store");
   for (guint i = 0; i + 1 < req->resp_headers->len; i += 2)
     MHD_add_response_header (r, g_ptr_array_index (req->resp_headers, i),
                              g_ptr_array_index (req->resp_headers, i + 1));
@@ -168,6 +183,8 @@ on_access (void *cls, struct MHD_Connection *conn, const char *url, const char *
                                                                   MHD_HTTP_HEADER_AUTHORIZATION));
       req->content_type = g_strdup (MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
                                                                  MHD_HTTP_HEADER_CONTENT_TYPE));
+      req->range = g_strndup (MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                                           MHD_HTTP_HEADER_RANGE), 256);
       req->client_ip = client_ip (conn);
       MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, copy_query, req);
       len_text = MHD_lookup_connection_value (conn, MHD_HEADER_KIND,

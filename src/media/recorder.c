@@ -12,6 +12,7 @@
 
 #include "media/recorder.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 
 #undef G_LOG_DOMAIN
@@ -91,15 +92,120 @@ recorder_free (MmRecorder *r)
   g_free (r);
 }
 
-/* Main loop: the file is finished (or we stopped waiting). */
-static void
-finish (MmRecorder *r)
+/* Any thread: rewrite the live file at @path as a seekable one (with its
+ * duration and cues), without decoding anything.  On failure the live file
+ * stays as it is: it plays, but a player cannot seek in it. */
+static gboolean
+remux_seekable (const char *path, GError **error)
 {
+  g_autofree char *tmp = g_strdup_printf ("%s.part", path);
+  g_autoptr (GstElement) pipe = NULL;
+  g_autoptr (GstBus) bus = NULL;
+  g_autoptr (GstMessage) msg = NULL;
+  GstElement *e;
+  gboolean ok;
+
+  pipe = gst_parse_launch ("filesrc name=src ! matroskademux name=d "
+                           "d.video_0 ! queue ! m.video_0 "
+                           "d.audio_0 ! queue ! m.audio_0 "
+                           "webmmux name=m writing-app=mixmeet ! filesink name=dst",
+                           error);
+  if (pipe == NULL)
+    return FALSE;
+  e = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  g_object_set (e, "location", path, NULL);
+  gst_object_unref (e);
+  e = gst_bin_get_by_name (GST_BIN (pipe), "dst");
+  g_object_set (e, "location", tmp, NULL);
+  gst_object_unref (e);
+  bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  /* Reading and writing only: hundreds of MB a second. */
+  msg = gst_bus_timed_pop_filtered (bus, 600 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  ok = msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS;
+  if (msg != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+    gst_message_parse_error (msg, error, NULL);
+  else if (msg == NULL)
+    g_set_error_literal (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "it took too long");
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  if (ok && g_rename (tmp, path) != 0)
+    {
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "cannot rename: %s",
+                   g_strerror (errno));
+      ok = FALSE;
+    }
+  if (!ok)
+    g_unlink (tmp);
+  return ok;
+}
+
+typedef struct {
+  GMainContext *ctx;
+  char *path;
+  gint64 duration_ms;
+  MmRecorderDone done;
+  gpointer done_data;
+} Finished;
+
+static void
+finished_free (Finished *f)
+{
+  g_free (f->path);
+  g_free (f);
+}
+
+/* Main loop: tell the owner. */
+static gboolean
+report_idle (gpointer data)
+{
+  Finished *f = data;
   GStatBuf st;
-  gint64 bytes = 0, duration_ms = 0;
-  MmRecorderDone done = r->done;
-  gpointer done_data = r->done_data;
-  g_autofree char *path = g_strdup (r->path);
+  gint64 bytes = 0;
+
+  if (g_stat (f->path, &st) == 0)
+    bytes = st.st_size;
+  g_info ("recording %s finished: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " ms", f->path,
+          bytes, f->duration_ms);
+  if (f->done != NULL)
+    f->done (f->path, bytes, f->duration_ms, f->done_data);
+  finished_free (f);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+make_seekable (Finished *f)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 t0 = g_get_monotonic_time ();
+
+  if (remux_seekable (f->path, &error))
+    g_info ("recording %s: made seekable in %" G_GINT64_FORMAT " ms", f->path,
+            (g_get_monotonic_time () - t0) / 1000);
+  else
+    g_warning ("recording %s: could not add its index (%s); it plays, without seeking",
+               f->path, error->message);
+}
+
+static gpointer
+remux_thread (gpointer data)
+{
+  Finished *f = data;
+  GSource *s = g_idle_source_new ();
+
+  make_seekable (f);
+  g_source_set_callback (s, report_idle, f, NULL);
+  g_source_attach (s, f->ctx);
+  g_source_unref (s);
+  return NULL;
+}
+
+/* Main loop: the live file is finished (or we stopped waiting).  It is
+ * made seekable on a thread of its own, or here with @now; then done is
+ * called on the main loop. */
+static void
+finish (MmRecorder *r, gboolean now)
+{
+  Finished *f = g_new0 (Finished, 1);
 
   for (int i = 0; i < 2; i++)
     {
@@ -118,23 +224,34 @@ finish (MmRecorder *r)
   gst_element_set_locked_state (r->bin, TRUE);
   gst_element_set_state (r->bin, GST_STATE_NULL);
   gst_bin_remove (GST_BIN (r->pipeline), r->bin);
-  if (g_stat (r->path, &st) == 0)
-    bytes = st.st_size;
+  f->ctx = r->ctx;
+  f->path = g_strdup (r->path);
+  f->done = r->done;
+  f->done_data = r->done_data;
   g_mutex_lock (&r->lock);
   if (r->first_pts != GST_CLOCK_TIME_NONE)
-    duration_ms = (gint64) ((r->last_pts - r->first_pts) / GST_MSECOND);
+    f->duration_ms = (gint64) ((r->last_pts - r->first_pts) / GST_MSECOND);
   g_mutex_unlock (&r->lock);
-  g_info ("recording %s finished: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " ms", r->path,
-          bytes, duration_ms);
   recorder_free (r);
-  if (done != NULL)
-    done (path, bytes, duration_ms, done_data);
+  if (f->done == NULL)
+    {
+      /* A start that failed: nothing worth keeping. */
+      finished_free (f);
+      return;
+    }
+  if (now)
+    {
+      make_seekable (f);
+      report_idle (f);
+      return;
+    }
+  g_thread_unref (g_thread_new ("mixmeet-remux", remux_thread, f));
 }
 
 static gboolean
 finish_idle (gpointer data)
 {
-  finish (data);
+  finish (data, FALSE);
   return G_SOURCE_REMOVE;
 }
 
@@ -209,7 +326,7 @@ mm_recorder_start (GMainContext *ctx, GstElement *pipeline, GstBin *video_mix, G
     "! mux.video_%u "
     "queue name=aq max-size-time=3000000000 max-size-buffers=0 max-size-bytes=0 leaky=downstream "
     "! mux.audio_%u "
-    "webmmux name=mux streamable=true ! filesink name=file sync=false async=false",
+    "webmmux name=mux streamable=true ! filesink name=file sync=false async=false buffer-mode=unbuffered",
     FALSE, error);
   if (r->bin == NULL)
     {
@@ -249,7 +366,7 @@ mm_recorder_start (GMainContext *ctx, GstElement *pipeline, GstBin *video_mix, G
         g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_STATE_CHANGE,
                      "the recorder did not start (can %s be written?)", path);
       r->done = NULL;
-      finish (r);
+      finish (r, TRUE);
       return NULL;
     }
   if (keyframe != NULL)
@@ -312,5 +429,5 @@ mm_recorder_stop_now (MmRecorder *r, guint timeout_ms, MmRecorderDone done, gpoi
   g_mutex_unlock (&r->lock);
   r->done = done;
   r->done_data = data;
-  finish (r);
+  finish (r, TRUE);
 }

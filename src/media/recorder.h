@@ -2,8 +2,10 @@
  * mix, muxed into WebM without another encode.
  *
  * The file is written as a live ("streamable") WebM: clusters go to disk
- * as they are made and nothing is rewritten at the end, so a file cut off
- * by a crash plays up to its last cluster.  It starts on a keyframe.
+ * as they are made and nothing is rewritten while recording, so a file cut
+ * off by a crash plays up to its last cluster.  Once finished it is remuxed
+ * (no decode, on a thread of its own) into a WebM with its duration and
+ * cues, so that players can seek in it.  It starts on a keyframe.
  * Main loop only, except where a comment says otherwise.
  */
 #pragma once
@@ -29,13 +31,13 @@ MmRecorder *mm_recorder_start (GMainContext *ctx, GstElement *pipeline, GstBin *
                                const char *path, void (*keyframe) (gpointer), gpointer data,
                                GError **error);
 
-/* Stop: detach from the tees without stopping them, finish the file, then
- * call @done (on the main loop) and free the recorder. */
+/* Stop: detach from the tees without stopping them, finish the file and
+ * make it seekable, then call @done (on the main loop).  Frees the recorder. */
 void mm_recorder_stop (MmRecorder *r, MmRecorderDone done, gpointer data);
 
 /* The same, at once, for a pipeline about to stop (the room closes, the
  * server shuts down): waits up to @timeout_ms for the file to be
- * finished, calls @done, frees the recorder. */
+ * finished, makes it seekable, calls @done, frees the recorder. */
 void mm_recorder_stop_now (MmRecorder *r, guint timeout_ms, MmRecorderDone done, gpointer data);
 
 const char *mm_recorder_path (MmRecorder *r);
