@@ -140,6 +140,15 @@ test_e2e (void)
   g_assert_nonnull (result);
   g_assert_true (json_object_get_boolean_member (result, "ok"));
   g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  /* Every part ran: this server has all the features the page probes for. */
+  {
+    JsonObject *ran = json_object_get_object_member (result, "ran");
+    g_autoptr (GList) names = json_object_get_members (ran);
+
+    for (GList *l = names; l != NULL; l = l->next)
+      if (!json_object_get_boolean_member (ran, l->data))
+        g_error ("the browser test skipped %s", (const char *) l->data);
+  }
   /* The observer saw the two people's tiles, and the shared screen large. */
   g_assert_nonnull (observer);
   g_assert_true (presented);

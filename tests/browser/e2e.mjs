@@ -17,7 +17,8 @@
 // {"ok": bool, "steps": {...}, "ran": {screen, lobby, remove, lock}, ...};
 // exit status 1 on failure. Screenshots (PNG) in SCREENSHOT_DIR: home,
 // pre-join, meeting, meeting-chat, meeting-phone, meeting-phone-people,
-// meeting-presentation, end, removed (failure-host/-guest on failure).
+// meeting-presentation, end, recording, removed (failure-host/-guest/-page on
+// failure).
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +31,7 @@ if (!base) {
 mkdirSync(shots, { recursive: true });
 const started = Date.now();
 const steps = {};
-const ran = { screen: false, lobby: false, remove: false, lock: false, lecture: false, recording: false };
+const ran = { screen: false, lobby: false, remove: false, lock: false, lecture: false, recording: false, recordingHistory: false };
 const skipped = {};
 const log = (m) => console.error(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
 // stdout: one JSON object a line: {"step": NAME} as each step starts,
@@ -444,9 +445,33 @@ try {
     await host.locator('[data-testid=end-screen][data-reason=left]').waitFor({ timeout: 10000 });
   });
 
-  await step('lobby and removal', async () => {
+  await step('recording in the history', async () => {
     await tid(host, 'home').click();
     await tid(host, 'recent-meetings').locator('text=' + code).first().waitFor({ timeout: 10000 });
+    if (!ran.recording) { skipped.recordingHistory = 'nothing was recorded'; return; }
+    const card = tid(host, 'recent-meetings').locator('.MuiCard-root', { hasText: code }).first();
+    await card.locator('[data-testid=recording][data-status=complete]').first().click({ timeout: 10000 });
+    // The player learns the duration (the file has cues) and seeks.
+    const v = await host.waitForFunction(() => {
+      const e = document.querySelector('[data-testid=recording-video]');
+      return e && e.readyState >= 1 && isFinite(e.duration) && e.duration > 0 ? { d: e.duration, w: e.videoWidth, h: e.videoHeight } : null;
+    }, null, { timeout: 15000 }).then((h) => h.jsonValue());
+    mark(`recording plays: ${v.d.toFixed(2)} s, ${v.w}x${v.h}`);
+    assert(v.d > 1.5 && v.d < 30, 'recording duration ' + v.d);
+    assert(v.w === 1280 && v.h === 720, `recording is ${v.w}x${v.h}`);
+    const seeked = await host.evaluate((to) => new Promise((resolve) => {
+      const e = document.querySelector('[data-testid=recording-video]');
+      e.addEventListener('seeked', () => resolve(e.currentTime), { once: true });
+      e.currentTime = to;
+    }), v.d / 2);
+    assert(Math.abs(seeked - v.d / 2) < 0.5, `seeked to ${seeked} of ${v.d}`);
+    await shot(host, 'recording');
+    await tid(host, 'close-recording').click();
+    await tid(host, 'recording-dialog').waitFor({ state: 'detached', timeout: 5000 });
+    ran.recordingHistory = true;
+  });
+
+  await step('lobby and removal', async () => {
     await tid(host, 'new-meeting').click();
     await tid(host, 'new-lobby').click();
     const moved = await host.waitForURL(/\/[a-z]{3}-[a-z]{4}-[a-z]{3}$/, { timeout: 5000 }).then(() => true).catch(() => false);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatElapsed, initials, isMeetingCode, isWatchLink, meetingLink, parseMeetingCode } from '../src/lib/code.js';
+import { formatBytes, formatDuration, formatElapsed, initials, isMeetingCode, isWatchLink, meetingLink, parseMeetingCode } from '../src/lib/code.js';
 
 describe('parseMeetingCode', () => {
   it('takes a code as typed', () => {
@@ -62,5 +62,18 @@ describe('fitRect', () => {
     expect(fitRect(1000, 1000, 1280, 720)).toEqual({ x: 0, y: 218.75, scale: 0.78125 });
     expect(fitRect(360, 640, 1280, 720).y).toBeCloseTo(218.75);
     expect(fitRect(0, 100, 1280, 720)).toBeNull();
+  });
+});
+
+describe('formatBytes', () => {
+  it('uses powers of 1000 and at most three digits', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(999)).toBe('999 B');
+    expect(formatBytes(1000)).toBe('1.0 kB');
+    expect(formatBytes(12345)).toBe('12 kB');
+    expect(formatBytes(4500000)).toBe('4.5 MB');
+    expect(formatBytes(1.2e9)).toBe('1.2 GB');
+    expect(formatBytes(-5)).toBe('0 B');
+    expect(formatBytes('x')).toBe('0 B');
   });
 });

@@ -55,6 +55,17 @@ export function formatDuration (seconds) {
   return h > 0 ? `${h} h ${m} min` : `${m} min`;
 }
 
+// A file size for people: 950 B, 12.3 kB, 4.5 MB, 1.2 GB (powers of 1000).
+export function formatBytes (bytes) {
+  const b = Math.max(0, Number(bytes) || 0);
+  if (b < 1000) return `${Math.round(b)} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = b / 1000;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
 // Initials for avatars: "Ada Lovelace" → "AL", "grace" → "G".
 export function initials (name) {
   const parts = String(name || '?').trim().split(/\s+/).filter(Boolean);

@@ -1,9 +1,11 @@
 import React, { useEffect, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import {
-  Alert, AppBar, Avatar, Box, Button, Card, CardActionArea, CardContent, Container, IconButton, InputAdornment,
-  ListItemIcon, ListItemText, Menu, MenuItem, Stack, TextField, Toolbar, Tooltip, Typography,
+  Alert, AppBar, Avatar, Box, Button, Card, CardActionArea, CardContent, Chip, Container, Dialog, DialogActions,
+  DialogContent, DialogTitle, IconButton, InputAdornment, ListItemIcon, ListItemText, Menu, MenuItem, Stack,
+  TextField, Toolbar, Tooltip, Typography,
 } from '@mui/material';
+import PlayCircleIcon from '@mui/icons-material/PlayCircle';
 import VideoCallIcon from '@mui/icons-material/VideoCall';
 import KeyboardIcon from '@mui/icons-material/Keyboard';
 import AddIcon from '@mui/icons-material/Add';
@@ -13,13 +15,40 @@ import LogoutIcon from '@mui/icons-material/Logout';
 import HistoryIcon from '@mui/icons-material/History';
 import { useAuth } from '../auth.jsx';
 import * as api from '../api.js';
-import { formatDuration, initials, isWatchLink, parseMeetingCode } from '../lib/code.js';
+import { formatBytes, formatDuration, initials, isWatchLink, parseMeetingCode } from '../lib/code.js';
 import SignInDialog from '../components/SignInDialog.jsx';
 import Logo from '../components/Logo.jsx';
 
 function when (iso) {
   const d = new Date(iso);
   return isNaN(d) ? '' : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+function recordingLabel (r) {
+  if (r.status === 'recording') return 'Recording now';
+  const parts = [`Recording ${when(r.started_at)}`, formatDuration(Math.round((r.duration_ms || 0) / 1000)), formatBytes(r.bytes)];
+  if (r.status === 'interrupted') parts.push('cut off');
+  return parts.join(' · ');
+}
+
+// A recording plays in a dialog; the server's signed link needs no token,
+// serves byte ranges and so lets the player seek.
+function RecordingDialog ({ recording, onClose }) {
+  return (
+    <Dialog open={!!recording} onClose={onClose} maxWidth="md" fullWidth data-testid="recording-dialog">
+      {recording && (<>
+        <DialogTitle>{recordingLabel(recording)}</DialogTitle>
+        <DialogContent>
+          <Box component="video" controls autoPlay src={recording.url} data-testid="recording-video"
+            sx={{ width: '100%', aspectRatio: '16 / 9', bgcolor: 'black', borderRadius: 1 }} />
+        </DialogContent>
+        <DialogActions>
+          <Button href={recording.url} download={recording.file}>Download</Button>
+          <Button onClick={onClose} data-testid="close-recording">Close</Button>
+        </DialogActions>
+      </>)}
+    </Dialog>
+  );
 }
 
 export default function Home () {
@@ -31,6 +60,7 @@ export default function Home () {
   const [signIn, setSignIn] = useState({ open: false, tab: 0, then: null });
   const [error, setError] = useState(null);
   const [meetings, setMeetings] = useState(null);
+  const [playing, setPlaying] = useState(null);
   const code = parseMeetingCode(joinText);
 
   useEffect(() => {
@@ -147,12 +177,22 @@ export default function Home () {
                       </Box>
                     </CardContent>
                   </CardActionArea>
+                  {m.recordings && m.recordings.length > 0 && (
+                    <Stack direction="row" spacing={1} sx={{ px: 2, pb: 1.5, flexWrap: 'wrap', gap: 1 }}>
+                      {m.recordings.map((r) => (
+                        <Chip key={r.id} icon={<PlayCircleIcon />} label={recordingLabel(r)} variant="outlined"
+                          disabled={!r.url} onClick={r.url ? () => setPlaying(r) : undefined}
+                          data-testid="recording" data-status={r.status} />
+                      ))}
+                    </Stack>
+                  )}
                 </Card>
               ))}
             </Stack>
           </Box>
         )}
       </Container>
+      <RecordingDialog recording={playing} onClose={() => setPlaying(null)} />
       <SignInDialog open={signIn.open} initialTab={signIn.tab}
         onClose={(ok) => { const then = signIn.then; setSignIn({ open: false, tab: signIn.tab }); if (ok && then === 'new') setTimeout(() => setMenu(document.querySelector('[data-testid=new-meeting]')), 0); }} />
     </Box>
