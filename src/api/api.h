@@ -19,6 +19,7 @@ const MmRoute *mm_api_routes (gsize *n);
 #define MM_MAX_DISPLAY_NAME 64
 #define MM_MAX_CHAT 2000
 #define MM_MAX_SDP 60000
+#define MM_MAX_URL 1024
 #define MM_CHAT_HISTORY 50
 #define MM_HISTORY_MAX 200
 
@@ -48,6 +49,8 @@ void mm_api_participant_left (MmApp *app, const char *participant_id, gint64 mee
                               MmLeftReason reason, gpointer data);
 
 /* recordings.c */
+/* HLS playlist and segments of a room, for any player or CDN. */
+void mm_api_room_hls (MmApp *app, MmRequest *req);
 void mm_api_room_recordings (MmApp *app, MmRequest *req);
 void mm_api_recording_file (MmApp *app, MmRequest *req);
 /* The store side of a recording starting and finishing (an MmRecordingFunc). */

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "core/error.h"
+#include "core/roomcode.h"
 #include "core/secret.h"
 #include "store/meetings.h"
 #include "store/recordings.h"
@@ -301,4 +302,61 @@ mm_api_recording_file (MmApp *app, MmRequest *req)
                               "private, max-age=3600");
       return;
     }
+}
+
+/* ---- HLS ------------------------------------------------------------------------ */
+
+/* index.m3u8 or segNNNNN.ts: nothing else is ever opened. */
+static gboolean
+hls_name_ok (const char *name, gboolean *playlist)
+{
+  *playlist = g_strcmp0 (name, "index.m3u8") == 0;
+  if (*playlist)
+    return TRUE;
+  if (name == NULL || strlen (name) != 11 || !g_str_has_prefix (name, "seg")
+      || !g_str_has_suffix (name, ".ts"))
+    return FALSE;
+  for (int i = 3; i < 8; i++)
+    if (!g_ascii_isdigit (name[i]))
+      return FALSE;
+  return TRUE;
+}
+
+void
+mm_api_room_hls (MmApp *app, MmRequest *req)
+{
+  const char *code = mm_request_param (req, "code");
+  const char *name = mm_request_param (req, "file");
+  g_autofree char *path = NULL;
+  gboolean playlist;
+  struct stat st;
+  int fd;
+
+  if (!mm_room_code_valid (code))
+    {
+      mm_request_finish_error_literal (req, MM_ERROR_ROOM_NOT_FOUND, "no room has this code");
+      return;
+    }
+  if (!hls_name_ok (name, &playlist))
+    {
+      mm_request_finish_error_literal (req, MM_ERROR_NOT_FOUND,
+                                       "HLS serves index.m3u8 and segNNNNN.ts only");
+      return;
+    }
+  path = g_build_filename (app->opts->data_dir, "hls", code, name, NULL);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      if (fd >= 0)
+        close (fd);
+      mm_request_finish_error_literal (req, MM_ERROR_NOT_FOUND,
+                                       playlist ? "this room is not broadcasting HLS"
+                                                : "no such segment (it may have expired)");
+      return;
+    }
+  /* Any player, any origin: the room's code is the key to it. */
+  mm_request_add_header (req, "Access-Control-Allow-Origin", "*");
+  mm_request_finish_file (req, 200, playlist ? "application/vnd.apple.mpegurl" : "video/mp2t", fd,
+                          0, (gsize) st.st_size,
+                          playlist ? "no-cache" : "public, max-age=3600, immutable");
 }

@@ -20,6 +20,7 @@ static const MmRoute routes[] = {
   { "GET", "/api/v1/me/meetings", mm_api_my_meetings, MM_RUN_WORKER },
   { "GET", "/api/v1/rooms/{code}/recordings", mm_api_room_recordings, MM_RUN_WORKER },
   { "GET", "/api/v1/recordings/{id}/file", mm_api_recording_file, MM_RUN_WORKER },
+  { "GET", "/api/v1/rooms/{code}/hls/{file}", mm_api_room_hls, MM_RUN_WORKER },
 
   { "GET", "/api/v1/rooms/{code}/participants/{pid}/events", mm_api_events, MM_RUN_MAIN },
   { "POST", "/api/v1/rooms/{code}/participants/{pid}/messages", mm_api_messages, MM_RUN_MAIN },

@@ -442,9 +442,25 @@ mm_api_messages (MmApp *app, MmRequest *req)
         finish_bool (req, "locked", locked);
       return;
     }
+  if (g_str_equal (type, "hls") || g_str_equal (type, "rtmp"))
+    {
+      MmEgressKind kind = g_str_equal (type, "hls") ? MM_EGRESS_HLS : MM_EGRESS_RTMP;
+      const char *url = NULL;
+      gboolean on = FALSE;
+
+      if (kind == MM_EGRESS_RTMP)
+        url = mm_json_get_string (body, "url", FALSE, 1, MM_MAX_URL, &error);
+      if (error != NULL || !get_required_bool (body, type, "on", &on, &error)
+          || !mm_participant_set_egress (p, kind, on, url, &error))
+        mm_request_finish_error (req, error);
+      else
+        finish_bool (req, "on", on);
+      return;
+    }
   mm_request_finish_errorf (req, MM_ERROR_INVALID_INPUT,
                             "unknown message type \"%s\" (expected chat, state, offer, ice, "
-                            "mute, layout, admit, deny, remove, presenter, record or lock)", type);
+                            "mute, layout, admit, deny, remove, presenter, record, hls, rtmp "
+                            "or lock)", type);
 }
 
 void

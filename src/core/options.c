@@ -54,6 +54,8 @@ mm_options_new_default (void)
   o->udp_port_min = 0;
   o->udp_port_max = 0;
   o->stun_server = g_strdup ("");
+  o->egress_bitrate = 2500;
+  o->rtmp_url = g_strdup ("");
   o->turn_server = g_strdup ("");
   return o;
 }
@@ -74,6 +76,7 @@ mm_options_free (MmOptions *o)
   g_free (o->ice_addresses);
   g_free (o->stun_server);
   g_free (o->turn_server);
+  g_free (o->rtmp_url);
   g_free (o);
 }
 
@@ -120,6 +123,8 @@ static const Setting settings[] = {
   S ("media", "udp-port-max", KIND_INT, udp_port_max),
   S ("media", "stun-server", KIND_STRING, stun_server),
   S ("media", "turn-server", KIND_STRING, turn_server),
+  S ("egress", "egress-bitrate", KIND_INT, egress_bitrate),
+  S ("egress", "rtmp-url", KIND_STRING, rtmp_url),
 };
 #undef S
 
@@ -216,6 +221,7 @@ mm_options_validate (const MmOptions *o, GError **error)
       || !check_range ("video-framerate", o->video_framerate, 1, 60, error)
       || !check_range ("video-bitrate", o->video_bitrate, 50, 20000, error)
       || !check_range ("audio-bitrate", o->audio_bitrate, 6, 256, error)
+      || !check_range ("egress-bitrate", o->egress_bitrate, 100, 50000, error)
       || !check_range ("jitter-latency", o->jitter_latency, 0, 2000, error)
       || !check_range ("keyframe-interval", o->keyframe_interval, 0, 60000, error)
       || !check_range ("udp-port-min", o->udp_port_min, 0, 65535, error)

@@ -42,6 +42,8 @@ typedef struct {
   gint udp_port_max;
   char *stun_server;        /* stun://host:port or "" */
   char *turn_server;        /* turn(s)://user:pass@host:port or "" */
+  gint egress_bitrate;      /* kbit/s of the H.264 of HLS and RTMP */
+  char *rtmp_url;           /* where an RTMP push goes by default, or "" */
 } MmOptions;
 
 /* Parse @argv with GOptionContext.  --help prints and exits the process

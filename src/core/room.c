@@ -1,6 +1,8 @@
 /* room.c — rooms, participants and long-poll waiters on the main loop. */
 #include "config.h"
 
+#include <glib/gstdio.h>
+
 #include "core/room.h"
 #include "core/error.h"
 #include "core/secret.h"
@@ -1044,6 +1046,130 @@ mm_participant_set_recording (MmParticipant *host, gboolean on, GError **error)
     }
   /* "recording" with on=false goes out once the file is finished. */
   return mm_media_record_stop (room->media, error);
+}
+
+/* ---- egress ---------------------------------------------------------- */
+
+static const char *const egress_kinds[] = { "hls", "rtmp" };
+
+typedef struct {
+  MmRooms *rooms;
+  char *code;
+} EgressWatch;
+
+static void
+egress_event (MmRooms *rooms, const char *code, MmEgressKind kind, gboolean on,
+              const char *state, const char *detail)
+{
+  g_autoptr (JsonObject) fields = json_object_new ();
+
+  json_object_set_string_member (fields, "kind", egress_kinds[kind]);
+  json_object_set_boolean_member (fields, "on", on);
+  json_object_set_string_member (fields, "state", state);
+  if (kind == MM_EGRESS_HLS && on)
+    {
+      g_autofree char *url = g_strdup_printf ("/api/v1/rooms/%s/hls/index.m3u8", code);
+      json_object_set_string_member (fields, "url", url);
+    }
+  if (detail != NULL)
+    json_object_set_string_member (fields, "detail", detail);
+  mm_rooms_broadcast (rooms, code, "egress", fields);
+}
+
+/* Main loop: how an egress goes, for everyone in the room. */
+static void
+on_egress_state (MmEgressKind kind, const char *state, const char *detail, gpointer data)
+{
+  EgressWatch *w = data;
+  gboolean stopped = g_str_equal (state, "stopped");
+
+  egress_event (w->rooms, w->code, kind, !stopped, state, detail);
+  if (stopped)
+    {
+      g_free (w->code);
+      g_free (w);
+    }
+}
+
+/* Empty @dir of an earlier HLS run (its files only). */
+static void
+clear_hls_dir (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (name, ".ts") || g_str_has_suffix (name, ".m3u8"))
+      {
+        g_autofree char *path = g_build_filename (dir, name, NULL);
+        g_unlink (path);
+      }
+}
+
+gboolean
+mm_participant_set_egress (MmParticipant *host, MmEgressKind kind, gboolean on, const char *url,
+                           GError **error)
+{
+  MmRoom *room = host->room;
+  MmRooms *rooms = room->rooms;
+  const MmOptions *o = rooms->app->opts;
+  g_autofree char *target = NULL;
+  EgressWatch *w;
+
+  if (!mm_participant_is_host (host))
+    {
+      g_set_error_literal (error, MM_ERROR, MM_ERROR_FORBIDDEN,
+                           kind == MM_EGRESS_HLS ? "only the host can turn HLS on or off"
+                                                 : "only the host can push to RTMP");
+      return FALSE;
+    }
+  if (room->media == NULL)
+    {
+      g_set_error_literal (error, MM_ERROR, MM_ERROR_CONFLICT,
+                           "nothing to broadcast yet: nobody has connected media");
+      return FALSE;
+    }
+  if (!on)
+    return mm_media_egress_stop (room->media, kind, error);
+  if (kind == MM_EGRESS_HLS)
+    {
+      target = g_build_filename (o->data_dir, "hls", room->code, NULL);
+      if (g_mkdir_with_parents (target, 0750) != 0)
+        {
+          g_set_error (error, MM_ERROR, MM_ERROR_INTERNAL, "cannot create the HLS directory");
+          return FALSE;
+        }
+      clear_hls_dir (target);
+    }
+  else
+    {
+      if (url == NULL || *url == '\0')
+        url = o->rtmp_url;
+      if (url == NULL || *url == '\0')
+        {
+          g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                               "give the ingest \"url\" (no rtmp-url is configured)");
+          return FALSE;
+        }
+      if (!g_str_has_prefix (url, "rtmp://") && !g_str_has_prefix (url, "rtmps://"))
+        {
+          g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                               "url must start with rtmp:// or rtmps://");
+          return FALSE;
+        }
+      target = g_strdup (url);
+    }
+  w = g_new0 (EgressWatch, 1);
+  w->rooms = rooms;
+  w->code = g_strdup (room->code);
+  if (!mm_media_egress_start (room->media, kind, target, on_egress_state, w, error))
+    {
+      g_free (w->code);
+      g_free (w);
+      return FALSE;
+    }
+  egress_event (rooms, room->code, kind, TRUE, "starting", NULL);
+  return TRUE;
 }
 
 gboolean

@@ -13,6 +13,7 @@
 #include "core/app.h"
 #include "core/queue.h"
 #include "http/request.h"
+#include "media/egress.h"
 
 G_BEGIN_DECLS
 
@@ -150,6 +151,10 @@ gboolean mm_participant_set_presenter (MmParticipant *host, const char *target_i
  * (with the file name and who started it), and off once the file is
  * finished (with its size and duration). */
 gboolean mm_participant_set_recording (MmParticipant *host, gboolean on, GError **error);
+/* The host turns HLS (@url unused) or an RTMP push to @url (NULL: the
+ * configured rtmp-url) on or off; "egress" events tell everyone. */
+gboolean mm_participant_set_egress (MmParticipant *host, MmEgressKind kind, gboolean on,
+                                    const char *url, GError **error);
 /* Lock or unlock the meeting: while locked only the host may join.  The
  * room is told ("room" event). */
 gboolean mm_participant_set_locked (MmParticipant *host, gboolean locked, GError **error);

@@ -121,6 +121,7 @@ struct _MmMedia {
   char *speaker_candidate;
   JsonObject *layout_event;   /* the latest "layout", for newcomers */
   MmRecorder *recorder;       /* while recording */
+  MmEgress *egress[2];        /* by MmEgressKind, while on */
   MmMediaRecorded recorded;   /* told when a recording is finished */
   gpointer recorded_data;
   gboolean auto_presentation; /* a screen share switched to presentation */
@@ -918,6 +919,9 @@ mm_media_check_elements (GError **error)
   return TRUE;
 }
 
+static const char *const egress_names[] = { "hls", "rtmp" };
+static char *egress_description (MmMedia *m, MmEgressKind kind, GError **error);
+
 gboolean
 mm_media_check_pipelines (MmApp *app, GError **error)
 {
@@ -935,6 +939,20 @@ mm_media_check_pipelines (MmApp *app, GError **error)
       if (bin == NULL)
         return FALSE;
       gst_object_unref (gst_object_ref_sink (bin));
+    }
+  /* Egress is optional: without its elements the rest still works. */
+  for (int k = 0; k < 2; k++)
+    {
+      g_autoptr (GError) e = NULL;
+      g_autofree char *desc = egress_description (&fake, k, &e);
+      GstElement *pipe = desc ? gst_parse_launch (desc, &e) : NULL;
+
+      if (pipe == NULL || e != NULL)
+        g_warning ("pipelines/%s.pipeline: %s; %s egress is not available", egress_names[k],
+                   e ? e->message : "cannot be built",
+                   k == MM_EGRESS_HLS ? "HLS" : "RTMP");
+      if (pipe != NULL)
+        gst_object_unref (gst_object_ref_sink (pipe));
     }
   return TRUE;
 }
@@ -1067,6 +1085,9 @@ mm_media_free (MmMedia *m)
   /* The recording is finished before the pipeline stops. */
   if (m->recorder != NULL)
     mm_recorder_stop_now (g_steal_pointer (&m->recorder), 3000, m->recorded, m->recorded_data);
+  for (int k = 0; k < 2; k++)
+    if (m->egress[k] != NULL)
+      mm_egress_stop (g_steal_pointer (&m->egress[k]), TRUE);
   if (m->pipeline != NULL)
     gst_element_set_state (m->pipeline, GST_STATE_NULL);
   if (m->bus_watch != 0)
@@ -1077,6 +1098,71 @@ mm_media_free (MmMedia *m)
   while (g_hash_table_iter_next (&it, NULL, &value))
     ((Peer *) value)->removed = TRUE;
   media_unref (m);
+}
+
+/* ---- egress ---------------------------------------------------------------- */
+
+static char *
+egress_description (MmMedia *m, MmEgressKind kind, GError **error)
+{
+  const MmOptions *o = m->app->opts;
+  g_autofree char *br = g_strdup_printf ("%d", o->egress_bitrate);
+  g_autofree char *keyint = g_strdup_printf ("%d", o->video_framerate * 2);
+  const char *vars[] = { "BITRATE", br, "KEYINT", keyint, "SEGMENT", "2", NULL };
+
+  return load_description (m, egress_names[kind], vars, error);
+}
+
+gboolean
+mm_media_egress_start (MmMedia *m, MmEgressKind kind, const char *target, MmEgressState state,
+                       gpointer data, GError **error)
+{
+  g_autofree char *desc = NULL;
+
+  if (m->egress[kind] != NULL)
+    {
+      g_set_error (error, MM_ERROR, MM_ERROR_CONFLICT, "%s is on already",
+                   kind == MM_EGRESS_HLS ? "HLS" : "the RTMP push");
+      return FALSE;
+    }
+  desc = egress_description (m, kind, error);
+  if (desc != NULL)
+    m->egress[kind] = mm_egress_start (m->app->ctx, m->pipeline, m->video_mix, m->full_mix, kind,
+                                       desc, target, state, data, error);
+  if (m->egress[kind] == NULL)
+    {
+      if (error != NULL && *error != NULL && (*error)->domain != MM_ERROR)
+        {
+          GError *e = g_error_new (MM_ERROR, MM_ERROR_INTERNAL, "room %s: %s: %s", m->code,
+                                   egress_names[kind], (*error)->message);
+
+          g_clear_error (error);
+          g_propagate_error (error, e);
+        }
+      return FALSE;
+    }
+  /* Each segment and the encoder's start want a keyframe of their own,
+   * which x264 makes; the room's VP8 goes on as it was. */
+  return TRUE;
+}
+
+gboolean
+mm_media_egress_stop (MmMedia *m, MmEgressKind kind, GError **error)
+{
+  if (m->egress[kind] == NULL)
+    {
+      g_set_error (error, MM_ERROR, MM_ERROR_CONFLICT, "%s is not on",
+                   kind == MM_EGRESS_HLS ? "HLS" : "the RTMP push");
+      return FALSE;
+    }
+  mm_egress_stop (g_steal_pointer (&m->egress[kind]), FALSE);
+  return TRUE;
+}
+
+gboolean
+mm_media_egress_on (MmMedia *m, MmEgressKind kind)
+{
+  return m->egress[kind] != NULL;
 }
 
 /* ---- recording ---------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <json-glib/json-glib.h>
 
 #include "core/app.h"
+#include "media/egress.h"
 #include "media/layout.h"
 
 G_BEGIN_DECLS
@@ -84,6 +85,15 @@ gboolean mm_media_record_start (MmMedia *m, const char *path, MmMediaRecorded do
                                 gpointer data, GError **error);
 gboolean mm_media_record_stop (MmMedia *m, GError **error);
 gboolean mm_media_is_recording (MmMedia *m);
+
+/* Egress (media/egress.h): HLS into the directory @target, or an RTMP
+ * push to the URL @target, encoded from the raw composite and full mix
+ * while it runs.  @state hears how it goes until it is stopped (not when
+ * the room's media closes). */
+gboolean mm_media_egress_start (MmMedia *m, MmEgressKind kind, const char *target,
+                                MmEgressState state, gpointer data, GError **error);
+gboolean mm_media_egress_stop (MmMedia *m, MmEgressKind kind, GError **error);
+gboolean mm_media_egress_on (MmMedia *m, MmEgressKind kind);
 
 guint mm_media_n_peers (MmMedia *m);
 /* Does @pid have a connection (not one being closed)? */
