@@ -525,6 +525,8 @@ try {
     await tid(guest, 'join-now').click();
     await guest.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
     await host.locator('[data-testid=stage][data-tiles="1"]').waitFor({ timeout: 15000 });
+    // The host sees the audience: one viewer, none once they present.
+    await host.locator('[data-testid=viewer-count][data-count="1"]').waitFor({ timeout: 10000 });
     const offers = await guest.evaluate(() => window.__mixmeet.session.offers);
     await openPanel(host, 'people');
     const row = await participantRow(host, 'Grace Guest');
@@ -537,6 +539,7 @@ try {
     assert(JSON.stringify(tx) === JSON.stringify([['audio', 'recvonly', false], ['video', 'recvonly', false], ['video', 'sendonly', true]]),
       'the new presenter sends on a new send-only transceiver ' + JSON.stringify(tx));
     await host.locator('[data-testid=stage][data-tiles="2"]').waitFor({ timeout: 15000 });
+    await host.locator('[data-testid=viewer-count][data-count="0"]').waitFor({ timeout: 10000 });
     await shot(host, 'lecture');
     await tid(guest, 'leave').click();
     await tid(host, 'leave').click();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialMeetingState, isHost, meetingReducer, raisedHands, selfParticipant } from '../src/lib/meetingState.js';
+import { initialMeetingState, isHost, meetingReducer, raisedHands, selfParticipant, viewerCount } from '../src/lib/meetingState.js';
 
 const P = (id, name, extra = {}) => ({ id, display_name: name, role: 'guest', hand_raised: false, audio_muted: false,
   video_muted: false, muted_by_host: false, joined_at: '2026-12-01T10:00:00.000Z', ...extra });
@@ -131,5 +131,20 @@ describe('meetingReducer', () => {
     s = meetingReducer(s, { type: 'dismiss', id });
     expect(s.notices).toEqual([]);
     expect(meetingReducer(s, ev('something-new', {}))).toBe(s);
+  });
+});
+
+describe('viewerCount', () => {
+  it('counts those who only receive', () => {
+    const state = {
+      participants: [
+        { id: 'h', role: 'host', presenter: false, can_publish: true },
+        { id: 'p', role: 'guest', presenter: true, can_publish: true },
+        { id: 'v1', role: 'guest', presenter: false, can_publish: false },
+        { id: 'v2', role: 'participant', presenter: false, can_publish: false },
+      ],
+    };
+    expect(viewerCount(state)).toBe(2);
+    expect(viewerCount({ participants: [] })).toBe(0);
   });
 });

@@ -156,6 +156,12 @@ export function raisedHands (state) {
   return state.participants.filter((p) => p.hand_raised);
 }
 
+// A lecture's audience: everyone who only receives (not the host, not a
+// presenter).
+export function viewerCount (state) {
+  return state.participants.filter((p) => p.role !== 'host' && !p.presenter && p.can_publish === false).length;
+}
+
 export function isHost (state) {
   return state.role === 'host';
 }

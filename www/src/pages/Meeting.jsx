@@ -28,7 +28,7 @@ import FiberManualRecordIcon from '@mui/icons-material/FiberManualRecord';
 import * as api from '../api.js';
 import { darkTheme } from '../theme.js';
 import { MeetingSession } from '../lib/session.js';
-import { initialMeetingState, isHost as hostOf, meetingReducer, raisedHands, selfParticipant } from '../lib/meetingState.js';
+import { initialMeetingState, isHost as hostOf, meetingReducer, raisedHands, selfParticipant, viewerCount } from '../lib/meetingState.js';
 import { formatElapsed, meetingLink } from '../lib/code.js';
 import { acquireMedia } from '../lib/media.js';
 import SidePanel from '../components/SidePanel.jsx';
@@ -312,6 +312,7 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
   const hands = raisedHands(state);
   const hasVideo = local && local.getVideoTracks().length > 0;
   const peopleCount = state.participants.length;
+  const viewers = viewerCount(state);
   const layoutName = state.layout.layout;
 
   if (joinError) {
@@ -388,6 +389,10 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
       <Typography sx={{ color: '#9aa0a6' }}>|</Typography>
       <Typography variant="body1" noWrap data-testid="meeting-code">{room.code}</Typography>
       {state.locked && <Tooltip title="The meeting is locked"><LockIcon fontSize="small" aria-label="Locked" /></Tooltip>}
+      {host && room.mode === 'lecture' && (
+        <Typography variant="body1" noWrap data-testid="viewer-count" data-count={viewers}
+          aria-label={`${viewers} watching`} sx={{ color: '#9aa0a6' }}>· {viewers} watching</Typography>
+      )}
       <Tooltip title="Copy joining link">
         <IconButton size="small" onClick={copyLink} aria-label="Copy joining link" data-testid="copy-link" sx={{ color: '#e8eaed' }}>
           <ContentCopyIcon fontSize="small" />
