@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static MmHarness h;
 
@@ -425,6 +426,124 @@ test_lecture_presenter (void)
   g_assert_nonnull (mm_bot_wait (teacher, has_cells, GUINT_TO_POINTER (1), 10));
   g_assert_true (mm_bot_cell (mm_bot_last (teacher), "teacher", rgb));
   g_assert_nonnull (mm_bot_wait (teacher, tone_gone, &(double) { 660 }, 10));
+  mm_bot_free (pupil);
+  mm_bot_free (teacher);
+}
+
+/* Each of @n viewers (bot indexes 0 … n-1) has sent 3 reports in a row at
+ * full rate (≥ 25 fps; the composite is 30) with the 1280×720 composite. */
+typedef struct {
+  guint n;
+  guint streak[64];
+} FullRate;
+
+static gboolean
+all_full_rate (JsonObject *line, gpointer data)
+{
+  FullRate *f = data;
+  gint64 bot = json_object_get_int_member_with_default (line, "bot", -1);
+  JsonObject *video = json_object_get_object_member (line, "video");
+  gboolean ok;
+
+  if (bot < 0 || bot >= (gint64) f->n || video == NULL)
+    return FALSE;
+  ok = mm_bot_fps (line) >= 25.0 && json_object_get_int_member (video, "width") == 1280
+       && json_object_get_int_member (video, "height") == 720;
+  f->streak[bot] = ok ? f->streak[bot] + 1 : 0;
+  for (guint i = 0; i < f->n; i++)
+    if (f->streak[i] < 3)
+      return FALSE;
+  return TRUE;
+}
+
+/* The server's resident memory (KiB) and CPU time (clock ticks). */
+static void
+server_usage (gint64 *rss_kib, gint64 *cpu_ticks)
+{
+  g_autofree char *status_path = g_strdup_printf ("/proc/%d/status", h.pid);
+  g_autofree char *stat_path = g_strdup_printf ("/proc/%d/stat", h.pid);
+  g_autofree char *status = NULL;
+  g_autofree char *stat = NULL;
+  const char *vm, *p;
+  guint64 ut = 0, st = 0;
+
+  g_assert_true (g_file_get_contents (status_path, &status, NULL, NULL));
+  g_assert_true (g_file_get_contents (stat_path, &stat, NULL, NULL));
+  vm = strstr (status, "VmRSS:");
+  *rss_kib = vm ? g_ascii_strtoll (vm + 6, NULL, 10) : 0;
+  /* Fields 14 and 15, after the ")" that ends the command name. */
+  p = strrchr (stat, ')');
+  for (int field = 2; p != NULL && field < 14; field++)
+    p = strchr (p + 1, ' ');
+  if (p != NULL)
+    {
+      char *end;
+
+      ut = g_ascii_strtoull (p + 1, &end, 10);
+      st = g_ascii_strtoull (end + 1, NULL, 10);
+    }
+  *cpu_ticks = (gint64) (ut + st);
+}
+
+/* A lecture with a presenter and 50 receive-only viewers: every viewer
+ * gets the composite at full rate; making one viewer a presenter adds
+ * its tile.  The viewers count frames without decoding them (50 720p
+ * decodes would take more than this 2-core machine). */
+static void
+test_lecture_audience (void)
+{
+  g_autofree char *email = NULL;
+  g_autofree char *token = mm_test_register (&h, "Lecturer", &email);
+  g_autofree char *code = mm_test_room (&h, token, "{\"title\":\"Big lecture\",\"mode\":\"lecture\"}");
+  const char *teacher_args[] = { "--email", email, "--password", "correct horse", "--color", "ff0000",
+                                 "--tone", "440", "--name", "teacher", NULL };
+  const char *pupil_args[] = { "--name", "pupil", "--color", "00ff00", "--tone", "660",
+                               "--recv-only", "--publish-after", "15", NULL };
+  const char *audience_args[] = { "--name", "viewer", "--count", "50", "--recv-only",
+                                  "--no-decode", NULL };
+  g_auto (MmJoined) host = { 0 };
+  g_auto (MmResponse) r = { 0 };
+  MmBot *teacher = mm_bot_start (&h, code, teacher_args);
+  MmBot *pupil = NULL;
+  MmBot *audience = NULL;
+  FullRate full = { .n = 50 };
+  g_autofree char *body = NULL;
+  gint64 rss0, cpu0, rss1, cpu1, t0, t1;
+
+  g_assert_nonnull (mm_bot_wait (teacher, has_cells, GUINT_TO_POINTER (1), 40));
+  server_usage (&rss0, &cpu0);
+  audience = mm_bot_start (&h, code, audience_args);
+  g_assert_nonnull (mm_bot_wait (audience, all_full_rate, &full, 90));
+  /* What 50 viewers cost the server, over 5 s at full rate. */
+  server_usage (&rss1, &cpu1);
+  t0 = g_get_monotonic_time ();
+  g_usleep (5 * G_USEC_PER_SEC);
+  {
+    gint64 rss2, cpu2;
+
+    server_usage (&rss2, &cpu2);
+    t1 = g_get_monotonic_time ();
+    g_test_message ("50 viewers: server RSS %" G_GINT64_FORMAT " -> %" G_GINT64_FORMAT
+                    " KiB (%.0f KiB a viewer), CPU %.2f cores", rss0, rss2,
+                    (rss2 - rss0) / 50.0,
+                    (cpu2 - cpu1) / (double) sysconf (_SC_CLK_TCK) / ((t1 - t0) / 1e6));
+    (void) rss1;
+  }
+  /* One more viewer, who becomes a presenter: the teacher sees its tile. */
+  pupil = mm_bot_start (&h, code, pupil_args);
+  g_assert_nonnull (mm_bot_wait (pupil, matches, &(Expect) { { "teacher" }, { RED }, 1, 440, 0, 0 }, 40));
+  mm_test_join (&h, code, token, NULL, &host);
+  body = g_strdup_printf ("{\"type\":\"presenter\",\"participant_id\":\"%s\",\"presenter\":true}",
+                          json_object_get_string_member (mm_bot_last (pupil), "participant_id"));
+  mm_http (&h, "POST", host.messages, host.secret, body, &r);
+  g_assert_cmpint (r.status, ==, 200);
+  g_assert_nonnull (mm_bot_wait (teacher, matches,
+                                 &(Expect) { { "teacher", "pupil" }, { RED, { 0, 255, 0 } }, 2, 660, 0, 440 },
+                                 60));
+  /* And the audience still gets it at full rate. */
+  memset (full.streak, 0, sizeof full.streak);
+  g_assert_nonnull (mm_bot_wait (audience, all_full_rate, &full, 30));
+  mm_bot_free (audience);
   mm_bot_free (pupil);
   mm_bot_free (teacher);
 }
@@ -1350,6 +1469,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/screen-share", test_screen_share);
   g_test_add_func ("/media/viewer-publishes", test_viewer_publishes);
   g_test_add_func ("/media/lecture-presenter", test_lecture_presenter);
+  g_test_add_func ("/media/lecture-audience", test_lecture_audience);
   g_test_add_func ("/media/record", test_record);
   g_test_add_func ("/media/record-sigterm", test_record_sigterm);
   g_test_add_func ("/media/record-sigkill", test_record_sigkill);

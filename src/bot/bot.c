@@ -180,6 +180,9 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
       "Gather ICE candidates on this local address only (e.g. 127.0.0.1)", "ADDR" },
     { "loopback-test", 0, 0, G_OPTION_ARG_NONE, &o->loopback,
       "No network: decode and analyse the bot's own stream (checks the analysis)", NULL },
+    { "no-decode", 0, 0, G_OPTION_ARG_NONE, &o->no_decode,
+      "Receive without decoding: count VP8 frames (size from keyframes), no colours or "
+      "tones (a light viewer for audience tests)", NULL },
     { "quiet-stats", 0, 0, G_OPTION_ARG_NONE, &o->quiet_stats,
       "No per-second lines; one summary line per bot at exit (\"final\":true)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,

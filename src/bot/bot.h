@@ -49,6 +49,7 @@ typedef struct {
   char *ice_address;
   gboolean loopback;
   gboolean quiet_stats;
+  gboolean no_decode;        /* count received frames without decoding them */
   gboolean verbose;
 } MmBotOptions;
 
@@ -153,6 +154,7 @@ struct _MmBot {
   /* Shared with streaming and webrtcbin threads: under lock. */
   GMutex lock;
   GstSample *last_frame;     /* RGBx */
+  int coded_width, coded_height;   /* from VP8 keyframes, with no_decode */
   guint frames;
   gint64 last_frame_us;      /* monotonic, of the latest frame */
   gint64 max_gap_us;         /* longest interval between frames this period */

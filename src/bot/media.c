@@ -158,6 +158,12 @@ audio_send_description (MmBot *bot)
   "! video/x-raw,format=RGBx " \
   "! appsink name=frames sync=false async=false max-buffers=2 drop=true"
 
+/* --no-decode: whole VP8 frames, not decoded. */
+#define VIDEO_COUNT_DESCRIPTION \
+  "rtpvp8depay request-keyframe=true wait-for-keyframe=true " \
+  "! appsink name=frames sync=false async=false max-buffers=2 drop=true"
+#define AUDIO_COUNT_DESCRIPTION "rtpopusdepay ! fakesink sync=false async=false"
+
 static char *
 audio_recv_description (void)
 {
@@ -185,6 +191,28 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
 
   if (sample == NULL)
     return GST_FLOW_OK;
+  if (bot->app->opts.no_decode)
+    {
+      /* A VP8 keyframe (RFC 6386 9.1) carries the size after its start code. */
+      GstBuffer *buf = gst_sample_get_buffer (sample);
+      GstMapInfo map;
+
+      if (buf != NULL && gst_buffer_map (buf, &map, GST_MAP_READ))
+        {
+          const guint8 *d = map.data;
+
+          if (map.size >= 10 && (d[0] & 1) == 0 && d[3] == 0x9d && d[4] == 0x01 && d[5] == 0x2a)
+            {
+              g_mutex_lock (&bot->lock);
+              bot->coded_width = (d[6] | d[7] << 8) & 0x3fff;
+              bot->coded_height = (d[8] | d[9] << 8) & 0x3fff;
+              g_mutex_unlock (&bot->lock);
+            }
+          gst_buffer_unmap (buf, &map);
+        }
+      gst_sample_unref (sample);
+      sample = NULL;
+    }
   g_mutex_lock (&bot->lock);
   if (bot->first_frame_us == 0)
     {
@@ -213,9 +241,11 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
 static GstElement *
 make_receiver (MmBot *bot, gboolean video, GError **error)
 {
-  g_autofree char *audio = video ? NULL : audio_recv_description ();
-  GstElement *bin = gst_parse_bin_from_description (video ? VIDEO_RECV_DESCRIPTION : audio,
-                                                    TRUE, error);
+  gboolean count = bot->app->opts.no_decode;
+  g_autofree char *audio = video || count ? NULL : audio_recv_description ();
+  GstElement *bin = gst_parse_bin_from_description (
+    video ? (count ? VIDEO_COUNT_DESCRIPTION : VIDEO_RECV_DESCRIPTION)
+          : (count ? AUDIO_COUNT_DESCRIPTION : audio), TRUE, error);
 
   if (bin == NULL)
     return NULL;
@@ -1278,6 +1308,11 @@ mm_bot_media_report (MmBot *bot, MmBotReport *r)
   first_us = bot->first_frame_us;
   r->have_lost = bot->have_lost;
   r->packets_lost = bot->packets_lost;
+  if (bot->app->opts.no_decode)
+    {
+      r->width = bot->coded_width;
+      r->height = bot->coded_height;
+    }
   g_mutex_unlock (&bot->lock);
 
   elapsed = bot->last_report_us > 0 ? (now - bot->last_report_us) / 1e6 : 0;
