@@ -393,7 +393,7 @@ mm_egress_start (GMainContext *ctx, GstElement *room, GstBin *video_mix, GstBin 
   e->target = g_strdup (target);
   e->video = link_new (ctx, room, video_mix, "vraw", error);
   if (error == NULL || *error == NULL)
-    e->audio = link_new (ctx, room, audio_mix, "araw", error);
+    e->audio = link_new (ctx, room, audio_mix, "atee", error);
   if ((error != NULL && *error != NULL) || !pipe_up (e, error))
     {
       egress_free (e);

@@ -2,8 +2,9 @@
  * broadcast infrastructure: HLS segments in a directory, or an RTMP push.
  *
  * The egress is a pipeline of its own, fed from the room's raw composite
- * ("vraw" tee of the video mix) and raw full mix ("araw" tee of the audio
- * mix) through appsink/appsrc, on the room's clock and base time so its
+ * ("vraw" tee of the video mix) and the full mix's Opus ("atee", decoded
+ * again: a tee before each mix's encoder broke mix-minus rooms) through
+ * appsink/appsrc, on the room's clock and base time so its
  * timestamps stay the room's.  Its errors (an ingest that drops) never
  * reach the room: an RTMP push starts again after a back-off of 1, 2, 4 …
  * 30 s.  It costs one H.264 + AAC encode only while it runs.
