@@ -697,20 +697,15 @@ only_recording (void)
   return found;
 }
 
-static gboolean
-recording_off (JsonNode *ev)
-{
-  JsonObject *o = json_node_get_object (ev);
+/* Poll @j's events for up to @seconds until one for which @pred holds;
+ * returns it (transfer full).  @what names it in the failure. */
+typedef gboolean (*EventPred) (JsonObject *ev, gpointer data);
 
-  return g_strcmp0 (json_object_get_string_member (o, "type"), "recording") == 0
-         && !json_object_get_boolean_member (o, "on");
-}
-
-/* Wait for a "recording" event with on=false on @j's queue. */
-static void
-wait_recording_off (MmJoined *j, guint64 *since)
+static JsonObject *
+wait_event (MmJoined *j, guint64 *since, EventPred pred, gpointer data, guint seconds,
+            const char *what)
 {
-  gint64 deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
 
   while (g_get_monotonic_time () < deadline)
     {
@@ -724,10 +719,45 @@ wait_recording_off (MmJoined *j, guint64 *since)
       arr = json_node_get_array (mm_json_at (&r, "events"));
       *since = (guint64) mm_json_int (&r, "last_seq");
       for (guint i = 0; i < json_array_get_length (arr); i++)
-        if (recording_off (json_array_get_element (arr, i)))
-          return;
+        {
+          JsonObject *o = json_array_get_object_element (arr, i);
+
+          if (pred (o, data))
+            return json_object_ref (o);
+        }
     }
-  g_error ("no \"recording\" event with on=false in 15 s");
+  g_error ("no %s event in %u s", what, seconds);
+  return NULL;
+}
+
+/* Keep @j present (polling its events) until the monotonic time @until. */
+static void
+keep_present (MmJoined *j, guint64 *since, gint64 until)
+{
+  while (g_get_monotonic_time () < until)
+    {
+      g_auto (MmResponse) keep = { 0 };
+      g_autofree char *path = g_strdup_printf ("%s?since=%" G_GUINT64_FORMAT "&timeout=1", j->events,
+                                               *since);
+
+      mm_http (&h, "GET", path, j->secret, NULL, &keep);
+      *since = (guint64) mm_json_int (&keep, "last_seq");
+    }
+}
+
+static gboolean
+recording_off (JsonObject *o, gpointer data)
+{
+  return g_strcmp0 (json_object_get_string_member (o, "type"), "recording") == 0
+         && !json_object_get_boolean_member (o, "on");
+}
+
+/* Wait for a "recording" event with on=false on @j's queue. */
+static void
+wait_recording_off (MmJoined *j, guint64 *since)
+{
+  json_object_unref (wait_event (j, since, recording_off, NULL, 15,
+                                 "\"recording\" with on=false"));
 }
 
 /* The room's recordings as @token sees them, once the first is @status
@@ -923,15 +953,7 @@ test_record (void)
     g_assert_cmpint (late.status, ==, 201);
     g_assert_true (json_node_get_boolean (mm_json_at (&late, "room.recording")));
   }
-  while (g_get_monotonic_time () - t0 < 10 * G_USEC_PER_SEC)
-    {
-      g_auto (MmResponse) keep = { 0 };
-      g_autofree char *path = g_strdup_printf ("%s?since=%" G_GUINT64_FORMAT "&timeout=1", host.events, since);
-
-      /* Keep the host's participant present meanwhile. */
-      mm_http (&h, "GET", path, host.secret, NULL, &keep);
-      since = (guint64) mm_json_int (&keep, "last_seq");
-    }
+  keep_present (&host, &since, t0 + 10 * G_USEC_PER_SEC);
   /* The last poll may end up to a second past the 10 s. */
   ran = (g_get_monotonic_time () - t0) / 1e6;
   mm_response_clear (&r);
@@ -966,9 +988,20 @@ test_record (void)
   mm_bot_free (blue);
 }
 
-/* A room where red/440 Hz and blue/880 Hz are seen and heard, its host
- * joined and recording into an empty recordings directory (earlier ones
- * moved to recordings.@tag).  Returns the monotonic time it started. */
+/* A new room where red/440 Hz and blue/880 Hz are seen and heard, its
+ * host (account *@token_out) joined as @host. */
+static void
+two_bot_room (char **code_out, char **token_out, MmJoined *host, MmBot **red, MmBot **blue)
+{
+  *code_out = new_room (token_out);
+  *red = start_bot (*code_out, "red", "ff0000", "440");
+  *blue = start_bot (*code_out, "blue", "0000ff", "880");
+  g_assert_nonnull (mm_bot_wait (*blue, matches, &(Expect) { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 }, 40));
+  mm_test_join (&h, *code_out, *token_out, NULL, host);
+}
+
+/* two_bot_room(), recording into an empty recordings directory (earlier
+ * ones moved to recordings.@tag).  Returns the monotonic time it started. */
 static gint64
 start_recording (const char *tag, char **code_out, char **token_out, MmJoined *host,
                  MmBot **red, MmBot **blue)
@@ -976,16 +1009,12 @@ start_recording (const char *tag, char **code_out, char **token_out, MmJoined *h
   g_autofree char *dir = g_build_filename (h.dir, "data", "recordings", NULL);
   g_auto (MmResponse) r = { 0 };
 
-  *code_out = new_room (token_out);
-  *red = start_bot (*code_out, "red", "ff0000", "440");
-  *blue = start_bot (*code_out, "blue", "0000ff", "880");
   if (g_file_test (dir, G_FILE_TEST_IS_DIR))
     {
       g_autofree char *old = g_strdup_printf ("%s.%s", dir, tag);
       g_assert_cmpint (g_rename (dir, old), ==, 0);
     }
-  g_assert_nonnull (mm_bot_wait (*blue, matches, &(Expect) { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 }, 40));
-  mm_test_join (&h, *code_out, *token_out, NULL, host);
+  two_bot_room (code_out, token_out, host, red, blue);
   mm_http (&h, "POST", host->messages, host->secret, "{\"type\":\"record\",\"on\":true}", &r);
   g_assert_cmpint (r.status, ==, 200);
   return g_get_monotonic_time ();
@@ -1070,37 +1099,27 @@ test_record_sigkill (void)
   g_assert_cmpuint (head.body_len, ==, 100);
 }
 
+static gboolean
+egress_in (JsonObject *o, gpointer data)
+{
+  const char *const *kind_state = data;
+
+  return g_strcmp0 (json_object_get_string_member (o, "type"), "egress") == 0
+         && g_strcmp0 (json_object_get_string_member (o, "kind"), kind_state[0]) == 0
+         && g_strcmp0 (json_object_get_string_member (o, "state"), kind_state[1]) == 0;
+}
+
 /* Wait for an "egress" event of @kind in @state on @j's queue; returns
- * its detail or url (transfer full), "" when it has neither. */
+ * its url or detail (transfer full), "" when it has neither. */
 static char *
 wait_egress (MmJoined *j, guint64 *since, const char *kind, const char *state, guint seconds)
 {
-  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+  const char *kind_state[] = { kind, state };
+  g_autofree char *what = g_strdup_printf ("\"egress\" %s/%s", kind, state);
+  g_autoptr (JsonObject) o = wait_event (j, since, egress_in, kind_state, seconds, what);
 
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_auto (MmResponse) r = { 0 };
-      g_autofree char *path = g_strdup_printf ("%s?since=%" G_GUINT64_FORMAT "&timeout=2", j->events,
-                                               *since);
-      JsonArray *arr;
-
-      mm_http (&h, "GET", path, j->secret, NULL, &r);
-      g_assert_cmpint (r.status, ==, 200);
-      arr = json_node_get_array (mm_json_at (&r, "events"));
-      *since = (guint64) mm_json_int (&r, "last_seq");
-      for (guint i = 0; i < json_array_get_length (arr); i++)
-        {
-          JsonObject *o = json_array_get_object_element (arr, i);
-
-          if (g_strcmp0 (json_object_get_string_member (o, "type"), "egress") == 0
-              && g_strcmp0 (json_object_get_string_member (o, "kind"), kind) == 0
-              && g_strcmp0 (json_object_get_string_member (o, "state"), state) == 0)
-            return g_strdup (json_object_get_string_member_with_default (
-              o, "url", json_object_get_string_member_with_default (o, "detail", "")));
-        }
-    }
-  g_error ("no \"egress\" event %s/%s in %u s", kind, state, seconds);
-  return NULL;
+  return g_strdup (json_object_get_string_member_with_default (
+    o, "url", json_object_get_string_member_with_default (o, "detail", "")));
 }
 
 /* HLS: the host turns it on; the playlist and H.264/AAC segments are
@@ -1110,7 +1129,7 @@ static void
 test_hls (void)
 {
   g_autofree char *token = NULL;
-  g_autofree char *code = new_room (&token);
+  g_autofree char *code = NULL;
   g_auto (MmJoined) host = { 0 };
   g_auto (MmJoined) guest = { 0 };
   g_auto (MmResponse) on = { 0 };
@@ -1121,20 +1140,19 @@ test_hls (void)
   g_auto (MmResponse) seg = { 0 };
   g_auto (MmResponse) bad = { 0 };
   g_auto (MmResponse) none = { 0 };
-  MmBot *red = start_bot (code, "red", "ff0000", "440");
-  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  MmBot *red, *blue;
   g_autofree char *url = NULL;
   g_autofree char *first_seg = NULL;
   g_autofree char *uri = NULL;
   g_autofree char *desc = NULL;
-  g_autofree char *bad_path = g_strdup_printf ("/api/v1/rooms/%s/hls/..%%2Fsecret.ts", code);
+  g_autofree char *bad_path = NULL;
   g_autofree char *none_path = g_strdup_printf ("/api/v1/rooms/%s/hls/index.m3u8", "abc-defg-hij");
   guint64 since = 0;
   const char *seg_line;
   Decoded d;
 
-  g_assert_nonnull (mm_bot_wait (blue, matches, &(Expect) { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 }, 40));
-  mm_test_join (&h, code, token, NULL, &host);
+  two_bot_room (&code, &token, &host, &red, &blue);
+  bad_path = g_strdup_printf ("/api/v1/rooms/%s/hls/..%%2Fsecret.ts", code);
   mm_test_join (&h, code, NULL, "guest", &guest);
   mm_http (&h, "POST", guest.messages, guest.secret, "{\"type\":\"hls\",\"on\":true}", &not_host);
   g_assert_cmpint (not_host.status, ==, 403);
@@ -1146,19 +1164,7 @@ test_hls (void)
   g_assert_true (g_str_has_prefix (url, "/api/v1/rooms/"));
   g_free (wait_egress (&host, &since, "hls", "live", 15));
   /* Long enough for a few 2 s segments (and the bots' presence). */
-  {
-    gint64 t0 = g_get_monotonic_time ();
-
-    while (g_get_monotonic_time () - t0 < 8 * G_USEC_PER_SEC)
-      {
-        g_auto (MmResponse) keep = { 0 };
-        g_autofree char *path = g_strdup_printf ("%s?since=%" G_GUINT64_FORMAT "&timeout=1",
-                                                 host.events, since);
-
-        mm_http (&h, "GET", path, host.secret, NULL, &keep);
-        since = (guint64) mm_json_int (&keep, "last_seq");
-      }
-  }
+  keep_present (&host, &since, g_get_monotonic_time () + 8 * G_USEC_PER_SEC);
   mm_http (&h, "GET", url, NULL, NULL, &playlist);
   g_assert_cmpint (playlist.status, ==, 200);
   g_assert_cmpstr (playlist.content_type, ==, "application/vnd.apple.mpegurl");
@@ -1293,13 +1299,12 @@ static void
 test_rtmp (void)
 {
   g_autofree char *token = NULL;
-  g_autofree char *code = new_room (&token);
+  g_autofree char *code = NULL;
   g_auto (MmJoined) host = { 0 };
   g_auto (MmResponse) on = { 0 };
   g_auto (MmResponse) bad = { 0 };
   g_auto (MmResponse) off = { 0 };
-  MmBot *red = start_bot (code, "red", "ff0000", "440");
-  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  MmBot *red, *blue;
   Nginx n = { 0 };
   g_autofree char *url = NULL;
   g_autofree char *body = NULL;
@@ -1309,8 +1314,7 @@ test_rtmp (void)
 
   nginx_start (&n);
   url = g_strdup_printf ("rtmp://127.0.0.1:%u/live/mixmeet", n.port);
-  g_assert_nonnull (mm_bot_wait (blue, matches, &(Expect) { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 }, 40));
-  mm_test_join (&h, code, token, NULL, &host);
+  two_bot_room (&code, &token, &host, &red, &blue);
   mm_http (&h, "POST", host.messages, host.secret,
            "{\"type\":\"rtmp\",\"on\":true,\"url\":\"http://example.com/\"}", &bad);
   g_assert_cmpint (bad.status, ==, 400);

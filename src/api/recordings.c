@@ -15,7 +15,6 @@
 #include "store/meetings.h"
 #include "store/recordings.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -449,9 +449,3 @@ mm_egress_stop (MmEgress *e, gboolean quiet)
   gst_app_src_end_of_stream (GST_APP_SRC (a));
   e->stop_timeout = g_timeout_add (STOP_WAIT_MS, stop_timeout_cb, e);
 }
-
-MmEgressKind
-mm_egress_kind (MmEgress *e)
-{
-  return e->kind;
-}

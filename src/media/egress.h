@@ -42,6 +42,4 @@ MmEgress *mm_egress_start (GMainContext *ctx, GstElement *room, GstBin *video_mi
  * says "stopped" (unless @quiet: the room is closing). */
 void mm_egress_stop (MmEgress *e, gboolean quiet);
 
-MmEgressKind mm_egress_kind (MmEgress *e);
-
 G_END_DECLS
