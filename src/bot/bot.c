@@ -74,6 +74,15 @@ static const char help_description[] =
   "picks one at random.  Guests without --name are named after their colour.\n"
   "With --count N and --name NAME the bots are NAME-0 ... NAME-(N-1).\n"
   "\n"
+  "--blink=MS makes a bot switch colour every MS ms and print, for each change,\n"
+  "  {\"bot\":0,\"event\":\"change\",\"seq\":1,\"rgb\":\"00ffff\",\"painted_us\":T,\n"
+  "   \"sent_us\":T,\"rtp_ts\":N,\"ssrc\":N}\n"
+  "(when its first frame was painted and its first RTP packet sent); with\n"
+  "--watch-color=RRGGBB a bot samples every decoded frame on a 32x18 grid and\n"
+  "prints {\"bot\":0,\"event\":\"seen\",\"seq\":1,\"present\":true,\"us\":T} when\n"
+  "the colour appears anywhere or is gone everywhere.  T: wall-clock\n"
+  "microseconds (comparable between processes on one machine).\n"
+  "\n"
   "--loopback-test uses no network: each bot's encoded stream is fed straight\n"
   "into its own decoder and analysis, with one cell for the whole frame.\n"
   "\n"
@@ -108,6 +117,23 @@ option_values_ok (MmBotOptions *o, GError **error)
       if (strlen (hex) != 6 || strspn (hex, "0123456789abcdefABCDEF") != 6)
         return BAD ("--screen-color wants six hex digits RRGGBB, not \"%s\"", o->screen_color);
     }
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *c = i == 0 ? o->blink_color : o->watch_color;
+      const char *hex = c == NULL ? NULL : c[0] == '#' ? c + 1 : c;
+
+      if (hex != NULL && (strlen (hex) != 6 || strspn (hex, "0123456789abcdefABCDEF") != 6))
+        return BAD ("--%s wants six hex digits RRGGBB, not \"%s\"",
+                    i == 0 ? "blink-color" : "watch-color", c);
+    }
+  if (o->blink_ms < 0 || (o->blink_ms > 0 && (o->recv_only || o->audio_only)))
+    return BAD ("--blink needs a bot that sends video and 1 or more ms");
+  if (o->watch_color != NULL && (o->no_decode || o->audio_only))
+    return BAD ("--watch-color needs decoded video (not --no-decode or --audio-only)");
+  if (o->latency < -1 || o->latency > 10000)
+    return BAD ("--latency must be 0 to 10000 ms");
+  if (o->audio_only && (o->publish_after > 0 || o->present_after > 0 || o->camera_off))
+    return BAD ("--audio-only excludes --publish-after, --present-after and --camera-off");
   if (o->publish_after < 0 || (o->publish_after > 0 && !o->recv_only))
     return BAD ("--publish-after needs --recv-only and 0 or more seconds");
   if (o->present_after < 0 || o->present_for < 0)
@@ -183,6 +209,18 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
     { "no-decode", 0, 0, G_OPTION_ARG_NONE, &o->no_decode,
       "Receive without decoding: count VP8 frames (size from keyframes), no colours or "
       "tones (a light viewer for audience tests)", NULL },
+    { "audio-only", 0, 0, G_OPTION_ARG_NONE, &o->audio_only,
+      "Audio only: no video m-line (with --recv-only, receive the mix only)", NULL },
+    { "latency", 0, 0, G_OPTION_ARG_INT, &o->latency,
+      "Jitter-buffer latency of the bot's webrtcbin, ms (default: webrtcbin's, 200)", "MS" },
+    { "blink", 0, 0, G_OPTION_ARG_INT, &o->blink_ms,
+      "Every MS ms switch the video between its colour and --blink-color, and print "
+      "each change (\"event\":\"change\") with the instant it was painted and sent", "MS" },
+    { "blink-color", 0, 0, G_OPTION_ARG_STRING, &o->blink_color,
+      "The other colour of --blink, RRGGBB (default: the complement)", "RRGGBB" },
+    { "watch-color", 0, 0, G_OPTION_ARG_STRING, &o->watch_color,
+      "Look for this colour in every decoded frame and print when it appears or goes "
+      "(\"event\":\"seen\")", "RRGGBB" },
     { "quiet-stats", 0, 0, G_OPTION_ARG_NONE, &o->quiet_stats,
       "No per-second lines; one summary line per bot at exit (\"final\":true)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
@@ -191,6 +229,7 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
   };
 
   o->tone = 0;
+  o->latency = -1;
   o->width = 640;
   o->height = 360;
   o->fps = 30;
@@ -425,12 +464,16 @@ append_head (GString *out, MmBot *bot)
     g_string_append (out, ",\"loopback\":true");
 }
 
-static void
-print_line (GString *out)
+void
+mm_bot_print_line (GString *out)
 {
+  static GMutex lock;
+
   g_string_append_c (out, '\n');
+  g_mutex_lock (&lock);
   fwrite (out->str, 1, out->len, stdout);
   fflush (stdout);
+  g_mutex_unlock (&lock);
 }
 
 static void
@@ -495,7 +538,7 @@ print_report (MmBot *bot, const MmBotReport *r)
   append_json_string (out, bot->layout != NULL && json_object_has_member (bot->layout, "layout")
                              ? json_object_get_string_member (bot->layout, "layout") : NULL);
   g_string_append_c (out, '}');
-  print_line (out);
+  mm_bot_print_line (out);
 }
 
 /* Totals kept for the summary line of --quiet-stats. */
@@ -557,7 +600,7 @@ print_summary (MmBot *bot, const Totals *t)
   else
     g_string_append (out, "null");
   g_string_append_c (out, '}');
-  print_line (out);
+  mm_bot_print_line (out);
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -581,6 +624,8 @@ options_clear (MmBotOptions *o)
   g_free (o->name);
   g_free (o->color);
   g_free (o->ice_address);
+  g_free (o->blink_color);
+  g_free (o->watch_color);
 }
 
 int

@@ -50,6 +50,11 @@ typedef struct {
   gboolean loopback;
   gboolean quiet_stats;
   gboolean no_decode;        /* count received frames without decoding them */
+  gboolean audio_only;       /* no video m-line: send (or with recv_only receive) audio only */
+  int latency;               /* webrtcbin jitter-buffer latency, ms; -1: its default */
+  int blink_ms;              /* switch colour every blink_ms (0: never); marks.c */
+  char *blink_color;         /* RRGGBB of the other colour, NULL: the complement */
+  char *watch_color;         /* RRGGBB to look for in every decoded frame, or NULL */
   gboolean verbose;
 } MmBotOptions;
 
@@ -161,11 +166,23 @@ struct _MmBot {
   gint64 first_frame_us;     /* monotonic, 0 before the first frame */
   gboolean have_lost;
   gint64 packets_lost;
+
+  /* marks.c (streaming threads), under lock. */
+  gint64 blink_next_us;      /* wall clock of the next colour change */
+  gboolean blink_alt;        /* sending the other colour */
+  guint blink_seq;
+  GstClockTime blink_pts;    /* the first frame of the latest change */
+  gint64 blink_painted_us;
+  gboolean blink_pending;    /* its first packet has not left yet */
+  gboolean watch_present;    /* the watched colour is in the latest frame */
+  guint watch_seq;
 };
 
 /* bot.c */
 void mm_bot_log (MmBot *bot, const char *format, ...) G_GNUC_PRINTF (2, 3);
 void mm_bot_debug (MmBot *bot, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* Any thread: print @line (transfer none) and a newline on stdout, whole. */
+void mm_bot_print_line (GString *line);
 /* Main loop: called by signal.c once the join has been answered. */
 void mm_bot_joined (MmBot *bot);
 /* Main loop: the join failed (fatal for the process: exit status 1).
@@ -193,6 +210,16 @@ void mm_bot_signal_request_stop (MmBot *bot);
 void mm_bot_signal_leave_soon (MmBot *bot);
 /* Main loop, at exit: wait for the threads and leave the room. */
 void mm_bot_signal_stop (MmBot *bot);
+
+/* marks.c */
+/* Main loop: with --blink, add the probes that change colour to the camera
+ * bin @video_bin (transfer none; names "camera" and "pay"). */
+void mm_bot_marks_sender (MmBot *bot, GstElement *video_bin);
+/* Streaming thread: with --watch-color, look for it in @sample (RGBx,
+ * transfer none). */
+void mm_bot_marks_frame (MmBot *bot, GstSample *sample);
+/* The colour --blink switches to, 0xRRGGBB. */
+guint32 mm_bot_marks_blink_rgb (MmBot *bot);
 
 /* media.c */
 /* Check that every element the bot needs exists; @error names the

@@ -113,11 +113,11 @@ colour_send_description (MmBot *bot, guint32 rgb)
   const MmBotOptions *o = &bot->app->opts;
 
   return g_strdup_printf (
-    "videotestsrc is-live=true pattern=solid-color foreground-color=0x%08x "
+    "videotestsrc name=camera is-live=true pattern=solid-color foreground-color=0x%08x "
     "! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 "
     "! vp8enc deadline=1 cpu-used=-16 threads=1 end-usage=cbr target-bitrate=600000 "
     "  keyframe-max-dist=%d error-resilient=default lag-in-frames=0 "
-    "! rtpvp8pay pt=%d picture-id-mode=15-bit mtu=1200 "
+    "! rtpvp8pay name=pay pt=%d picture-id-mode=15-bit mtu=1200 "
     "! capsfilter caps=\"" VIDEO_RTP_CAPS "\"",
     0xff000000u | rgb, o->width, o->height, o->fps, o->fps * 3, VIDEO_PT);
 }
@@ -213,6 +213,8 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
       gst_sample_unref (sample);
       sample = NULL;
     }
+  else if (bot->app->opts.watch_color != NULL)
+    mm_bot_marks_frame (bot, sample);
   g_mutex_lock (&bot->lock);
   if (bot->first_frame_us == 0)
     {
@@ -957,6 +959,7 @@ build_senders (MmBot *bot, GstElement **video, GstElement **audio, GError **erro
   *video = gst_parse_bin_from_description (vdesc, TRUE, error);
   if (*video == NULL)
     return FALSE;
+  mm_bot_marks_sender (bot, *video);
   *audio = gst_parse_bin_from_description (adesc, TRUE, error);
   if (*audio == NULL)
     {
@@ -979,6 +982,8 @@ build_webrtc (MmBot *bot, GError **error)
       return FALSE;
     }
   g_object_set (bot->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, NULL);
+  if (o->latency >= 0)
+    g_object_set (bot->webrtc, "latency", (guint) o->latency, NULL);
   gst_bin_add (GST_BIN (bot->pipeline), bot->webrtc);
   if (o->ice_address != NULL && !restrict_ice (bot, o->ice_address, error))
     return FALSE;
@@ -988,8 +993,17 @@ build_webrtc (MmBot *bot, GError **error)
                     bot);
   if (o->recv_only)
     {
-      add_receive_transceiver (bot, VIDEO_RTP_CAPS);
+      if (!o->audio_only)
+        add_receive_transceiver (bot, VIDEO_RTP_CAPS);
       add_receive_transceiver (bot, AUDIO_RTP_CAPS);
+    }
+  else if (o->audio_only)
+    {
+      g_autofree char *adesc = audio_send_description (bot);
+      GstElement *audio = gst_parse_bin_from_description (adesc, TRUE, error);
+
+      if (audio == NULL || !add_sender (bot, audio, AUDIO_RTP_CAPS, error))
+        return FALSE;
     }
   else
     {

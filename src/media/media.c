@@ -19,6 +19,7 @@
 #include "config.h"
 
 #include "media/media.h"
+#include "media/probe.h"
 #include "media/recorder.h"
 #include "core/error.h"
 
@@ -1013,6 +1014,7 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
   venc_src = gst_element_get_static_pad (m->venc, "src");
   gst_pad_add_probe (venc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframes, m, NULL);
   gst_object_unref (venc_src);
+  mm_probe_composite (m->compositor, m->venc);
 
   bus = gst_pipeline_get_bus (GST_PIPELINE (m->pipeline));
   m->bus_watch = gst_bus_add_watch (bus, on_bus, m);
@@ -2120,6 +2122,7 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
   if (*m->app->opts->turn_server != '\0')
     g_object_set (p->webrtc, "turn-server", m->app->opts->turn_server, NULL);
   configure_ice (m, p->webrtc);
+  mm_probe_peer (p->webrtc, p->id);
   g_signal_connect_data (p->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
                          peer_ref (p), (GClosureNotify) (void (*) (void)) peer_unref, 0);
   g_signal_connect_data (p->webrtc, "pad-added", G_CALLBACK (on_pad_added), peer_ref (p),

@@ -1,0 +1,282 @@
+#!/bin/sh
+# run.sh — mixmeet's benchmarks: six scenarios, one table, one JSON file.
+#
+#   bench/run.sh           the full bench (make bench; about 10 minutes)
+#   bench/run.sh quick     each scenario briefly (make bench-quick)
+#
+# A private PostgreSQL and mixmeetd on 127.0.0.1, driven by mixmeet-bot.
+# Server CPU is mixmeetd's utime+stime from /proc over a steady window, in
+# cores; the bots' own CPU is reported apart.  See bench/README.md for what
+# each scenario measures.  Run from the top of a built tree.  Results go to
+# bench/results/DATE-COMMIT.json (BENCH_OUT overrides).
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+mode=${1:-full}
+if [ "$mode" = quick ]; then
+  LAT_S=15; CHURN=5; CHURN_S=3; WARMUP=6; WINDOW=6
+  CAPACITY="2 4 9 16"; AUDIENCE="25 50"; AUDIO_N=20
+else
+  LAT_S=45; CHURN=20; CHURN_S=4; WARMUP=10; WINDOW=20
+  CAPACITY="2 4 9 16"; AUDIENCE="50 100 200 400 800"; AUDIO_N=50
+fi
+BOTS_PER_PROCESS=${BOTS_PER_PROCESS:-100}
+hz=$(getconf CLK_TCK)
+dir=$(mktemp -d /tmp/mixmeet-bench-XXXXXX)
+chmod 755 "$dir"
+srv=
+bots=
+
+cleanup() {
+  for p in $bots; do kill "$p" 2>/dev/null || true; done
+  [ -n "$srv" ] && kill "$srv" 2>/dev/null || true
+  sleep 1
+  for p in $bots $srv; do kill -9 "$p" 2>/dev/null || true; done
+  sh tests/pg.sh stop "$dir/pg" >/dev/null 2>&1 || true
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+conninfo=$(PG_FAST=1 sh tests/pg.sh start "$dir/pg")
+
+# start_server [ENV=VALUE ...]: a fresh mixmeetd; sets srv, url, token.
+start_server() {
+  if [ -n "$srv" ]; then kill "$srv"; wait "$srv" 2>/dev/null || true; fi
+  rm -f "$dir/port"
+  env "$@" ./mixmeetd --database "$conninfo" --sql-dir sql --pipelines-dir pipelines \
+    --web-root www --data-dir "$dir/data" --port 0 --port-file "$dir/port" --bcrypt-cost 4 \
+    --ice-addresses 127.0.0.1 --log-level warning 2>>"$dir/mixmeetd.log" &
+  srv=$!
+  while [ ! -s "$dir/port" ]; do sleep 0.1; done
+  url=http://127.0.0.1:$(cat "$dir/port")
+  until curl -sf "$url/readyz" >/dev/null; do sleep 0.2; done
+  curl -sf -XPOST "$url/api/v1/auth/register" -H 'Content-Type: application/json' \
+    -d '{"name":"Bench","email":"bench@example.com","password":"bench bench"}' >/dev/null || true
+  token=$(curl -sf -XPOST "$url/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d '{"email":"bench@example.com","password":"bench bench"}' | json token)
+}
+
+json() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+room() {   # room TITLE [MODE]
+  curl -sf -XPOST "$url/api/v1/rooms" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $token" -d "{\"title\":\"$1\",\"mode\":\"${2:-meeting}\"}" | json code
+}
+bot() {    # bot OUTFILE ARGS...: one mixmeet-bot process in the background
+  out=$1; shift
+  ./mixmeet-bot --server "$url" --ice-address 127.0.0.1 "$@" >"$out" 2>>"$dir/bots.err" &
+  bots="$bots $!"
+  last_bot=$!
+}
+stop_bots() {
+  for p in $bots; do kill "$p" 2>/dev/null || true; done
+  for p in $bots; do wait "$p" 2>/dev/null || true; done
+  bots=
+}
+ticks() {  # summed utime+stime of the given pids
+  for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0; done |
+    awk '{s += $1} END {print s + 0}'
+}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+cores() { echo "$1 $2 $3 $4" | awk -v hz="$hz" '{printf "%.3f", ($2 - $1) / hz / ($4 - $3)}'; }
+
+# window_stats FROM TO FILES...: over the bots' per-second lines with
+# FROM < t <= TO: mean fps, the bots seen, packets lost in the window
+# (summed over bots), the largest max_gap_ms.
+window_stats() {
+  from=$1; to=$2; shift 2
+  cat "$@" | awk -v w="$from" -v e="$to" '
+    function num(s, k,  a) { if (!sub(".*\"" k "\":", "", s)) return ""; split(s, a, /[,}]/); return a[1] }
+    /"final":true|"event":/ { next }
+    { t = num($0, "t") + 0; if (t <= w || t > e) next
+      b = num($0, "bot") "/" num($0, "participant_id")
+      fps += num($0, "fps"); nf++; seen[b] = 1
+      g = num($0, "max_gap_ms"); if (g != "null" && g + 0 > gap) gap = g + 0
+      l = num($0, "packets_lost"); if (l != "null") { if (!(b in l0)) l0[b] = l; l1[b] = l } }
+    END { n = 0; for (b in seen) n++; for (b in l1) lost += l1[b] - l0[b]
+          printf "%.1f %d %d %d\n", nf ? fps / nf : 0, n, lost, gap }'
+}
+
+pct() {    # pct P: the P-th percentile of the numbers on stdin
+  sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "null"; exit }
+    i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR; print v[i] }'
+}
+
+rows=
+row() {    # row SCENARIO CASE KEY=VALUE ...: one table row and one JSON object
+  sc=$1; case_=$2; shift 2
+  line=$(printf '%-10s %-8s' "$sc" "$case_"); js="{\"scenario\":\"$sc\",\"case\":\"$case_\""
+  for kv in "$@"; do
+    k=${kv%%=*}; v=${kv#*=}
+    line="$line $k=$v"
+    case $v in
+      ''|*[!0-9.-]*) [ "$v" = null ] && js="$js,\"$k\":null" || js="$js,\"$k\":\"$v\"" ;;
+      *) js="$js,\"$k\":$v" ;;
+    esac
+  done
+  echo "$line" | tee -a "$dir/table"
+  rows="$rows${rows:+,}$js}"
+}
+
+echo "mixmeet bench ($mode), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+
+# ---- 1. Added latency ----------------------------------------------------
+start_server MIXMEET_PROBE_LOG="$dir/probe.log" MIXMEET_PROBE_COLOR=00ffff
+code=$(room latency)
+bot "$dir/lat-pub.out" --room "$code" --name pub --color ff0000 --blink-color 00ffff \
+  --blink 700 --no-decode --duration "$LAT_S"
+pub=$last_bot
+bot "$dir/lat-recv.out" --room "$code" --name recv --recv-only --watch-color 00ffff \
+  --latency 40 --duration "$LAT_S"
+recv=$last_bot
+wait "$pub" "$recv" 2>/dev/null || true
+bots=
+rpid=$(sed -n 's/.*"participant_id":"\([^"]*\)".*/\1/p' "$dir/lat-recv.out" | tail -n 1)
+# One line per change: server-added (in -> out), in -> composite, composite ->
+# encoded, encoded -> out, end to end (painted -> seen by the receiver), ms.
+awk -v rpid="$rpid" '
+  function num(s, k,  a) { if (!sub(".*\"" k "\":", "", s)) return ""; split(s, a, /[,}"]/); return a[1] }
+  FILENAME ~ /probe/ {
+    if ($1 == "in") { ink[$3 " " $4] = $5 }
+    else if ($1 == "mix") { nm++; mpts[nm] = $2; mp[nm] = $3; mus[nm] = $4 }
+    else if ($1 == "enc") { enc[$2] = $3 }
+    else if ($1 == "out" && $2 == rpid) { no++; ous[no] = $5 }
+    next }
+  /"event":"change"/ { nc++; crgb[nc] = num($0, "rgb"); cp[nc] = num($0, "painted_us")
+    ckey[nc] = num($0, "ssrc") " " num($0, "rtp_ts"); next }
+  /"event":"seen"/ { ns++; sp[ns] = ($0 ~ /"present":true/); sus[ns] = num($0, "us"); next }
+  END {
+    for (c = 1; c <= nc; c++) {
+      want = crgb[c] == "00ffff"; e2e = srv = a = b = d = "-"
+      for (s = 1; s <= ns; s++) if (sus[s] >= cp[c] && sp[s] == want) { e2e = (sus[s] - cp[c]) / 1000; break }
+      if (ckey[c] in ink) {
+        ta = ink[ckey[c]]
+        for (m = 1; m <= nm; m++) if (mus[m] >= ta && mp[m] == want) break
+        if (m <= nm && (mpts[m] in enc)) {
+          te = enc[mpts[m]]
+          for (o = 1; o <= no; o++) if (ous[o] >= te) break
+          if (o <= no) { srv = (ous[o] - ta) / 1000; a = (mus[m] - ta) / 1000
+                         b = (te - mus[m]) / 1000; d = (ous[o] - te) / 1000 }
+        }
+      }
+      if (e2e != "-" && e2e > 2000) e2e = "-"
+      if (srv != "-" && srv > 2000) srv = "-"
+      print srv, a, b, d, e2e
+    } }' "$dir/probe.log" "$dir/lat-pub.out" "$dir/lat-recv.out" >"$dir/lat.txt" 2>/dev/null || true
+col() { awk -v c="$1" '$c != "-" { print $c }' "$dir/lat.txt"; }
+row latency 1pub1rx changes="$(wc -l <"$dir/lat.txt")" matched="$(col 1 | wc -l)" \
+  server_p50_ms="$(col 1 | pct 50)" server_p95_ms="$(col 1 | pct 95)" \
+  in_to_mix_p50_ms="$(col 2 | pct 50)" mix_to_enc_p50_ms="$(col 3 | pct 50)" \
+  enc_to_out_p50_ms="$(col 4 | pct 50)" \
+  e2e_p50_ms="$(col 5 | pct 50)" e2e_p95_ms="$(col 5 | pct 95)"
+start_server
+
+# ---- 2 and 5. Join/leave stalls, join time --------------------------------
+code=$(room churn)
+bot "$dir/steady.out" --room "$code" --name steady --count 4 --no-decode
+steady=$last_bot
+sleep "$WARMUP"
+t_from=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/steady.out" | tail -n 1)
+i=0
+: >"$dir/joins.txt"
+while [ "$i" -lt "$CHURN" ]; do
+  ./mixmeet-bot --server "$url" --ice-address 127.0.0.1 --room "$code" --name "join-$i" \
+    --duration "$CHURN_S" >"$dir/join.out" 2>>"$dir/bots.err" || true
+  sed -n 's/.*"first_frame_ms":\([0-9][0-9]*\).*/\1/p' "$dir/join.out" | tail -n 1 >>"$dir/joins.txt"
+  i=$((i + 1))
+done
+sleep 2
+t_to=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/steady.out" | tail -n 1)
+set -- $(window_stats "$t_from" "$t_to" "$dir/steady.out")
+row stalls "4+${CHURN}" steady_fps="$1" max_gap_ms="$4" lost="$3"
+row join "$CHURN" joined="$(grep -c . "$dir/joins.txt" || true)" \
+  p50_ms="$(pct 50 <"$dir/joins.txt")" p95_ms="$(pct 95 <"$dir/joins.txt")"
+stop_bots
+
+# ---- 3. Meeting capacity --------------------------------------------------
+for n in $CAPACITY; do
+  code=$(room "capacity $n")
+  bot "$dir/cap-$n.out" --room "$code" --name pub --count "$n" --no-decode
+  b=$last_bot
+  sleep "$WARMUP"
+  s0=$(ticks "$srv"); b0=$(ticks "$b"); t0=$(now)
+  k0=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/cap-$n.out" | tail -n 1)
+  sleep "$WINDOW"
+  s1=$(ticks "$srv"); b1=$(ticks "$b"); t1=$(now)
+  k1=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/cap-$n.out" | tail -n 1)
+  set -- $(window_stats "$k0" "$k1" "$dir/cap-$n.out")
+  row capacity "$n" server_cores="$(cores "$s0" "$s1" "$t0" "$t1")" \
+    bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" fps="$1" bots="$2" lost="$3" max_gap_ms="$4"
+  stop_bots
+  sleep 2
+done
+
+# ---- 4. Audience (lecture room) -------------------------------------------
+start_server
+code=$(room audience lecture)
+bot "$dir/presenter.out" --room "$code" --email bench@example.com --password 'bench bench' \
+  --no-decode
+presenter=$last_bot
+sleep 5
+have=0
+for n in $AUDIENCE; do
+  rss0=$(rss_kib "$srv")
+  while [ "$have" -lt "$n" ]; do
+    c=$((n - have)); [ "$c" -gt "$BOTS_PER_PROCESS" ] && c=$BOTS_PER_PROCESS
+    bot "$dir/viewers-$have.out" --room "$code" --name "v$have" --count "$c" --recv-only \
+      --no-decode
+    have=$((have + c))
+  done
+  sleep $((WARMUP + n / 20))
+  vpids=$(echo "$bots" | tr ' ' '\n' | grep -v "^$presenter\$" | tr '\n' ' ')
+  s0=$(ticks "$srv"); b0=$(ticks $vpids $presenter); t0=$(now)
+  k0=$(cat "$dir"/viewers-*.out | sed -n 's/.*"t":\([0-9]*\).*/\1/p' | sort -n | tail -n 1)
+  sleep "$WINDOW"
+  s1=$(ticks "$srv"); b1=$(ticks $vpids $presenter); t1=$(now)
+  rss1=$(rss_kib "$srv")
+  k1=$(cat "$dir"/viewers-*.out | sed -n 's/.*"t":\([0-9]*\).*/\1/p' | sort -n | tail -n 1)
+  # Each viewer process has its own t: take each file's last WINDOW seconds.
+  stats=$(for f in "$dir"/viewers-*.out; do
+      e=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$f" | tail -n 1)
+      window_stats $((e - WINDOW)) "$e" "$f"
+    done | awk '{ fps += $1 * $2; n += $2; lost += $3; if ($4 > gap) gap = $4 }
+                END { printf "%.1f %d %d %d", n ? fps / n : 0, n, lost, gap }')
+  set -- $stats
+  sc=$(cores "$s0" "$s1" "$t0" "$t1")
+  row audience "$n" server_cores="$sc" bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" \
+    fps="$1" viewers_seen="$2" lost="$3" max_gap_ms="$4" \
+    rss_mib="$(echo "$rss1" | awk '{printf "%.0f", $1 / 1024}')" \
+    viewers_per_core="$(echo "$n $sc" | awk '{ if ($2 > 0) printf "%.0f", $1 / $2; else print "null" }')"
+  : "$k0" "$k1"
+  if [ "$(echo "$1" | awk '{print ($1 < 27)}')" = 1 ] || [ "$2" -lt $((n * 9 / 10)) ]; then
+    echo "audience: $n viewers missed full rate (${1} fps, $2 of $n reporting): stop" | tee -a "$dir/table"
+    break
+  fi
+done
+# Memory per viewer: the RSS growth over the steps, per viewer added.
+stop_bots
+
+# ---- 6. Audio-only room ----------------------------------------------------
+start_server
+code=$(room audio)
+bot "$dir/audio.out" --room "$code" --name a --count "$AUDIO_N" --audio-only --no-decode
+b=$last_bot
+sleep $((WARMUP + AUDIO_N / 10))
+s0=$(ticks "$srv"); b0=$(ticks "$b"); t0=$(now)
+sleep "$WINDOW"
+s1=$(ticks "$srv"); b1=$(ticks "$b"); t1=$(now)
+connected=$(tail -n "$AUDIO_N" "$dir/audio.out" | grep -c '"connected":true' || true)
+row audio "$AUDIO_N" server_cores="$(cores "$s0" "$s1" "$t0" "$t1")" \
+  bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" connected="$connected" \
+  rss_mib="$(rss_kib "$srv" | awk '{printf "%.0f", $1 / 1024}')"
+stop_bots
+
+# ---- results ----------------------------------------------------------------
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+out=${BENCH_OUT:-bench/results/$(date -u +%Y%m%d-%H%M)-$commit.json}
+mkdir -p "$(dirname "$out")"
+printf '{"mode":"%s","date":"%s","commit":"%s","cores":%s,"kernel":"%s","rows":[%s]}\n' \
+  "$mode" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$(nproc)" "$(uname -r)" "$rows" >"$out"
+echo "results: $out"
