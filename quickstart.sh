@@ -26,8 +26,9 @@ packages="build-essential autoconf automake libtool pkg-config
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-x gstreamer1.0-tools"
 # Only for the tests: the browser tests drive Debian's Chromium with
-# playwright-core (from the npm registry; it never downloads a browser).
-check_packages="chromium"
+# playwright-core (from the npm registry; it never downloads a browser);
+# the RTMP egress test pushes to a local nginx with the RTMP module.
+check_packages="chromium nginx-light libnginx-mod-rtmp"
 
 say() { printf '==> %s\n' "$*"; }
 

@@ -1271,15 +1271,18 @@ nginx_stop (Nginx *n)
   n->pid = 0;
 }
 
-/* Read @url back for 60 frames: both colours and both tones. */
+/* Read @url back for 60 frames: both colours and both tones.  nginx-rtmp
+ * starts a new player's video at the next keyframe, a second or two after
+ * its audio: until then the audio must not fill its queue, or flvdemux
+ * blocks on it and never reaches the video (unbounded queues). */
 static void
 read_rtmp (const char *url, Decoded *d)
 {
   g_autofree char *desc = g_strdup_printf (
     "rtmp2src location=\"%s\" ! flvdemux name=d "
-    "d.video ! queue ! h264parse ! openh264dec ! videoconvert ! video/x-raw,format=RGBx "
+    "d.video ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! h264parse ! openh264dec ! videoconvert ! video/x-raw,format=RGBx "
     "! appsink name=v sync=false "
-    "d.audio ! queue ! aacparse ! faad ! audioconvert ! audioresample "
+    "d.audio ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! aacparse ! faad ! audioconvert ! audioresample "
     "! audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=a sync=false", url);
 
   decode_media (desc, 60, d);
@@ -1290,6 +1293,35 @@ read_rtmp (const char *url, Decoded *d)
   g_assert_true (d->blue);
   g_assert_cmpfloat (d->p440, >, 100 * d->p_other);
   g_assert_cmpfloat (d->p880, >, 100 * d->p_other);
+}
+
+typedef struct {
+  const char *url;
+  Decoded *d;
+  gint done;               /* atomic */
+} RtmpRead;
+
+static gpointer
+read_rtmp_thread (gpointer data)
+{
+  RtmpRead *r = data;
+
+  read_rtmp (r->url, r->d);
+  g_atomic_int_set (&r->done, 1);
+  return NULL;
+}
+
+/* read_rtmp while @j polls its events, so that the room keeps its host
+ * (reading takes longer than the presence timeout on a loaded machine). */
+static void
+read_rtmp_present (const char *url, Decoded *d, MmJoined *j, guint64 *since)
+{
+  RtmpRead r = { url, d, 0 };
+  GThread *t = g_thread_new ("rtmp-read", read_rtmp_thread, &r);
+
+  while (!g_atomic_int_get (&r.done))
+    keep_present (j, since, g_get_monotonic_time () + G_USEC_PER_SEC / 2);
+  g_thread_join (t);
 }
 
 /* RTMP: the host pushes to a local nginx-rtmp; GStreamer reads the stream
@@ -1312,6 +1344,15 @@ test_rtmp (void)
   guint64 since = 0;
   Decoded d;
 
+  if (!g_file_test ("/usr/lib/nginx/modules/ngx_rtmp_module.so", G_FILE_TEST_EXISTS))
+    {
+      /* CI installs them (quickstart.sh): there the test must run. */
+      if (g_getenv ("CI") != NULL)
+        g_error ("the RTMP test needs nginx with the RTMP module "
+                 "(Debian: nginx-light libnginx-mod-rtmp)");
+      g_test_skip ("needs nginx-light and libnginx-mod-rtmp (./quickstart.sh check installs them)");
+      return;
+    }
   nginx_start (&n);
   url = g_strdup_printf ("rtmp://127.0.0.1:%u/live/mixmeet", n.port);
   two_bot_room (&code, &token, &host, &red, &blue);
@@ -1322,15 +1363,17 @@ test_rtmp (void)
   mm_http (&h, "POST", host.messages, host.secret, body, &on);
   g_assert_cmpint (on.status, ==, 200);
   g_free (wait_egress (&host, &since, "rtmp", "live", 15));
-  g_usleep (2 * G_USEC_PER_SEC);
-  read_rtmp (url, &d);
+  keep_present (&host, &since, g_get_monotonic_time () + 2 * G_USEC_PER_SEC);
+  read_rtmp_present (url, &d, &host, &since);
   /* The ingest drops: the server says so and starts again when it is back. */
   nginx_stop (&n);
   detail = wait_egress (&host, &since, "rtmp", "retrying", 20);
   g_test_message ("RTMP after nginx died: %s", detail);
   nginx_start (&n);
-  g_usleep (8 * G_USEC_PER_SEC);   /* back-off 1, 2, 4 … s */
-  read_rtmp (url, &d);
+  /* Back-off 1, 2, 4 … s; the egress says "live" again. */
+  g_free (wait_egress (&host, &since, "rtmp", "live", 30));
+  keep_present (&host, &since, g_get_monotonic_time () + 2 * G_USEC_PER_SEC);
+  read_rtmp_present (url, &d, &host, &since);
   mm_http (&h, "POST", host.messages, host.secret, "{\"type\":\"rtmp\",\"on\":false}", &off);
   g_assert_cmpint (off.status, ==, 200);
   g_free (wait_egress (&host, &since, "rtmp", "stopped", 10));
@@ -1486,11 +1529,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/record-sigterm", test_record_sigterm);
   g_test_add_func ("/media/record-sigkill", test_record_sigkill);
   g_test_add_func ("/media/hls", test_hls);
-  /* Not in the suite yet: the push connects and nginx gets the audio,
-   * but no video tag leaves flvmux, so the read-back sees no frames
-   * (known defect of the RTMP egress). */
-  if (g_getenv ("MM_TEST_RTMP") != NULL)
-    g_test_add_func ("/media/rtmp", test_rtmp);
+  g_test_add_func ("/media/rtmp", test_rtmp);
   g_test_add_func ("/media/browser-interop", test_browser_interop);
   rc = g_test_run ();
   mm_harness_stop (&h);
