@@ -19,11 +19,11 @@ if [ "$mode" = quick ]; then
   CAPACITY="2 4 9 16"; AUDIENCE="25 50"; AUDIO_N=20
 else
   LAT_S=45; CHURN=20; CHURN_S=4; WARMUP=10; WINDOW=20
-  CAPACITY="2 4 9 16"; AUDIENCE="50 100 200 400 800"; AUDIO_N=50
+  CAPACITY=${BENCH_CAPACITY:-2 4 9 16}; AUDIENCE="50 100 200 400 800"; AUDIO_N=50
 fi
 BOTS_PER_PROCESS=${BOTS_PER_PROCESS:-100}
 hz=$(getconf CLK_TCK)
-dir=$(mktemp -d /tmp/mixmeet-bench-XXXXXX)
+dir=$(mktemp -d -t mixmeet-bench-XXXXXX)
 chmod 755 "$dir"
 srv=
 bots=
@@ -43,7 +43,7 @@ conninfo=$(PG_FAST=1 sh tests/pg.sh start "$dir/pg")
 
 # start_server [ENV=VALUE ...]: a fresh mixmeetd; sets srv, url, token.
 start_server() {
-  if [ -n "$srv" ]; then kill "$srv"; wait "$srv" 2>/dev/null || true; fi
+  if [ -n "$srv" ]; then kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; fi
   rm -f "$dir/port"
   env "$@" ./mixmeetd --database "$conninfo" --sql-dir sql --pipelines-dir pipelines \
     --web-root www --data-dir "$dir/data" --port 0 --port-file "$dir/port" --bcrypt-cost 4 \
@@ -69,10 +69,24 @@ bot() {    # bot OUTFILE ARGS...: one mixmeet-bot process in the background
   bots="$bots $!"
   last_bot=$!
 }
+any_alive() { for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
 stop_bots() {
   for p in $bots; do kill "$p" 2>/dev/null || true; done
-  for p in $bots; do wait "$p" 2>/dev/null || true; done
+  # Each bot posts its leave in turn; a loaded server can take seconds for
+  # each.  After 20 s the rest are killed (the server's presence timeout
+  # removes them; the next scenario has a server of its own anyway).
+  i=0
+  while [ "$i" -lt 20 ] && any_alive $bots; do
+    sleep 1; i=$((i + 1))
+  done
+  for p in $bots; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   bots=
+  sleep 1
+  if ! kill -0 "$srv" 2>/dev/null; then
+    echo "mixmeetd died; the end of its log:" | tee -a "$dir/table"
+    tail -n 3 "$dir/mixmeetd.log" | tee -a "$dir/table"
+    srv=
+  fi
 }
 ticks() {  # summed utime+stime of the given pids
   for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0; done |
@@ -80,6 +94,17 @@ ticks() {  # summed utime+stime of the given pids
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 now() { date +%s.%N; }
+# profile NAME: with BENCH_PERF=DIR, perf record mixmeetd over the window.
+profile() {
+  [ -n "${BENCH_PERF:-}" ] || return 0
+  mkdir -p "$BENCH_PERF"
+  perf record -q -F 199 -g -p "$srv" -o "$BENCH_PERF/$1.data" -- sleep "$WINDOW" \
+    >/dev/null 2>&1 &
+}
+only() {   # only SCENARIO: true if BENCH_ONLY is empty or names it
+  [ -z "${BENCH_ONLY:-}" ] && return 0
+  case " $BENCH_ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac
+}
 cores() { echo "$1 $2 $3 $4" | awk -v hz="$hz" '{printf "%.3f", ($2 - $1) / hz / ($4 - $3)}'; }
 
 # window_stats FROM TO FILES...: over the bots' per-second lines with
@@ -123,6 +148,7 @@ row() {    # row SCENARIO CASE KEY=VALUE ...: one table row and one JSON object
 echo "mixmeet bench ($mode), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
 
 # ---- 1. Added latency ----------------------------------------------------
+if only latency; then
 start_server MIXMEET_PROBE_LOG="$dir/probe.log" MIXMEET_PROBE_COLOR=00ffff
 code=$(room latency)
 bot "$dir/lat-pub.out" --room "$code" --name pub --color ff0000 --blink-color 00ffff \
@@ -137,7 +163,7 @@ rpid=$(sed -n 's/.*"participant_id":"\([^"]*\)".*/\1/p' "$dir/lat-recv.out" | ta
 # One line per change: server-added (in -> out), in -> composite, composite ->
 # encoded, encoded -> out, end to end (painted -> seen by the receiver), ms.
 awk -v rpid="$rpid" '
-  function num(s, k,  a) { if (!sub(".*\"" k "\":", "", s)) return ""; split(s, a, /[,}"]/); return a[1] }
+  function num(s, k,  a) { if (!sub(".*\"" k "\":\"?", "", s)) return ""; split(s, a, /[,}"]/); return a[1] }
   FILENAME ~ /probe/ {
     if ($1 == "in") { ink[$3 " " $4] = $5 }
     else if ($1 == "mix") { nm++; mpts[nm] = $2; mp[nm] = $3; mus[nm] = $4 }
@@ -171,9 +197,11 @@ row latency 1pub1rx changes="$(wc -l <"$dir/lat.txt")" matched="$(col 1 | wc -l)
   in_to_mix_p50_ms="$(col 2 | pct 50)" mix_to_enc_p50_ms="$(col 3 | pct 50)" \
   enc_to_out_p50_ms="$(col 4 | pct 50)" \
   e2e_p50_ms="$(col 5 | pct 50)" e2e_p95_ms="$(col 5 | pct 95)"
-start_server
+fi
 
 # ---- 2 and 5. Join/leave stalls, join time --------------------------------
+if only stalls; then
+start_server
 code=$(room churn)
 bot "$dir/steady.out" --room "$code" --name steady --count 4 --no-decode
 steady=$last_bot
@@ -194,13 +222,17 @@ row stalls "4+${CHURN}" steady_fps="$1" max_gap_ms="$4" lost="$3"
 row join "$CHURN" joined="$(grep -c . "$dir/joins.txt" || true)" \
   p50_ms="$(pct 50 <"$dir/joins.txt")" p95_ms="$(pct 95 <"$dir/joins.txt")"
 stop_bots
+fi
 
 # ---- 3. Meeting capacity --------------------------------------------------
+if only capacity; then
+start_server
 for n in $CAPACITY; do
   code=$(room "capacity $n")
   bot "$dir/cap-$n.out" --room "$code" --name pub --count "$n" --no-decode
   b=$last_bot
   sleep "$WARMUP"
+  profile "capacity-$n"
   s0=$(ticks "$srv"); b0=$(ticks "$b"); t0=$(now)
   k0=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/cap-$n.out" | tail -n 1)
   sleep "$WINDOW"
@@ -211,9 +243,12 @@ for n in $CAPACITY; do
     bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" fps="$1" bots="$2" lost="$3" max_gap_ms="$4"
   stop_bots
   sleep 2
+  [ -n "$srv" ] || start_server
 done
+fi
 
 # ---- 4. Audience (lecture room) -------------------------------------------
+if only audience; then
 start_server
 code=$(room audience lecture)
 bot "$dir/presenter.out" --room "$code" --email bench@example.com --password 'bench bench' \
@@ -231,6 +266,7 @@ for n in $AUDIENCE; do
   done
   sleep $((WARMUP + n / 20))
   vpids=$(echo "$bots" | tr ' ' '\n' | grep -v "^$presenter\$" | tr '\n' ' ')
+  profile "audience-$n"
   s0=$(ticks "$srv"); b0=$(ticks $vpids $presenter); t0=$(now)
   k0=$(cat "$dir"/viewers-*.out | sed -n 's/.*"t":\([0-9]*\).*/\1/p' | sort -n | tail -n 1)
   sleep "$WINDOW"
@@ -255,15 +291,17 @@ for n in $AUDIENCE; do
     break
   fi
 done
-# Memory per viewer: the RSS growth over the steps, per viewer added.
 stop_bots
+fi
 
 # ---- 6. Audio-only room ----------------------------------------------------
+if only audio; then
 start_server
 code=$(room audio)
 bot "$dir/audio.out" --room "$code" --name a --count "$AUDIO_N" --audio-only --no-decode
 b=$last_bot
 sleep $((WARMUP + AUDIO_N / 10))
+profile audio
 s0=$(ticks "$srv"); b0=$(ticks "$b"); t0=$(now)
 sleep "$WINDOW"
 s1=$(ticks "$srv"); b1=$(ticks "$b"); t1=$(now)
@@ -272,6 +310,7 @@ row audio "$AUDIO_N" server_cores="$(cores "$s0" "$s1" "$t0" "$t1")" \
   bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" connected="$connected" \
   rss_mib="$(rss_kib "$srv" | awk '{printf "%.0f", $1 / 1024}')"
 stop_bots
+fi
 
 # ---- results ----------------------------------------------------------------
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
