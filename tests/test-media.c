@@ -1369,6 +1369,27 @@ test_rtmp (void)
   nginx_stop (&n);
   detail = wait_egress (&host, &since, "rtmp", "retrying", 20);
   g_test_message ("RTMP after nginx died: %s", detail);
+  /* While the ingest is away the retries do not claim to be live
+   * (backoff 1 s, then 2 s: two attempts in 4 s). */
+  {
+    const char *live[] = { "rtmp", "live" };
+    gint64 until = g_get_monotonic_time () + 4 * G_USEC_PER_SEC;
+
+    while (g_get_monotonic_time () < until)
+      {
+        g_auto (MmResponse) r = { 0 };
+        g_autofree char *path = g_strdup_printf ("%s?since=%" G_GUINT64_FORMAT "&timeout=1",
+                                                 host.events, since);
+        JsonArray *arr;
+
+        mm_http (&h, "GET", path, host.secret, NULL, &r);
+        g_assert_cmpint (r.status, ==, 200);
+        arr = json_node_get_array (mm_json_at (&r, "events"));
+        since = (guint64) mm_json_int (&r, "last_seq");
+        for (guint i = 0; i < json_array_get_length (arr); i++)
+          g_assert_false (egress_in (json_array_get_object_element (arr, i), live));
+      }
+  }
   nginx_start (&n);
   /* Back-off 1, 2, 4 … s; the egress says "live" again. */
   g_free (wait_egress (&host, &since, "rtmp", "live", 30));

@@ -12,6 +12,10 @@
 
 #define BACKOFF_MAX_S 30
 #define STOP_WAIT_MS 3000
+/* An RTMP push is live once the ingest has taken this much (rtmp2sink
+ * sends media only after its publish was accepted): more than the
+ * handshake and commands, less than a second of media. */
+#define RTMP_LIVE_BYTES 16384
 
 /* One tap on a room tee: queue ! appsink, in the room's pipeline.  The
  * appsink owns this struct (its callbacks' destroy notify frees it), so a
@@ -46,6 +50,7 @@ struct _MmEgress {
   guint watch;
   guint retry;
   guint stop_timeout;
+  guint live_poll;
   guint backoff_s;
   gboolean live;
   gboolean stopping;
@@ -215,6 +220,9 @@ pipe_down (MmEgress *e)
 {
   tap_set_dst (e->video->tap, NULL);
   tap_set_dst (e->audio->tap, NULL);
+  if (e->live_poll != 0)
+    g_source_remove (e->live_poll);
+  e->live_poll = 0;
   if (e->watch != 0)
     g_source_remove (e->watch);
   e->watch = 0;
@@ -326,6 +334,37 @@ stop_timeout_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+set_live (MmEgress *e)
+{
+  e->live = TRUE;
+  e->backoff_s = 0;
+  g_message ("egress to %s: live", e->target);
+  tell (e, "live", NULL);
+}
+
+static gboolean
+rtmp_poll_cb (gpointer data)
+{
+  MmEgress *e = data;
+  g_autoptr (GstElement) sink = gst_bin_get_by_name (GST_BIN (e->pipe), "rtmp");
+  GstStructure *stats = NULL;
+  guint64 out = 0;
+
+  if (sink != NULL)
+    g_object_get (sink, "stats", &stats, NULL);
+  if (stats != NULL)
+    {
+      gst_structure_get_uint64 (stats, "out-bytes-total", &out);
+      gst_structure_free (stats);
+    }
+  if (out < RTMP_LIVE_BYTES)
+    return G_SOURCE_CONTINUE;
+  e->live_poll = 0;
+  set_live (e);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 bus_cb (GstBus *bus, GstMessage *msg, gpointer data)
 {
@@ -364,13 +403,12 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer data)
           GstState new_state;
 
           gst_message_parse_state_changed (msg, NULL, &new_state, NULL);
-          if (new_state == GST_STATE_PLAYING)
-            {
-              e->live = TRUE;
-              e->backoff_s = 0;
-              g_message ("egress to %s: live", e->target);
-              tell (e, "live", NULL);
-            }
+          /* HLS is live when its pipeline plays; rtmp2sink connects in
+           * the background, so an RTMP push is live when media leaves. */
+          if (new_state == GST_STATE_PLAYING && e->kind == MM_EGRESS_HLS)
+            set_live (e);
+          else if (new_state == GST_STATE_PLAYING && e->live_poll == 0)
+            e->live_poll = g_timeout_add (250, rtmp_poll_cb, e);
         }
       break;
     default:
