@@ -93,6 +93,27 @@ static const char help_description[] =
   "first); 1 if signing in or joining failed, or if every bot was stopped\n"
   "(removed from the room, or a media error); 2 for bad options.\n";
 
+/* RRGGBB, with or without a leading '#'. */
+static const char *
+rgb_digits (const char *value)
+{
+  return value[0] == '#' ? value + 1 : value;
+}
+
+static gboolean
+rgb_ok (const char *value)
+{
+  const char *hex = rgb_digits (value);
+
+  return strlen (hex) == 6 && strspn (hex, "0123456789abcdefABCDEF") == 6;
+}
+
+guint32
+mm_bot_parse_rgb (const char *value)
+{
+  return (guint32) g_ascii_strtoull (rgb_digits (value), NULL, 16);
+}
+
 static gboolean
 option_values_ok (MmBotOptions *o, GError **error)
 {
@@ -103,29 +124,21 @@ option_values_ok (MmBotOptions *o, GError **error)
     o->password = g_strdup (g_getenv ("MIXMEET_BOT_PASSWORD"));
   if (o->email != NULL && o->password == NULL)
     return BAD ("--email needs --password (or MIXMEET_BOT_PASSWORD)");
-  if (o->color != NULL)
-    {
-      const char *hex = o->color[0] == '#' ? o->color + 1 : o->color;
+  {
+    const struct {
+      const char *option, *value;
+    } colours[] = {
+      { "color", o->color },
+      { "screen-color", o->screen_color },
+      { "blink-color", o->blink_color },
+      { "watch-color", o->watch_color },
+    };
 
-      if (strlen (hex) != 6 || strspn (hex, "0123456789abcdefABCDEF") != 6)
-        return BAD ("--color wants six hex digits RRGGBB, not \"%s\"", o->color);
-    }
-  if (o->screen_color != NULL)
-    {
-      const char *hex = o->screen_color[0] == '#' ? o->screen_color + 1 : o->screen_color;
-
-      if (strlen (hex) != 6 || strspn (hex, "0123456789abcdefABCDEF") != 6)
-        return BAD ("--screen-color wants six hex digits RRGGBB, not \"%s\"", o->screen_color);
-    }
-  for (guint i = 0; i < 2; i++)
-    {
-      const char *c = i == 0 ? o->blink_color : o->watch_color;
-      const char *hex = c == NULL ? NULL : c[0] == '#' ? c + 1 : c;
-
-      if (hex != NULL && (strlen (hex) != 6 || strspn (hex, "0123456789abcdefABCDEF") != 6))
-        return BAD ("--%s wants six hex digits RRGGBB, not \"%s\"",
-                    i == 0 ? "blink-color" : "watch-color", c);
-    }
+    for (guint i = 0; i < G_N_ELEMENTS (colours); i++)
+      if (colours[i].value != NULL && !rgb_ok (colours[i].value))
+        return BAD ("--%s wants six hex digits RRGGBB, not \"%s\"", colours[i].option,
+                    colours[i].value);
+  }
   if (o->blink_ms < 0 || (o->blink_ms > 0 && (o->recv_only || o->audio_only)))
     return BAD ("--blink needs a bot that sends video and 1 or more ms");
   if (o->watch_color != NULL && (o->no_decode || o->audio_only))
@@ -319,8 +332,7 @@ bot_new (MmBotApp *app, guint index)
   bot->rgb = palette[p].rgb;
   bot->tone = o->tone > 0 ? o->tone : palette[p].tone;
   if (o->color != NULL)
-    bot->rgb = (guint32) g_ascii_strtoull (o->color[0] == '#' ? o->color + 1 : o->color,
-                                           NULL, 16);
+    bot->rgb = mm_bot_parse_rgb (o->color);
   if (o->name != NULL)
     bot->name = o->count == 1 ? g_strdup (o->name) : g_strdup_printf ("%s-%u", o->name, index);
   else if (o->email != NULL)

@@ -181,6 +181,8 @@ struct _MmBot {
 /* bot.c */
 void mm_bot_log (MmBot *bot, const char *format, ...) G_GNUC_PRINTF (2, 3);
 void mm_bot_debug (MmBot *bot, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* 0xRRGGBB of a colour option that passed the option checks. */
+guint32 mm_bot_parse_rgb (const char *value);
 /* Any thread: print @line (transfer none) and a newline on stdout, whole. */
 void mm_bot_print_line (GString *line);
 /* Main loop: called by signal.c once the join has been answered. */

@@ -29,18 +29,12 @@
 #define GRID_Y 18
 #define TOLERANCE 48
 
-static guint32
-parse_rgb (const char *hex)
-{
-  return (guint32) g_ascii_strtoull (hex[0] == '#' ? hex + 1 : hex, NULL, 16);
-}
-
 guint32
 mm_bot_marks_blink_rgb (MmBot *bot)
 {
   const char *c = bot->app->opts.blink_color;
 
-  return c != NULL ? parse_rgb (c) : (bot->rgb ^ 0xffffff);
+  return c != NULL ? mm_bot_parse_rgb (c) : (bot->rgb ^ 0xffffff);
 }
 
 /* Fill an I420 frame with @rgb (BT.601, limited range). */
@@ -183,7 +177,7 @@ mm_bot_marks_frame (MmBot *bot, GstSample *sample)
 {
   GstCaps *caps = gst_sample_get_caps (sample);
   GstBuffer *buf = gst_sample_get_buffer (sample);
-  guint32 rgb = parse_rgb (bot->app->opts.watch_color);
+  guint32 rgb = mm_bot_parse_rgb (bot->app->opts.watch_color);
   int want[3] = { rgb >> 16, (rgb >> 8) & 0xff, rgb & 0xff };
   gint64 now = g_get_real_time ();
   GstVideoInfo vi;

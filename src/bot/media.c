@@ -133,10 +133,9 @@ static char *
 screen_send_description (MmBot *bot)
 {
   const MmBotOptions *o = &bot->app->opts;
-  const char *hex = o->screen_color == NULL ? "ffff00"
-                    : o->screen_color[0] == '#' ? o->screen_color + 1 : o->screen_color;
 
-  return colour_send_description (bot, (guint32) g_ascii_strtoull (hex, NULL, 16));
+  return colour_send_description (bot, o->screen_color == NULL ? 0xffff00
+                                                               : mm_bot_parse_rgb (o->screen_color));
 }
 
 static char *

@@ -231,7 +231,7 @@ on_composite (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   GstVideoInfo vi;
-  gboolean present;
+  gboolean present, changed;
 
   (void) data;
   if (caps == NULL || !gst_video_info_from_caps (&vi, caps)
@@ -239,17 +239,17 @@ on_composite (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     return GST_PAD_PROBE_OK;
   present = shows_colour (buf, &vi);
   g_mutex_lock (&mix_state.lock);
-  if (present != mix_state.present)
+  changed = present != mix_state.present;
+  if (changed)
     {
       mix_state.present = present;
       if (mix_state.n_pending < MAX_PENDING)
         mix_state.pending[mix_state.n_pending++] = GST_BUFFER_PTS (buf);
-      g_mutex_unlock (&mix_state.lock);
-      log_line ("mix %" G_GUINT64_FORMAT " %d %" G_GINT64_FORMAT "\n", GST_BUFFER_PTS (buf),
-                present, g_get_real_time ());
-      return GST_PAD_PROBE_OK;
     }
   g_mutex_unlock (&mix_state.lock);
+  if (changed)
+    log_line ("mix %" G_GUINT64_FORMAT " %d %" G_GINT64_FORMAT "\n", GST_BUFFER_PTS (buf),
+              present, g_get_real_time ());
   return GST_PAD_PROBE_OK;
 }
 
