@@ -316,6 +316,34 @@ set_upstream_floor (MmMedia *m, GstElement *mixer)
   g_object_set (mixer, "min-upstream-latency", floor, NULL);
 }
 
+/* A tee stops at the first of its pads that returns anything but OK or
+ * NOT_LINKED, and hands that upstream: one consumer failing (a viewer whose
+ * transport broke, a pad not yet active) would stop the source's streaming
+ * task, and with it everyone's composite or a speaker's whole voice.  A
+ * branch's entry answers NOT_LINKED instead, which the tee skips; the
+ * branch's own queue has posted the error, and the peer it serves is
+ * closed for it (peer_failed). */
+static GstFlowReturn
+contain (GstPad *pad, GstFlowReturn ret)
+{
+  if (ret == GST_FLOW_OK || ret == GST_FLOW_NOT_LINKED)
+    return ret;
+  GST_DEBUG_OBJECT (pad, "branch returned %s: not handed to the tee", gst_flow_get_name (ret));
+  return GST_FLOW_NOT_LINKED;
+}
+
+static GstFlowReturn
+branch_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  return contain (pad, gst_proxy_pad_chain_default (pad, parent, buf));
+}
+
+static GstFlowReturn
+branch_chain_list (GstPad *pad, GstObject *parent, GstBufferList *list)
+{
+  return contain (pad, gst_proxy_pad_chain_list_default (pad, parent, list));
+}
+
 /* Connect tee @tee_name of @src_bin through a new bin from pipelines/@desc
  * to @sink_pad, a request pad of @sink_el (inside @sink_bin or top-level).
  * Takes ownership of @sink_pad (and @sink_ghost). */
@@ -347,6 +375,8 @@ branch_new (MmMedia *m, GstBin *src_bin, const char *tee_name, const char *desc,
   gst_bin_add (GST_BIN (m->pipeline), b->bin);
   bin_sink = gst_element_get_static_pad (b->bin, "sink");
   bin_src = gst_element_get_static_pad (b->bin, "src");
+  gst_pad_set_chain_function (bin_sink, branch_chain);
+  gst_pad_set_chain_list_function (bin_sink, branch_chain_list);
   r1 = gst_pad_link (bin_src, sink_ghost != NULL ? sink_ghost : sink_pad);
   /* Playing before the tee reaches it: a tee that pushes into a pad not
    * yet active gets FLUSHING back and hands it upstream, which stops the
@@ -1007,9 +1037,13 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
   set_upstream_floor (m, m->compositor);
   {
     GstElement *amix = gst_bin_get_by_name (m->full_mix, "amix");
+    GstElement *aenc = gst_bin_get_by_name (m->full_mix, "aenc");
 
     set_upstream_floor (m, amix);
+    if (aenc != NULL)
+      mm_probe_audio_mix (amix, aenc);
     gst_object_unref (amix);
+    g_clear_object (&aenc);
   }
   venc_src = gst_element_get_static_pad (m->venc, "src");
   gst_pad_add_probe (venc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframes, m, NULL);
@@ -2276,6 +2310,17 @@ mm_media_remove (MmMedia *m, const char *pid)
   p->removed = TRUE;
   had_tile = p->tile != NULL || p->card != NULL || p->screen_tile != NULL;
   hide_peer (p);
+  /* Stop p's connection first.  Until DTLS is up, webrtcbin holds the
+   * packets sent to it in a blocked pad, with the stream locks of every
+   * element upstream of it: the branches detached below could not be
+   * stopped (a participant who fails before connecting would hang the
+   * main loop).  Stopped, it lets them go. */
+  if (p->webrtc != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (p->webrtc, p);
+      gst_element_set_locked_state (p->webrtc, TRUE);
+      gst_element_set_state (p->webrtc, GST_STATE_NULL);
+    }
   peer_ref (p);
   p->pending_detach = 1;   /* released below, after scheduling the rest */
   /* Shared tees keep running for the others: detach when idle. */
