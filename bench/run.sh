@@ -41,13 +41,15 @@ trap 'exit 130' INT TERM
 
 conninfo=$(PG_FAST=1 sh tests/pg.sh start "$dir/pg")
 
-# start_server [ENV=VALUE ...]: a fresh mixmeetd; sets srv, url, token.
+# start_server [ENV=VALUE ...]: a fresh mixmeetd, with the options in
+# $server_args; sets srv, url, token.
+server_args=
 start_server() {
   if [ -n "$srv" ]; then kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; fi
   rm -f "$dir/port"
   env "$@" ./mixmeetd --database "$conninfo" --sql-dir sql --pipelines-dir pipelines \
     --web-root www --data-dir "$dir/data" --port 0 --port-file "$dir/port" --bcrypt-cost 4 \
-    --ice-addresses 127.0.0.1 --log-level warning 2>>"$dir/mixmeetd.log" &
+    --ice-addresses 127.0.0.1 --log-level warning $server_args 2>>"$dir/mixmeetd.log" &
   srv=$!
   while [ ! -s "$dir/port" ]; do sleep 0.1; done
   url=http://127.0.0.1:$(cat "$dir/port")
@@ -155,7 +157,7 @@ bot "$dir/lat-pub.out" --room "$code" --name pub --color ff0000 --blink-color 00
   --blink 700 --no-decode --duration "$LAT_S"
 pub=$last_bot
 bot "$dir/lat-recv.out" --room "$code" --name recv --recv-only --watch-color 00ffff \
-  --latency 40 --duration "$LAT_S"
+  --watch-tone --latency 40 --duration "$LAT_S"
 recv=$last_bot
 wait "$pub" "$recv" 2>/dev/null || true
 bots=
@@ -191,12 +193,49 @@ awk -v rpid="$rpid" '
       if (srv != "-" && srv > 2000) srv = "-"
       print srv, a, b, d, e2e
     } }' "$dir/probe.log" "$dir/lat-pub.out" "$dir/lat-recv.out" >"$dir/lat.txt" 2>/dev/null || true
-col() { awk -v c="$1" '$c != "-" { print $c }' "$dir/lat.txt"; }
+# The same for the tone bursts that go with the changes: ain -> amix -> aenc
+# -> aout on the server, made -> heard at the bots.
+awk -v rpid="$rpid" '
+  function num(s, k,  a) { if (!sub(".*\"" k "\":\"?", "", s)) return ""; split(s, a, /[,}"]/); return a[1] }
+  FILENAME ~ /probe/ {
+    if ($1 == "ain") { ink[$3 " " $4] = $5 }
+    else if ($1 == "amix") { nm++; mpts[nm] = $2; mp[nm] = $3; mus[nm] = $4 }
+    else if ($1 == "aenc") { enc[$2] = $3 }
+    else if ($1 == "aout" && $2 == rpid) { no++; ous[no] = $5 }
+    next }
+  /"event":"burst"/ { nc++; con[nc] = ($0 ~ /"on":true/); cm[nc] = num($0, "made_us")
+    ckey[nc] = num($0, "ssrc") " " num($0, "rtp_ts"); next }
+  /"event":"heard"/ { ns++; sp[ns] = ($0 ~ /"present":true/); sus[ns] = num($0, "us"); next }
+  END {
+    for (c = 1; c <= nc; c++) {
+      want = con[c]; e2e = srv = a = b = d = "-"
+      for (s = 1; s <= ns; s++) if (sus[s] >= cm[c] && sp[s] == want) { e2e = (sus[s] - cm[c]) / 1000; break }
+      if (ckey[c] in ink) {
+        ta = ink[ckey[c]]
+        for (m = 1; m <= nm; m++) if (mus[m] >= ta && mp[m] == want) break
+        if (m <= nm && (mpts[m] in enc)) {
+          te = enc[mpts[m]]
+          for (o = 1; o <= no; o++) if (ous[o] >= te) break
+          if (o <= no) { srv = (ous[o] - ta) / 1000; a = (mus[m] - ta) / 1000
+                         b = (te - mus[m]) / 1000; d = (ous[o] - te) / 1000 }
+        }
+      }
+      if (e2e != "-" && e2e > 2000) e2e = "-"
+      if (srv != "-" && srv > 2000) srv = "-"
+      print srv, a, b, d, e2e
+    } }' "$dir/probe.log" "$dir/lat-pub.out" "$dir/lat-recv.out" >"$dir/lat-audio.txt" 2>/dev/null || true
+col() { awk -v c="$1" '$c != "-" { print $c }' "${2:-$dir/lat.txt}"; }
 row latency 1pub1rx changes="$(wc -l <"$dir/lat.txt")" matched="$(col 1 | wc -l)" \
   server_p50_ms="$(col 1 | pct 50)" server_p95_ms="$(col 1 | pct 95)" \
   in_to_mix_p50_ms="$(col 2 | pct 50)" mix_to_enc_p50_ms="$(col 3 | pct 50)" \
   enc_to_out_p50_ms="$(col 4 | pct 50)" \
   e2e_p50_ms="$(col 5 | pct 50)" e2e_p95_ms="$(col 5 | pct 95)"
+a="$dir/lat-audio.txt"
+row latency audio bursts="$(wc -l <"$a")" matched="$(col 1 "$a" | wc -l)" \
+  server_p50_ms="$(col 1 "$a" | pct 50)" server_p95_ms="$(col 1 "$a" | pct 95)" \
+  in_to_mix_p50_ms="$(col 2 "$a" | pct 50)" mix_to_enc_p50_ms="$(col 3 "$a" | pct 50)" \
+  enc_to_out_p50_ms="$(col 4 "$a" | pct 50)" \
+  e2e_p50_ms="$(col 5 "$a" | pct 50)" e2e_p95_ms="$(col 5 "$a" | pct 95)"
 fi
 
 # ---- 2 and 5. Join/leave stalls, join time --------------------------------
@@ -209,18 +248,26 @@ sleep "$WARMUP"
 t_from=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/steady.out" | tail -n 1)
 i=0
 : >"$dir/joins.txt"
+: >"$dir/join-steps.txt"
 while [ "$i" -lt "$CHURN" ]; do
   ./mixmeet-bot --server "$url" --ice-address 127.0.0.1 --room "$code" --name "join-$i" \
     --duration "$CHURN_S" >"$dir/join.out" 2>>"$dir/bots.err" || true
   sed -n 's/.*"first_frame_ms":\([0-9][0-9]*\).*/\1/p' "$dir/join.out" | tail -n 1 >>"$dir/joins.txt"
+  # The steps before it: joined offer answer ice connected first_packet.
+  grep '"first_frame_ms":[0-9]' "$dir/join.out" | tail -n 1 |
+    sed -n 's/.*"join_ms":{"joined":\([0-9n][0-9ul]*\),"offer":\([0-9n][0-9ul]*\),"answer":\([0-9n][0-9ul]*\),"ice":\([0-9n][0-9ul]*\),"connected":\([0-9n][0-9ul]*\),"first_packet":\([0-9n][0-9ul]*\)}.*/\1 \2 \3 \4 \5 \6/p' \
+    >>"$dir/join-steps.txt"
   i=$((i + 1))
 done
 sleep 2
 t_to=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/steady.out" | tail -n 1)
 set -- $(window_stats "$t_from" "$t_to" "$dir/steady.out")
 row stalls "4+${CHURN}" steady_fps="$1" max_gap_ms="$4" lost="$3"
+step() { awk -v c="$1" '$c != "null" { print $c }' "$dir/join-steps.txt" | pct 50; }
 row join "$CHURN" joined="$(grep -c . "$dir/joins.txt" || true)" \
-  p50_ms="$(pct 50 <"$dir/joins.txt")" p95_ms="$(pct 95 <"$dir/joins.txt")"
+  p50_ms="$(pct 50 <"$dir/joins.txt")" p95_ms="$(pct 95 <"$dir/joins.txt")" \
+  rest_p50_ms="$(step 1)" offer_p50_ms="$(step 2)" answer_p50_ms="$(step 3)" \
+  ice_p50_ms="$(step 4)" dtls_p50_ms="$(step 5)" first_packet_p50_ms="$(step 6)"
 stop_bots
 fi
 
@@ -249,7 +296,9 @@ fi
 
 # ---- 4. Audience (lecture room) -------------------------------------------
 if only audience; then
+server_args="--video-bitrate 1200"   # the target's 720p at 1.2 Mbit/s
 start_server
+server_args=
 code=$(room audience lecture)
 bot "$dir/presenter.out" --room "$code" --email bench@example.com --password 'bench bench' \
   --no-decode

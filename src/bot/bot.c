@@ -66,6 +66,11 @@ static const char help_description[] =
   "                  summed (null until the answer is set)\n"
   "  first_frame_ms  from the start of the join request to the first decoded\n"
   "                  frame (null before it)\n"
+  "  join_ms         the steps before it, ms from the same start (null: not\n"
+  "                  yet): joined (the REST join answered), offer (made and\n"
+  "                  handed to signalling), answer (arrived), ice (ICE\n"
+  "                  connected), connected (DTLS done), first_packet (of\n"
+  "                  video)\n"
   "  active_speaker  participant id of the latest \"active-speaker\" event\n"
   "\n"
   "Without --color and --tone the bots take the colours and tones of a\n"
@@ -77,7 +82,13 @@ static const char help_description[] =
   "--blink=MS makes a bot switch colour every MS ms and print, for each change,\n"
   "  {\"bot\":0,\"event\":\"change\",\"seq\":1,\"rgb\":\"00ffff\",\"painted_us\":T,\n"
   "   \"sent_us\":T,\"rtp_ts\":N,\"ssrc\":N}\n"
-  "(when its first frame was painted and its first RTP packet sent); with\n"
+  "(when its first frame was painted and its first RTP packet sent).  Its tone\n"
+  "plays only while it shows --blink-color, and each start and stop prints\n"
+  "  {\"bot\":0,\"event\":\"burst\",\"seq\":1,\"on\":true,\"made_us\":T,\"sent_us\":T,\n"
+  "   \"rtp_ts\":N,\"ssrc\":N}\n"
+  "With --watch-tone a bot prints {\"bot\":0,\"event\":\"heard\",\"seq\":1,\n"
+  "\"present\":true,\"us\":T} when its decoded audio rises above -30 dBFS or\n"
+  "falls below -40 (20 ms resolution).  With\n"
   "--watch-color=RRGGBB a bot samples every decoded frame on a 32x18 grid and\n"
   "prints {\"bot\":0,\"event\":\"seen\",\"seq\":1,\"present\":true,\"us\":T} when\n"
   "the colour appears anywhere or is gone everywhere.  T: wall-clock\n"
@@ -106,6 +117,37 @@ rgb_ok (const char *value)
   const char *hex = rgb_digits (value);
 
   return strlen (hex) == 6 && strspn (hex, "0123456789abcdefABCDEF") == 6;
+}
+
+void
+mm_bot_step (MmBot *bot, MmBotStep step)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  g_mutex_lock (&bot->lock);
+  if (bot->step_us[step] == 0)
+    bot->step_us[step] = now;
+  g_mutex_unlock (&bot->lock);
+}
+
+/* "join_ms":{...}: each step of the join, ms after its request. */
+static void
+append_join_steps (GString *out, const MmBotReport *r)
+{
+  static const char *const names[MM_BOT_N_STEPS] = {
+    "joined", "offer", "answer", "ice", "connected", "first_packet"
+  };
+
+  g_string_append (out, ",\"join_ms\":{");
+  for (guint i = 0; i < MM_BOT_N_STEPS; i++)
+    {
+      g_string_append_printf (out, "%s\"%s\":", i > 0 ? "," : "", names[i]);
+      if (r->steps_ms[i] >= 0)
+        g_string_append_printf (out, "%" G_GINT64_FORMAT, r->steps_ms[i]);
+      else
+        g_string_append (out, "null");
+    }
+  g_string_append_c (out, '}');
 }
 
 guint32
@@ -143,6 +185,8 @@ option_values_ok (MmBotOptions *o, GError **error)
     return BAD ("--blink needs a bot that sends video and 1 or more ms");
   if (o->watch_color != NULL && (o->no_decode || o->audio_only))
     return BAD ("--watch-color needs decoded video (not --no-decode or --audio-only)");
+  if (o->watch_tone && (o->no_decode || o->loopback))
+    return BAD ("--watch-tone needs decoded audio (not --no-decode or --loopback-test)");
   if (o->latency < -1 || o->latency > 10000)
     return BAD ("--latency must be 0 to 10000 ms");
   if (o->audio_only && (o->publish_after > 0 || o->present_after > 0 || o->camera_off))
@@ -234,6 +278,9 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
     { "watch-color", 0, 0, G_OPTION_ARG_STRING, &o->watch_color,
       "Look for this colour in every decoded frame and print when it appears or goes "
       "(\"event\":\"seen\")", "RRGGBB" },
+    { "watch-tone", 0, 0, G_OPTION_ARG_NONE, &o->watch_tone,
+      "Print when the decoded audio starts or stops (\"event\":\"heard\"), for the tone "
+      "bursts of --blink", NULL },
     { "quiet-stats", 0, 0, G_OPTION_ARG_NONE, &o->quiet_stats,
       "No per-second lines; one summary line per bot at exit (\"final\":true)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
@@ -544,6 +591,7 @@ print_report (MmBot *bot, const MmBotReport *r)
     g_string_append_printf (out, "%" G_GINT64_FORMAT, r->first_frame_ms);
   else
     g_string_append (out, "null");
+  append_join_steps (out, r);
   g_string_append (out, ",\"active_speaker\":");
   append_json_string (out, bot->active_speaker);
   g_string_append (out, ",\"layout\":");
@@ -611,6 +659,7 @@ print_summary (MmBot *bot, const Totals *t)
     g_string_append_printf (out, "%" G_GINT64_FORMAT, t->last.first_frame_ms);
   else
     g_string_append (out, "null");
+  append_join_steps (out, &t->last);
   g_string_append_c (out, '}');
   mm_bot_print_line (out);
 }
@@ -672,7 +721,13 @@ main (int argc, char **argv)
 
   totals = g_new0 (Totals, app.opts.count);
   for (int i = 0; i < app.opts.count; i++)
-    g_ptr_array_add (app.bots, bot_new (&app, (guint) i));
+    {
+      /* Nothing known before the first report. */
+      totals[i].last.first_frame_ms = -1;
+      for (guint k = 0; k < MM_BOT_N_STEPS; k++)
+        totals[i].last.steps_ms[k] = -1;
+      g_ptr_array_add (app.bots, bot_new (&app, (guint) i));
+    }
   for (guint i = 0; i < app.bots->len; i++)
     {
       MmBot *bot = g_ptr_array_index (app.bots, i);

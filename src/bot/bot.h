@@ -55,10 +55,31 @@ typedef struct {
   int blink_ms;              /* switch colour every blink_ms (0: never); marks.c */
   char *blink_color;         /* RRGGBB of the other colour, NULL: the complement */
   char *watch_color;         /* RRGGBB to look for in every decoded frame, or NULL */
+  gboolean watch_tone;       /* print when the decoded audio starts and stops */
   gboolean verbose;
 } MmBotOptions;
 
 typedef struct _MmBot MmBot;
+
+/* The steps of a join, for the join-time breakdown ("join_ms"). */
+typedef enum {
+  MM_BOT_STEP_JOINED,        /* the REST join answered */
+  MM_BOT_STEP_OFFER,         /* the offer made and handed to signalling */
+  MM_BOT_STEP_ANSWER,        /* the server's answer arrived */
+  MM_BOT_STEP_ICE,           /* ICE connected */
+  MM_BOT_STEP_CONNECTED,     /* DTLS done: the peer connection is connected */
+  MM_BOT_STEP_FIRST_PACKET,  /* the first video RTP packet received */
+  MM_BOT_N_STEPS
+} MmBotStep;
+
+/* A change --blink made to one of the bot's streams (marks.c). */
+typedef struct {
+  gboolean alt;              /* to the other colour, or the tone on */
+  guint seq;
+  GstClockTime pts;          /* of its first raw buffer */
+  gint64 made_us;            /* wall clock when that buffer was changed */
+  gboolean pending;          /* its first RTP packet has not left yet */
+} MmBotMark;
 
 /* The process: options, the bots, the main loop. */
 typedef struct {
@@ -102,6 +123,7 @@ typedef struct {
   gboolean have_lost;
   gint64 packets_lost;
   gint64 first_frame_ms;     /* -1 before the first frame */
+  gint64 steps_ms[MM_BOT_N_STEPS];   /* since the join request, -1: not yet */
 } MmBotReport;
 
 struct _MmBot {
@@ -164,23 +186,26 @@ struct _MmBot {
   gint64 last_frame_us;      /* monotonic, of the latest frame */
   gint64 max_gap_us;         /* longest interval between frames this period */
   gint64 first_frame_us;     /* monotonic, 0 before the first frame */
+  gint64 step_us[MM_BOT_N_STEPS];   /* monotonic, 0: not yet (mm_bot_step) */
   gboolean have_lost;
   gint64 packets_lost;
 
   /* marks.c (streaming threads), under lock. */
   gint64 blink_next_us;      /* wall clock of the next colour change */
-  gboolean blink_alt;        /* sending the other colour */
-  guint blink_seq;
-  GstClockTime blink_pts;    /* the first frame of the latest change */
-  gint64 blink_painted_us;
-  gboolean blink_pending;    /* its first packet has not left yet */
+  gboolean blink_alt;        /* the camera shows the other colour, the tone plays */
+  MmBotMark colour_mark;     /* the latest change of the camera's colour */
+  MmBotMark tone_mark;       /* of the microphone: tone on or off */
   gboolean watch_present;    /* the watched colour is in the latest frame */
   guint watch_seq;
+  gboolean heard_present;    /* --watch-tone: the latest audio buffer is loud */
+  guint heard_seq;
 };
 
 /* bot.c */
 void mm_bot_log (MmBot *bot, const char *format, ...) G_GNUC_PRINTF (2, 3);
 void mm_bot_debug (MmBot *bot, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* Any thread: note the first time @step happened. */
+void mm_bot_step (MmBot *bot, MmBotStep step);
 /* 0xRRGGBB of a colour option that passed the option checks. */
 guint32 mm_bot_parse_rgb (const char *value);
 /* Any thread: print @line (transfer none) and a newline on stdout, whole. */
@@ -215,8 +240,12 @@ void mm_bot_signal_stop (MmBot *bot);
 
 /* marks.c */
 /* Main loop: with --blink, add the probes that change colour to the camera
- * bin @video_bin (transfer none; names "camera" and "pay"). */
-void mm_bot_marks_sender (MmBot *bot, GstElement *video_bin);
+ * bin @video_bin and the tone bursts to the microphone bin @audio_bin
+ * (transfer none; names "camera", "mic" and "pay"). */
+void mm_bot_marks_sender (MmBot *bot, GstElement *video_bin, GstElement *audio_bin);
+/* Main loop: with --watch-tone, watch the decoded audio at @pad (transfer
+ * none; S16LE or F32LE, mono). */
+void mm_bot_marks_listen (MmBot *bot, GstPad *pad);
 /* Streaming thread: with --watch-color, look for it in @sample (RGBx,
  * transfer none). */
 void mm_bot_marks_frame (MmBot *bot, GstSample *sample);

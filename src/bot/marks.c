@@ -8,6 +8,17 @@
  *   {"bot":0,"event":"change","seq":1,"rgb":"00ffff","painted_us":...,
  *    "sent_us":...,"rtp_ts":...,"ssrc":...}
  *
+ * Its microphone follows: the tone sounds only while the camera shows the
+ * other colour (silence otherwise), and each start or stop prints
+ *
+ *   {"bot":0,"event":"burst","seq":1,"on":true,"made_us":...,
+ *    "sent_us":...,"rtp_ts":...,"ssrc":...}
+ *
+ * --watch-tone: the RMS of every decoded audio buffer (20 ms); when it
+ * rises above -30 dBFS or falls below -40 the bot prints
+ *
+ *   {"bot":0,"event":"heard","seq":1,"present":true,"us":...}
+ *
  * --watch-color=RRGGBB: every decoded frame of the composite is sampled
  * on a 32x18 grid; when the colour first appears anywhere, or is gone
  * everywhere, the bot prints
@@ -22,7 +33,9 @@
 
 #include "bot/bot.h"
 
+#include <gst/audio/audio.h>
 #include <gst/video/video.h>
+#include <math.h>
 #include <string.h>
 
 #define GRID_X 32
@@ -59,30 +72,46 @@ paint (GstVideoFrame *frame, guint32 rgb)
     }
 }
 
+/* Streaming thread: whether @buf starts a change of @mark (the camera or the
+ * microphone following bot->blink_alt); returns the state to apply. */
+static gboolean
+mark_follow (MmBot *bot, MmBotMark *mark, GstBuffer *buf, gint64 now)
+{
+  gboolean alt;
+
+  g_mutex_lock (&bot->lock);
+  alt = bot->blink_alt;
+  if (alt != mark->alt)
+    {
+      mark->alt = alt;
+      mark->seq++;
+      mark->pts = GST_BUFFER_PTS (buf);
+      mark->made_us = now;
+      mark->pending = TRUE;
+    }
+  g_mutex_unlock (&bot->lock);
+  return alt;
+}
+
 static GstPadProbeReturn
 on_camera_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   MmBot *bot = data;
   gint64 now = g_get_real_time ();
   gint64 period = (gint64) bot->app->opts.blink_ms * 1000;
-  gboolean alt;
   GstBuffer *buf;
 
+  /* The camera's clock sets the pace; the microphone follows. */
   g_mutex_lock (&bot->lock);
   if (bot->blink_next_us == 0)
     bot->blink_next_us = now + period;
   if (now >= bot->blink_next_us)
     {
       bot->blink_alt = !bot->blink_alt;
-      bot->blink_seq++;
       bot->blink_next_us = MAX (bot->blink_next_us + period, now + period / 2);
-      bot->blink_pts = GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info));
-      bot->blink_painted_us = now;
-      bot->blink_pending = TRUE;
     }
-  alt = bot->blink_alt;
   g_mutex_unlock (&bot->lock);
-  if (!alt)
+  if (!mark_follow (bot, &bot->colour_mark, GST_PAD_PROBE_INFO_BUFFER (info), now))
     return GST_PAD_PROBE_OK;
 
   buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
@@ -103,36 +132,80 @@ on_camera_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-static void
-note_sent (MmBot *bot, GstBuffer *buf)
+/* The tone sounds only while the camera shows the other colour. */
+static GstPadProbeReturn
+on_mic_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
+  MmBot *bot = data;
+  GstBuffer *buf;
+  GstMapInfo map;
+
+  (void) pad;
+  if (mark_follow (bot, &bot->tone_mark, GST_PAD_PROBE_INFO_BUFFER (info), g_get_real_time ()))
+    return GST_PAD_PROBE_OK;
+  buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  if (gst_buffer_map (buf, &map, GST_MAP_WRITE))
+    {
+      memset (map.data, 0, map.size);   /* silence in any sample format */
+      gst_buffer_unmap (buf, &map);
+    }
+  return GST_PAD_PROBE_OK;
+}
+
+typedef struct {
+  MmBot *bot;
+  MmBotMark *mark;
+  gboolean audio;
+} Sender;
+
+/* Whether packet @buf carries the first changed buffer of @mark.  A video
+ * frame keeps its PTS through encoder and payloader; the Opus encoder
+ * shifts its frames by its look-ahead, so for audio it is the first
+ * packet whose frame reaches past the change. */
+static gboolean
+carries_mark (GstBuffer *buf, const MmBotMark *mark, gboolean audio)
+{
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+
+  if (!audio)
+    return pts == mark->pts;
+  return GST_CLOCK_TIME_IS_VALID (pts)
+         && pts + (GST_BUFFER_DURATION_IS_VALID (buf) ? GST_BUFFER_DURATION (buf)
+                                                       : 20 * GST_MSECOND) > mark->pts;
+}
+
+static void
+note_sent (const Sender *s, GstBuffer *buf)
+{
+  MmBot *bot = s->bot;
   guint8 head[12];
   g_autoptr (GString) out = NULL;
   gint64 now = g_get_real_time ();
-  guint seq;
-  gboolean alt;
-  gint64 painted;
+  MmBotMark mark;
+  gboolean carries;
 
   if (gst_buffer_extract (buf, 0, head, sizeof head) != sizeof head)
     return;
   g_mutex_lock (&bot->lock);
-  if (!bot->blink_pending || GST_BUFFER_PTS (buf) != bot->blink_pts)
-    {
-      g_mutex_unlock (&bot->lock);
-      return;
-    }
-  bot->blink_pending = FALSE;
-  seq = bot->blink_seq;
-  alt = bot->blink_alt;
-  painted = bot->blink_painted_us;
+  mark = *s->mark;
+  carries = mark.pending && carries_mark (buf, &mark, s->audio);
+  if (carries)
+    s->mark->pending = FALSE;
   g_mutex_unlock (&bot->lock);
+  if (!carries)
+    return;
   out = g_string_new (NULL);
-  g_string_append_printf (out, "{\"bot\":%u,\"event\":\"change\",\"seq\":%u,\"rgb\":\"%06x\","
-                          "\"painted_us\":%" G_GINT64_FORMAT ",\"sent_us\":%" G_GINT64_FORMAT
-                          ",\"rtp_ts\":%u,\"ssrc\":%u}",
-                          bot->index, seq, alt ? mm_bot_marks_blink_rgb (bot) : bot->rgb,
-                          painted, now, GST_READ_UINT32_BE (head + 4),
-                          GST_READ_UINT32_BE (head + 8));
+  if (s->audio)
+    g_string_append_printf (out, "{\"bot\":%u,\"event\":\"burst\",\"seq\":%u,\"on\":%s,"
+                            "\"made_us\":%" G_GINT64_FORMAT, bot->index, mark.seq,
+                            mark.alt ? "true" : "false", mark.made_us);
+  else
+    g_string_append_printf (out, "{\"bot\":%u,\"event\":\"change\",\"seq\":%u,\"rgb\":\"%06x\","
+                            "\"painted_us\":%" G_GINT64_FORMAT, bot->index, mark.seq,
+                            mark.alt ? mm_bot_marks_blink_rgb (bot) : bot->rgb, mark.made_us);
+  g_string_append_printf (out, ",\"sent_us\":%" G_GINT64_FORMAT ",\"rtp_ts\":%u,\"ssrc\":%u}",
+                          now, GST_READ_UINT32_BE (head + 4), GST_READ_UINT32_BE (head + 8));
   mm_bot_print_line (out);
 }
 
@@ -155,21 +228,99 @@ on_packets (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-void
-mm_bot_marks_sender (MmBot *bot, GstElement *video_bin)
+/* Probes on @bin's @source (raw buffers, changed by @on_raw) and "pay". */
+static void
+watch_sender (MmBot *bot, GstElement *bin, const char *source, GstPadProbeCallback on_raw,
+              MmBotMark *mark, gboolean audio)
 {
-  g_autoptr (GstElement) camera = gst_bin_get_by_name (GST_BIN (video_bin), "camera");
-  g_autoptr (GstElement) pay = gst_bin_get_by_name (GST_BIN (video_bin), "pay");
-  g_autoptr (GstPad) camera_src = NULL;
-  g_autoptr (GstPad) pay_src = NULL;
+  g_autoptr (GstElement) src = gst_bin_get_by_name (GST_BIN (bin), source);
+  g_autoptr (GstElement) pay = gst_bin_get_by_name (GST_BIN (bin), "pay");
+  g_autoptr (GstPad) raw = NULL;
+  g_autoptr (GstPad) packets = NULL;
+  Sender *s;
 
-  if (bot->app->opts.blink_ms <= 0 || camera == NULL || pay == NULL)
+  if (src == NULL || pay == NULL)
+    {
+      g_warning ("--blink: the sender has no elements named %s and pay", source);
+      return;
+    }
+  raw = gst_element_get_static_pad (src, "src");
+  packets = gst_element_get_static_pad (pay, "src");
+  s = g_new (Sender, 1);
+  *s = (Sender) { bot, mark, audio };
+  gst_pad_add_probe (raw, GST_PAD_PROBE_TYPE_BUFFER, on_raw, bot, NULL);
+  gst_pad_add_probe (packets, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                     on_packets, s, g_free);
+}
+
+void
+mm_bot_marks_sender (MmBot *bot, GstElement *video_bin, GstElement *audio_bin)
+{
+  if (bot->app->opts.blink_ms <= 0)
     return;
-  camera_src = gst_element_get_static_pad (camera, "src");
-  pay_src = gst_element_get_static_pad (pay, "src");
-  gst_pad_add_probe (camera_src, GST_PAD_PROBE_TYPE_BUFFER, on_camera_frame, bot, NULL);
-  gst_pad_add_probe (pay_src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                     on_packets, bot, NULL);
+  watch_sender (bot, video_bin, "camera", on_camera_frame, &bot->colour_mark, FALSE);
+  watch_sender (bot, audio_bin, "mic", on_mic_buffer, &bot->tone_mark, TRUE);
+}
+
+/* Loud above -30 dBFS, quiet again below -40. */
+#define LOUD_RMS 0.0316
+#define QUIET_RMS 0.01
+
+static GstPadProbeReturn
+on_heard (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  MmBot *bot = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  gint64 now = g_get_real_time ();
+  g_autoptr (GString) out = NULL;
+  GstAudioInfo ai;
+  GstMapInfo map;
+  double sum = 0, rms;
+  gsize n = 0;
+  gboolean loud;
+  guint seq;
+
+  if (caps == NULL || !gst_audio_info_from_caps (&ai, caps)
+      || !gst_buffer_map (buf, &map, GST_MAP_READ))
+    return GST_PAD_PROBE_OK;
+  if (GST_AUDIO_INFO_FORMAT (&ai) == GST_AUDIO_FORMAT_S16)
+    for (n = 0; n < map.size / 2; n++)
+      {
+        double x = ((const gint16 *) map.data)[n] / 32768.0;
+
+        sum += x * x;
+      }
+  else if (GST_AUDIO_INFO_FORMAT (&ai) == GST_AUDIO_FORMAT_F32)
+    for (n = 0; n < map.size / 4; n++)
+      sum += ((const float *) map.data)[n] * (double) ((const float *) map.data)[n];
+  gst_buffer_unmap (buf, &map);
+  if (n == 0)
+    return GST_PAD_PROBE_OK;
+  rms = sqrt (sum / n);
+  g_mutex_lock (&bot->lock);
+  loud = bot->heard_present ? rms >= QUIET_RMS : rms >= LOUD_RMS;
+  if (loud == bot->heard_present)
+    {
+      g_mutex_unlock (&bot->lock);
+      return GST_PAD_PROBE_OK;
+    }
+  bot->heard_present = loud;
+  seq = ++bot->heard_seq;
+  g_mutex_unlock (&bot->lock);
+  out = g_string_new (NULL);
+  g_string_append_printf (out, "{\"bot\":%u,\"event\":\"heard\",\"seq\":%u,\"present\":%s,"
+                          "\"us\":%" G_GINT64_FORMAT "}",
+                          bot->index, seq, loud ? "true" : "false", now);
+  mm_bot_print_line (out);
+  return GST_PAD_PROBE_OK;
+}
+
+void
+mm_bot_marks_listen (MmBot *bot, GstPad *pad)
+{
+  if (bot->app->opts.watch_tone)
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_heard, bot, NULL);
 }
 
 void

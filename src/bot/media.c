@@ -142,10 +142,10 @@ static char *
 audio_send_description (MmBot *bot)
 {
   return g_strdup_printf (
-    "audiotestsrc is-live=true wave=sine freq=%d volume=0.3 samplesperbuffer=960 "
+    "audiotestsrc name=mic is-live=true wave=sine freq=%d volume=0.3 samplesperbuffer=960 "
     "! audio/x-raw,rate=%d,channels=1 "
     "! opusenc frame-size=20 "
-    "! rtpopuspay pt=%d "
+    "! rtpopuspay name=pay pt=%d "
     "! capsfilter caps=\"" AUDIO_RTP_CAPS "\"",
     bot->tone, AUDIO_RATE, AUDIO_PT);
 }
@@ -171,7 +171,7 @@ audio_recv_description (void)
     "! opusdec plc=true "
     "! audioconvert ! audioresample "
     "! audio/x-raw,rate=%d,channels=1 "
-    "! level interval=100000000 post-messages=true "
+    "! level name=level interval=100000000 post-messages=true "
     "! spectrum bands=%d threshold=%d interval=100000000 post-messages=true "
     "  message-magnitude=true message-phase=false "
     "! fakesink sync=false async=false",
@@ -257,7 +257,23 @@ make_receiver (MmBot *bot, gboolean video, GError **error)
 
       gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cbs, bot, NULL);
     }
+  else if (!count)
+    {
+      g_autoptr (GstElement) level = gst_bin_get_by_name (GST_BIN (bin), "level");
+      g_autoptr (GstPad) pad = gst_element_get_static_pad (level, "sink");
+
+      mm_bot_marks_listen (bot, pad);
+    }
   return bin;
+}
+
+static GstPadProbeReturn
+on_first_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  (void) pad;
+  (void) info;
+  mm_bot_step (data, MM_BOT_STEP_FIRST_PACKET);
+  return GST_PAD_PROBE_REMOVE;
 }
 
 /* Add a receive chain to the running pipeline and feed it from @src.
@@ -274,6 +290,9 @@ attach_receiver (MmBot *bot, GstPad *src, gboolean video, GError **error)
   gst_bin_add (GST_BIN (bot->pipeline), bin);
   gst_element_sync_state_with_parent (bin);
   sink = gst_element_get_static_pad (bin, "sink");
+  if (video)
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                       on_first_packet, bot, NULL);
   ret = gst_pad_link (src, sink);
   if (ret != GST_PAD_LINK_OK)
     {
@@ -486,6 +505,7 @@ on_local_description_set (GstPromise *promise, gpointer user_data)
   json_object_set_string_member (msg, "type", "offer");
   json_object_set_string_member (msg, "sdp", lo->sdp);
   mm_bot_debug (lo->bot, "sending the offer:\n%s", lo->sdp);
+  mm_bot_step (lo->bot, MM_BOT_STEP_OFFER);
   mm_bot_signal_send (lo->bot, msg);
 }
 
@@ -584,10 +604,24 @@ on_connection_state (GObject *webrtc, GParamSpec *pspec, gpointer user_data)
   g_object_get (webrtc, "connection-state", &state, NULL);
   v = g_enum_get_value (klass, state);
   /* (Once the bot has left, the server's side goes away: not news.) */
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+    mm_bot_step (bot, MM_BOT_STEP_CONNECTED);
   if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED && !bot->app->stopping)
     mm_bot_log (bot, "connection failed");
   else
     mm_bot_debug (bot, "connection %s", v ? v->value_nick : "?");
+}
+
+static void
+on_ice_state (GObject *webrtc, GParamSpec *pspec, gpointer user_data)
+{
+  GstWebRTCICEConnectionState state;
+
+  (void) pspec;
+  g_object_get (webrtc, "ice-connection-state", &state, NULL);
+  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED
+      || state == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED)
+    mm_bot_step (user_data, MM_BOT_STEP_ICE);
 }
 
 typedef struct {
@@ -663,6 +697,7 @@ mm_bot_media_set_answer (MmBot *bot, const char *sdp)
 
   if (bot->webrtc == NULL)
     return;
+  mm_bot_step (bot, MM_BOT_STEP_ANSWER);
   if (bot->remote_set && !bot->renegotiating)
     {
       mm_bot_log (bot, "an answer to no offer: ignored");
@@ -958,7 +993,6 @@ build_senders (MmBot *bot, GstElement **video, GstElement **audio, GError **erro
   *video = gst_parse_bin_from_description (vdesc, TRUE, error);
   if (*video == NULL)
     return FALSE;
-  mm_bot_marks_sender (bot, *video);
   *audio = gst_parse_bin_from_description (adesc, TRUE, error);
   if (*audio == NULL)
     {
@@ -966,6 +1000,7 @@ build_senders (MmBot *bot, GstElement **video, GstElement **audio, GError **erro
       *video = NULL;
       return FALSE;
     }
+  mm_bot_marks_sender (bot, *video, *audio);
   return TRUE;
 }
 
@@ -990,6 +1025,7 @@ build_webrtc (MmBot *bot, GError **error)
   g_signal_connect (bot->webrtc, "pad-added", G_CALLBACK (on_pad_added), bot);
   g_signal_connect (bot->webrtc, "notify::connection-state", G_CALLBACK (on_connection_state),
                     bot);
+  g_signal_connect (bot->webrtc, "notify::ice-connection-state", G_CALLBACK (on_ice_state), bot);
   if (o->recv_only)
     {
       if (!o->audio_only)
@@ -1333,6 +1369,11 @@ mm_bot_media_report (MmBot *bot, MmBotReport *r)
   r->fps = elapsed > 0.05 ? r->frames / elapsed : 0;
   if (first_us != 0 && bot->join_start_us != 0)
     r->first_frame_ms = MAX ((first_us - bot->join_start_us) / 1000, 0);
+  g_mutex_lock (&bot->lock);
+  for (guint i = 0; i < MM_BOT_N_STEPS; i++)
+    r->steps_ms[i] = bot->step_us[i] != 0 && bot->join_start_us != 0
+                       ? MAX ((bot->step_us[i] - bot->join_start_us) / 1000, 0) : -1;
+  g_mutex_unlock (&bot->lock);
   if (bot->webrtc != NULL)
     {
       GstWebRTCPeerConnectionState state;

@@ -432,6 +432,7 @@ join (MmBot *bot, char **why)
       http_result_clear (&r);
       return FALSE;
     }
+  mm_bot_step (bot, MM_BOT_STEP_JOINED);
   o = node_object (r.json);
   sig = obj_obj (o, "signalling");
   pid = obj_str (obj_obj (o, "participant"), "id");

@@ -8,6 +8,7 @@
 #include "media/probe.h"
 
 #include <gst/video/video.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 static GMutex log_lock;
 static FILE *log_file;
 static int video_pt = 96;
+static int audio_pt = 111;
 static gboolean have_colour;
 static guint8 colour_yuv[3];
 
@@ -36,6 +38,7 @@ probe_enabled (void)
     {
       const char *path = g_getenv ("MIXMEET_PROBE_LOG");
       const char *pt = g_getenv ("MIXMEET_PROBE_PT");
+      const char *apt = g_getenv ("MIXMEET_PROBE_APT");
       const char *colour = g_getenv ("MIXMEET_PROBE_COLOR");
 
       if (path != NULL && *path != '\0')
@@ -46,6 +49,8 @@ probe_enabled (void)
         }
       if (pt != NULL)
         video_pt = atoi (pt);
+      if (apt != NULL)
+        audio_pt = atoi (apt);
       if (colour != NULL && strlen (colour) == 6
           && strspn (colour, "0123456789abcdefABCDEF") == 6)
         {
@@ -107,10 +112,16 @@ note_packet (GstBuffer **buf, guint idx, gpointer data)
   guint8 head[12];
   guint32 ssrc, ts;
   gboolean fresh = TRUE;
+  const char *kind;
 
   (void) idx;
-  if (gst_buffer_extract (*buf, 0, head, sizeof head) != sizeof head
-      || head[0] >> 6 != 2 || (head[1] & 0x7f) != video_pt)
+  if (gst_buffer_extract (*buf, 0, head, sizeof head) != sizeof head || head[0] >> 6 != 2)
+    return TRUE;
+  if ((head[1] & 0x7f) == video_pt)
+    kind = s->out ? "out" : "in";
+  else if ((head[1] & 0x7f) == audio_pt)
+    kind = s->out ? "aout" : "ain";
+  else
     return TRUE;
   ts = GST_READ_UINT32_BE (head + 4);
   ssrc = GST_READ_UINT32_BE (head + 8);
@@ -130,8 +141,8 @@ note_packet (GstBuffer **buf, guint idx, gpointer data)
 done:
   g_mutex_unlock (&s->lock);
   if (fresh)
-    log_line ("%s %s %u %u %" G_GINT64_FORMAT "\n", s->out ? "out" : "in", s->peer_id,
-              ssrc, ts, g_get_real_time ());
+    log_line ("%s %s %u %u %" G_GINT64_FORMAT "\n", kind, s->peer_id, ssrc, ts,
+              g_get_real_time ());
   return TRUE;
 }
 
@@ -290,5 +301,92 @@ mm_probe_composite (GstElement *compositor, GstElement *encoder)
   gst_object_unref (pad);
   pad = gst_element_get_static_pad (encoder, "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_encoded, NULL, NULL);
+  gst_object_unref (pad);
+}
+
+/* ---- the audio mix ------------------------------------------------------ */
+
+/* Loud above -30 dBFS, quiet again below -40, as mixmeet-bot's --watch-tone. */
+#define LOUD_RMS 0.0316
+#define QUIET_RMS 0.01
+
+static MixState amix_state;
+
+static GstPadProbeReturn
+on_audio_mix (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstMapInfo map;
+  double sum = 0, rms;
+  gsize n;
+  gboolean loud, changed;
+
+  (void) pad;
+  (void) data;
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+    return GST_PAD_PROBE_OK;
+  for (n = 0; n < map.size / 2; n++)   /* S16LE: audio-mix.pipeline's caps */
+    {
+      double x = (gint16) GST_READ_UINT16_LE (map.data + 2 * n) / 32768.0;
+
+      sum += x * x;
+    }
+  gst_buffer_unmap (buf, &map);
+  if (n == 0)
+    return GST_PAD_PROBE_OK;
+  rms = sqrt (sum / n);
+  g_mutex_lock (&amix_state.lock);
+  loud = amix_state.present ? rms >= QUIET_RMS : rms >= LOUD_RMS;
+  changed = loud != amix_state.present;
+  if (changed)
+    {
+      amix_state.present = loud;
+      if (amix_state.n_pending < MAX_PENDING)
+        amix_state.pending[amix_state.n_pending++] = GST_BUFFER_PTS (buf);
+    }
+  g_mutex_unlock (&amix_state.lock);
+  if (changed)
+    log_line ("amix %" G_GUINT64_FORMAT " %d %" G_GINT64_FORMAT "\n", GST_BUFFER_PTS (buf),
+              loud, g_get_real_time ());
+  return GST_PAD_PROBE_OK;
+}
+
+/* The first encoded frame that reaches a change's PTS carries it. */
+static GstPadProbeReturn
+on_audio_encoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime end = GST_BUFFER_PTS (buf) + (GST_BUFFER_DURATION_IS_VALID (buf)
+                                             ? GST_BUFFER_DURATION (buf) : 0);
+  GstClockTime hit = GST_CLOCK_TIME_NONE;
+
+  (void) pad;
+  (void) data;
+  g_mutex_lock (&amix_state.lock);
+  if (amix_state.n_pending > 0 && amix_state.pending[0] < end)
+    {
+      hit = amix_state.pending[0];
+      memmove (amix_state.pending, amix_state.pending + 1,
+               (amix_state.n_pending - 1) * sizeof amix_state.pending[0]);
+      amix_state.n_pending--;
+    }
+  g_mutex_unlock (&amix_state.lock);
+  if (hit != GST_CLOCK_TIME_NONE)
+    log_line ("aenc %" G_GUINT64_FORMAT " %" G_GINT64_FORMAT "\n", hit, g_get_real_time ());
+  return GST_PAD_PROBE_OK;
+}
+
+void
+mm_probe_audio_mix (GstElement *mixer, GstElement *encoder)
+{
+  GstPad *pad;
+
+  if (!probe_enabled ())
+    return;
+  pad = gst_element_get_static_pad (mixer, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_audio_mix, NULL, NULL);
+  gst_object_unref (pad);
+  pad = gst_element_get_static_pad (encoder, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_audio_encoded, NULL, NULL);
   gst_object_unref (pad);
 }

@@ -14,9 +14,16 @@
  *                             which MIXMEET_PROBE_COLOR (RRGGBB) appears
  *                             (PRESENT 1) or is gone (0)
  *   enc PTS US                that frame leaving the encoder
+ *   ain, aout PEER SSRC RTP_TS US   as in and out, for every audio packet
+ *   amix PTS LOUD US          the room's full audio mix (before its encoder)
+ *                             rises above -30 dBFS (LOUD 1) or falls below
+ *                             -40 (0)
+ *   aenc PTS US               the encoded frame holding that change
+ *                             leaving the encoder (PTS: the change's)
  *
  * Only packets of payload type MIXMEET_PROBE_PT (default 96, the VP8 type
- * of mixmeet-bot and Chromium) count as video.  Without MIXMEET_PROBE_LOG
+ * of mixmeet-bot and Chromium) count as video, and of MIXMEET_PROBE_APT
+ * (default 111, their Opus type) as audio.  Without MIXMEET_PROBE_LOG
  * the functions below do nothing and add no probe.
  */
 #pragma once
@@ -32,5 +39,9 @@ void mm_probe_peer (GstElement *webrtc, const char *peer_id);
 /* Watch the raw composite at @compositor's output and the encoded one at
  * @encoder's (both transfer none). */
 void mm_probe_composite (GstElement *compositor, GstElement *encoder);
+
+/* Watch the raw mix at @mixer's output (S16LE) and the encoded one at
+ * @encoder's (both transfer none). */
+void mm_probe_audio_mix (GstElement *mixer, GstElement *encoder);
 
 G_END_DECLS
