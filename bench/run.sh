@@ -250,8 +250,10 @@ i=0
 : >"$dir/joins.txt"
 : >"$dir/join-steps.txt"
 while [ "$i" -lt "$CHURN" ]; do
+  # A 40 ms jitter buffer, as scenario 1's receiver: browsers start theirs
+  # near zero, webrtcbin's default of 200 ms would be the bot's own delay.
   ./mixmeet-bot --server "$url" --ice-address 127.0.0.1 --room "$code" --name "join-$i" \
-    --duration "$CHURN_S" >"$dir/join.out" 2>>"$dir/bots.err" || true
+    --latency 40 --duration "$CHURN_S" >"$dir/join.out" 2>>"$dir/bots.err" || true
   sed -n 's/.*"first_frame_ms":\([0-9][0-9]*\).*/\1/p' "$dir/join.out" | tail -n 1 >>"$dir/joins.txt"
   # The steps before it: joined offer answer ice connected first_packet.
   grep '"first_frame_ms":[0-9]' "$dir/join.out" | tail -n 1 |
