@@ -113,6 +113,7 @@ struct _MmMedia {
   GstElement *vtee;
   GstBin *full_mix;
   GHashTable *peers;          /* id → Peer* (owned ref) */
+  GPtrArray *leaving;         /* Peer*: out of peers, not torn down yet (no ref) */
   guint next_order;
   guint bus_watch;
   gint64 last_keyframe_us;
@@ -1010,6 +1011,7 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
   m->sink = *sink;
   m->layout = MM_LAYOUT_GRID;
   m->peers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, peer_unref);
+  m->leaving = g_ptr_array_new ();
   m->pipeline = gst_pipeline_new (name);
   m->video_mix = make_bin (m, "video-mix", vvars, error);
   m->full_mix = m->video_mix ? make_bin (m, "audio-mix", avars, error) : NULL;
@@ -1098,6 +1100,7 @@ media_unref (MmMedia *m)
     }
   g_hash_table_remove_all (m->peers);
   g_hash_table_unref (m->peers);
+  g_ptr_array_unref (m->leaving);
   g_clear_object (&m->compositor);
   g_clear_object (&m->venc);
   g_clear_object (&m->vtee);
@@ -2237,6 +2240,28 @@ mm_media_add_ice (MmMedia *m, const char *pid, guint mline, const char *candidat
 
 /* ---- leaving ----------------------------------------------------------- */
 
+/* Take @b, a voice going into someone's mix, out of its source's list of
+ * voices (@voice TRUE) or out of its listener's list of mix inputs.  The
+ * peers that are leaving count: one may still own @b until its teardown,
+ * and forgetting it there too freed a branch twice when many left at
+ * once (a crash). */
+static void
+forget_branch (MmMedia *m, Branch *b, gboolean voice)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, m->peers);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    g_ptr_array_remove (voice ? ((Peer *) value)->voices : ((Peer *) value)->mix_inputs, b);
+  for (guint i = 0; i < m->leaving->len; i++)
+    {
+      Peer *q = m->leaving->pdata[i];
+
+      g_ptr_array_remove (voice ? q->voices : q->mix_inputs, b);
+    }
+}
+
 /* Everything of @p that only @p uses: no data flows into it any more. */
 static void
 peer_teardown (Peer *p)
@@ -2255,15 +2280,12 @@ peer_teardown (Peer *p)
   if (p->screen_tile != NULL)
     branch_free_now (p->screen_tile, TRUE);
   p->screen_tile = NULL;
+  g_ptr_array_remove (m->leaving, p);
   for (guint i = 0; i < p->voices->len; i++)
     {
       Branch *b = p->voices->pdata[i];
-      GHashTableIter it;
-      gpointer value;
 
-      g_hash_table_iter_init (&it, m->peers);
-      while (g_hash_table_iter_next (&it, NULL, &value))
-        g_ptr_array_remove (((Peer *) value)->mix_inputs, b);
+      forget_branch (m, b, FALSE);
       branch_free_now (b, TRUE);
     }
   g_ptr_array_set_size (p->voices, 0);
@@ -2338,13 +2360,9 @@ mm_media_remove (MmMedia *m, const char *pid)
   for (guint i = 0; i < p->mix_inputs->len; i++)
     {
       Branch *b = p->mix_inputs->pdata[i];
-      GHashTableIter it;
-      gpointer value;
 
       /* The source's list of voices must forget this branch now. */
-      g_hash_table_iter_init (&it, m->peers);
-      while (g_hash_table_iter_next (&it, NULL, &value))
-        g_ptr_array_remove (((Peer *) value)->voices, b);
+      forget_branch (m, b, TRUE);
       branch_detach (b, p, FALSE);
     }
   g_ptr_array_set_size (p->mix_inputs, 0);
@@ -2354,6 +2372,7 @@ mm_media_remove (MmMedia *m, const char *pid)
   /* Out of the table now: the id is free for a new connection, and
    * nothing iterating the peers sees this one again. */
   g_hash_table_steal (m->peers, pid);
+  g_ptr_array_add (m->leaving, p);
   /* The tile goes with the teardown; lay out the others now. */
   if (had_tile)
     screens_changed (m);
