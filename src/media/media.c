@@ -510,6 +510,29 @@ branch_move (Branch *b, GstBin *to)
   b->move_to = to;
 }
 
+/* ---- input timing ------------------------------------------------------ */
+
+/* rtpbin lines up the streams of one sender from its RTCP sender reports
+ * (lip sync): it delays the voice until the matching camera frame would
+ * play.  The compositor shows each camera frame as soon as it has one and
+ * does not wait for its time, so that delay only held the voice back in
+ * the mix (80 ms in make bench, and the mix then lagged the composite by
+ * as much at every receiver).  Offsets above 1 ns are ignored: each
+ * stream keeps its own arrival timing. */
+static void
+keep_input_timing (GstElement *webrtc)
+{
+  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
+
+  if (rtpbin == NULL)
+    {
+      g_warning ("webrtcbin has no element named rtpbin: inputs stay lip-synced");
+      return;
+    }
+  g_object_set (rtpbin, "max-ts-offset", (gint64) 1, NULL);
+  gst_object_unref (rtpbin);
+}
+
 /* ---- keyframes --------------------------------------------------------- */
 
 /* Keyframe requests (a joiner, a receiver's PLI/FIR) reach vp8enc as
@@ -1602,6 +1625,7 @@ input_ready (MmApp *app, gpointer data)
       level = gst_bin_get_by_name (p->audio_in, "level");
       if (level != NULL)
         {
+          mm_probe_voice (level, p->id);
           g_object_set_data_full (G_OBJECT (level), "mm-peer", g_strdup (p->id), g_free);
           gst_object_unref (level);
         }
@@ -2159,6 +2183,7 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
   if (*m->app->opts->turn_server != '\0')
     g_object_set (p->webrtc, "turn-server", m->app->opts->turn_server, NULL);
   configure_ice (m, p->webrtc);
+  keep_input_timing (p->webrtc);
   mm_probe_peer (p->webrtc, p->id);
   g_signal_connect_data (p->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
                          peer_ref (p), (GClosureNotify) (void (*) (void)) peer_unref, 0);

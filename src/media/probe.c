@@ -312,31 +312,66 @@ mm_probe_composite (GstElement *compositor, GstElement *encoder)
 
 static MixState amix_state;
 
-static GstPadProbeReturn
-on_audio_mix (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+/* RMS of an S16LE buffer (audio-in and audio-mix.pipeline's caps), or -1. */
+static double
+rms_s16 (GstBuffer *buf)
 {
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   GstMapInfo map;
-  double sum = 0, rms;
+  double sum = 0;
   gsize n;
-  gboolean loud, changed;
 
-  (void) pad;
-  (void) data;
   if (!gst_buffer_map (buf, &map, GST_MAP_READ))
-    return GST_PAD_PROBE_OK;
-  for (n = 0; n < map.size / 2; n++)   /* S16LE: audio-mix.pipeline's caps */
+    return -1;
+  for (n = 0; n < map.size / 2; n++)
     {
       double x = (gint16) GST_READ_UINT16_LE (map.data + 2 * n) / 32768.0;
 
       sum += x * x;
     }
   gst_buffer_unmap (buf, &map);
-  if (n == 0)
+  return n > 0 ? sqrt (sum / n) : -1;
+}
+
+/* Loud or quiet with hysteresis, from the previous state. */
+static gboolean
+loud_now (double rms, gboolean was)
+{
+  return was ? rms >= QUIET_RMS : rms >= LOUD_RMS;
+}
+
+/* The running time of @pad's element now, for comparing with PTS. */
+static GstClockTime
+running_now (GstPad *pad)
+{
+  GstElement *el = GST_ELEMENT (gst_pad_get_parent (pad));
+  GstClockTime t = GST_CLOCK_TIME_NONE;
+
+  if (el != NULL)
+    {
+      GstClock *clock = gst_element_get_clock (el);
+
+      if (clock != NULL)
+        {
+          t = gst_clock_get_time (clock) - gst_element_get_base_time (el);
+          gst_object_unref (clock);
+        }
+      gst_object_unref (el);
+    }
+  return t;
+}
+
+static GstPadProbeReturn
+on_audio_mix (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  double rms = rms_s16 (buf);
+  gboolean loud, changed;
+
+  (void) data;
+  if (rms < 0)
     return GST_PAD_PROBE_OK;
-  rms = sqrt (sum / n);
   g_mutex_lock (&amix_state.lock);
-  loud = amix_state.present ? rms >= QUIET_RMS : rms >= LOUD_RMS;
+  loud = loud_now (rms, amix_state.present);
   changed = loud != amix_state.present;
   if (changed)
     {
@@ -346,9 +381,53 @@ on_audio_mix (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     }
   g_mutex_unlock (&amix_state.lock);
   if (changed)
-    log_line ("amix %" G_GUINT64_FORMAT " %d %" G_GINT64_FORMAT "\n", GST_BUFFER_PTS (buf),
-              loud, g_get_real_time ());
+    log_line ("amix %" G_GUINT64_FORMAT " %d %" G_GINT64_FORMAT " %" G_GUINT64_FORMAT "\n",
+              GST_BUFFER_PTS (buf), loud, g_get_real_time (), running_now (pad));
   return GST_PAD_PROBE_OK;
+}
+
+typedef struct {
+  char *peer_id;
+  gboolean loud;               /* streaming thread only */
+} VoiceState;
+
+static void
+voice_state_free (gpointer data)
+{
+  VoiceState *v = data;
+
+  g_free (v->peer_id);
+  g_free (v);
+}
+
+static GstPadProbeReturn
+on_voice (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VoiceState *v = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  double rms = rms_s16 (buf);
+
+  if (rms < 0 || loud_now (rms, v->loud) == v->loud)
+    return GST_PAD_PROBE_OK;
+  v->loud = !v->loud;
+  log_line ("adec %s %" G_GUINT64_FORMAT " %d %" G_GINT64_FORMAT " %" G_GUINT64_FORMAT "\n",
+            v->peer_id, GST_BUFFER_PTS (buf), v->loud, g_get_real_time (), running_now (pad));
+  return GST_PAD_PROBE_OK;
+}
+
+void
+mm_probe_voice (GstElement *decoded, const char *peer_id)
+{
+  GstPad *pad;
+  VoiceState *v;
+
+  if (!probe_enabled ())
+    return;
+  pad = gst_element_get_static_pad (decoded, "src");
+  v = g_new0 (VoiceState, 1);
+  v->peer_id = g_strdup (peer_id);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_voice, v, voice_state_free);
+  gst_object_unref (pad);
 }
 
 /* The first encoded frame that reaches a change's PTS carries it. */

@@ -15,7 +15,9 @@
  *                             (PRESENT 1) or is gone (0)
  *   enc PTS US                that frame leaving the encoder
  *   ain, aout PEER SSRC RTP_TS US   as in and out, for every audio packet
- *   amix PTS LOUD US          the room's full audio mix (before its encoder)
+ *   adec PEER PTS LOUD US RT  PEER's decoded voice gets loud or quiet (as
+ *                             amix); RT: the running time then
+ *   amix PTS LOUD US RT       the room's full audio mix (before its encoder)
  *                             rises above -30 dBFS (LOUD 1) or falls below
  *                             -40 (0)
  *   aenc PTS US               the encoded frame holding that change
@@ -39,6 +41,10 @@ void mm_probe_peer (GstElement *webrtc, const char *peer_id);
 /* Watch the raw composite at @compositor's output and the encoded one at
  * @encoder's (both transfer none). */
 void mm_probe_composite (GstElement *compositor, GstElement *encoder);
+
+/* Watch the decoded voice of @peer_id at @decoded's output (S16LE;
+ * transfer none, the id copied). */
+void mm_probe_voice (GstElement *decoded, const char *peer_id);
 
 /* Watch the raw mix at @mixer's output (S16LE) and the encoded one at
  * @encoder's (both transfer none). */
