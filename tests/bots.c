@@ -174,6 +174,18 @@ mm_bot_lines (MmBot *bot)
   return bot->lines;
 }
 
+GPtrArray *
+mm_bot_snapshot (MmBot *bot)
+{
+  GPtrArray *copy = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+
+  g_mutex_lock (&bot->lock);
+  for (guint i = 0; i < bot->lines->len; i++)
+    g_ptr_array_add (copy, json_node_ref (bot->lines->pdata[i]));
+  g_mutex_unlock (&bot->lock);
+  return copy;
+}
+
 void
 mm_bot_stop (MmBot *bot, int sig)
 {

@@ -28,6 +28,9 @@ JsonObject *mm_bot_wait (MmBot *bot, MmBotPred pred, gpointer data, guint timeou
 JsonObject *mm_bot_last (MmBot *bot);
 /* All report lines so far (transfer none). */
 GPtrArray *mm_bot_lines (MmBot *bot);
+/* A copy of the lines so far, safe while the bot runs: JsonNode*, each
+ * holding an object (transfer full; g_ptr_array_unref frees). */
+GPtrArray *mm_bot_snapshot (MmBot *bot);
 
 /* SIGTERM (the bot leaves) or SIGKILL (it vanishes); waits for the exit. */
 void mm_bot_stop (MmBot *bot, int signal);

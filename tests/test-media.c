@@ -1450,6 +1450,109 @@ test_unconnected_leaves (void)
   mm_bot_free (red);
 }
 
+/* The bench's markers (mixmeet-bot --blink, --watch-color, --watch-tone):
+ * every time the publisher turns cyan and its tone on, the receiver sees
+ * cyan in the composite and hears the tone afterwards, within a second and
+ * a half; and it sees and hears nothing that was not sent. */
+typedef struct {
+  gint64 want;                 /* the seq both must reach */
+  gboolean seen, heard;
+} Marks;
+
+static gboolean
+seen_and_heard (JsonObject *line, gpointer data)
+{
+  Marks *m = data;
+  const char *ev = json_object_get_string_member_with_default (line, "event", "");
+
+  if (json_object_has_member (line, "seq") && json_object_get_int_member (line, "seq") >= m->want)
+    {
+      m->seen = m->seen || g_str_equal (ev, "seen");
+      m->heard = m->heard || g_str_equal (ev, "heard");
+    }
+  return m->seen && m->heard;
+}
+
+/* How many of @rx's @rx_event lines with "present":true follow one of
+ * @tx's @tx_event lines (@tx_on tells which are the "on" ones, @tx_time
+ * their time member) by less than 1.5 s; *n_present: how many there were. */
+static guint
+paired (GPtrArray *tx, const char *tx_event, gboolean (*tx_on) (JsonObject *),
+        const char *tx_time, GPtrArray *rx, const char *rx_event, guint *n_present)
+{
+  guint n = 0;
+
+  *n_present = 0;
+  for (guint i = 0; i < rx->len; i++)
+    {
+      JsonObject *r = json_node_get_object (rx->pdata[i]);
+      gint64 us;
+      gboolean found = FALSE;
+
+      if (g_strcmp0 (json_object_get_string_member_with_default (r, "event", ""), rx_event) != 0
+          || !json_object_get_boolean_member (r, "present"))
+        continue;
+      (*n_present)++;
+      us = json_object_get_int_member (r, "us");
+      for (guint k = 0; k < tx->len && !found; k++)
+        {
+          JsonObject *t = json_node_get_object (tx->pdata[k]);
+          gint64 at;
+
+          if (g_strcmp0 (json_object_get_string_member_with_default (t, "event", ""), tx_event) != 0
+              || !tx_on (t))
+            continue;
+          at = json_object_get_int_member (t, tx_time);
+          found = us > at && us - at < 1500000;
+        }
+      n += found;
+    }
+  return n;
+}
+
+static gboolean
+turns_cyan (JsonObject *change)
+{
+  return g_strcmp0 (json_object_get_string_member (change, "rgb"), "00ffff") == 0;
+}
+
+static gboolean
+tone_on (JsonObject *burst)
+{
+  return json_object_get_boolean_member (burst, "on");
+}
+
+static void
+test_latency_marks (void)
+{
+  g_autofree char *code = new_room (NULL);
+  const char *pub_args[] = { "--name", "pub", "--color", "ff0000", "--tone", "440",
+                             "--blink", "700", "--blink-color", "00ffff", "--no-decode", NULL };
+  const char *rx_args[] = { "--name", "rx", "--recv-only", "--watch-color", "00ffff",
+                            "--watch-tone", "--latency", "40", NULL };
+  MmBot *pub = mm_bot_start (&h, code, pub_args);
+  MmBot *rx = mm_bot_start (&h, code, rx_args);
+  Marks marks = { .want = 12 };   /* six times on and off */
+  g_autoptr (GPtrArray) tx = NULL;
+  g_autoptr (GPtrArray) heard = NULL;
+  guint n_seen, n_heard, seen_ok, heard_ok;
+
+  g_assert_nonnull (mm_bot_wait (rx, seen_and_heard, &marks, 60));
+  tx = mm_bot_snapshot (pub);
+  heard = mm_bot_snapshot (rx);
+  seen_ok = paired (tx, "change", turns_cyan, "painted_us", heard, "seen", &n_seen);
+  heard_ok = paired (tx, "burst", tone_on, "made_us", heard, "heard", &n_heard);
+  g_test_message ("cyan seen %u times (%u after a change), the tone heard %u times (%u after "
+                  "a burst)", n_seen, seen_ok, n_heard, heard_ok);
+  g_assert_cmpuint (n_seen, >=, 6);
+  g_assert_cmpuint (n_heard, >=, 6);
+  /* The first may come before its change's line is read: all but one. */
+  g_assert_cmpuint (seen_ok + 1, >=, n_seen);
+  g_assert_cmpuint (heard_ok + 1, >=, n_heard);
+  mm_bot_free (rx);
+  mm_bot_free (pub);
+}
+
 /* Bad offers get clear errors. */
 static void
 test_bad_offers (void)
@@ -1578,6 +1681,7 @@ main (int argc, char **argv)
   mm_harness_start (&h, "[signalling]\nlong-poll-timeout=2\npresence-timeout=5\n");
   g_test_add_func ("/media/bad-offers", test_bad_offers);
   g_test_add_func ("/media/unconnected-leaves", test_unconnected_leaves);
+  g_test_add_func ("/media/latency-marks", test_latency_marks);
   g_test_add_func ("/media/two-bots", test_two_bots);
   g_test_add_func ("/media/join-and-leave", test_join_and_leave);
   g_test_add_func ("/media/receive-only", test_receive_only);
