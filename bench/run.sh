@@ -162,50 +162,25 @@ recv=$last_bot
 wait "$pub" "$recv" 2>/dev/null || true
 bots=
 rpid=$(sed -n 's/.*"participant_id":"\([^"]*\)".*/\1/p' "$dir/lat-recv.out" | tail -n 1)
-# One line per change: server-added (in -> out), in -> composite, composite ->
-# encoded, encoded -> out, end to end (painted -> seen by the receiver), ms.
-awk -v rpid="$rpid" '
+# delays PREFIX CHANGE TIME ON SEEN: one line per change the publisher
+# reported (CHANGE events, made at TIME, turning "on" when they match ON):
+# server-added (PREFIX"in" -> PREFIX"out" to the receiver), in -> mix, mix
+# -> encoded, encoded -> out, end to end (made -> the receiver's SEEN), ms.
+# Video: in/mix/enc/out and change/seen; audio: ain/amix/aenc/aout and
+# burst/heard (the tone bursts that go with the changes).
+delays() {
+  awk -v rpid="$rpid" -v p="$1" -v change="\"event\":\"$2\"" -v tkey="$3" -v on="$4" \
+      -v seen="\"event\":\"$5\"" '
   function num(s, k,  a) { if (!sub(".*\"" k "\":\"?", "", s)) return ""; split(s, a, /[,}"]/); return a[1] }
   FILENAME ~ /probe/ {
-    if ($1 == "in") { ink[$3 " " $4] = $5 }
-    else if ($1 == "mix") { nm++; mpts[nm] = $2; mp[nm] = $3; mus[nm] = $4 }
-    else if ($1 == "enc") { enc[$2] = $3 }
-    else if ($1 == "out" && $2 == rpid) { no++; ous[no] = $5 }
+    if ($1 == p "in") { ink[$3 " " $4] = $5 }
+    else if ($1 == p "mix") { nm++; mpts[nm] = $2; mp[nm] = $3; mus[nm] = $4 }
+    else if ($1 == p "enc") { enc[$2] = $3 }
+    else if ($1 == p "out" && $2 == rpid) { no++; ous[no] = $5 }
     next }
-  /"event":"change"/ { nc++; crgb[nc] = num($0, "rgb"); cp[nc] = num($0, "painted_us")
+  index($0, change) { nc++; con[nc] = (index($0, on) > 0); cm[nc] = num($0, tkey)
     ckey[nc] = num($0, "ssrc") " " num($0, "rtp_ts"); next }
-  /"event":"seen"/ { ns++; sp[ns] = ($0 ~ /"present":true/); sus[ns] = num($0, "us"); next }
-  END {
-    for (c = 1; c <= nc; c++) {
-      want = crgb[c] == "00ffff"; e2e = srv = a = b = d = "-"
-      for (s = 1; s <= ns; s++) if (sus[s] >= cp[c] && sp[s] == want) { e2e = (sus[s] - cp[c]) / 1000; break }
-      if (ckey[c] in ink) {
-        ta = ink[ckey[c]]
-        for (m = 1; m <= nm; m++) if (mus[m] >= ta && mp[m] == want) break
-        if (m <= nm && (mpts[m] in enc)) {
-          te = enc[mpts[m]]
-          for (o = 1; o <= no; o++) if (ous[o] >= te) break
-          if (o <= no) { srv = (ous[o] - ta) / 1000; a = (mus[m] - ta) / 1000
-                         b = (te - mus[m]) / 1000; d = (ous[o] - te) / 1000 }
-        }
-      }
-      if (e2e != "-" && e2e > 2000) e2e = "-"
-      if (srv != "-" && srv > 2000) srv = "-"
-      print srv, a, b, d, e2e
-    } }' "$dir/probe.log" "$dir/lat-pub.out" "$dir/lat-recv.out" >"$dir/lat.txt" 2>/dev/null || true
-# The same for the tone bursts that go with the changes: ain -> amix -> aenc
-# -> aout on the server, made -> heard at the bots.
-awk -v rpid="$rpid" '
-  function num(s, k,  a) { if (!sub(".*\"" k "\":\"?", "", s)) return ""; split(s, a, /[,}"]/); return a[1] }
-  FILENAME ~ /probe/ {
-    if ($1 == "ain") { ink[$3 " " $4] = $5 }
-    else if ($1 == "amix") { nm++; mpts[nm] = $2; mp[nm] = $3; mus[nm] = $4 }
-    else if ($1 == "aenc") { enc[$2] = $3 }
-    else if ($1 == "aout" && $2 == rpid) { no++; ous[no] = $5 }
-    next }
-  /"event":"burst"/ { nc++; con[nc] = ($0 ~ /"on":true/); cm[nc] = num($0, "made_us")
-    ckey[nc] = num($0, "ssrc") " " num($0, "rtp_ts"); next }
-  /"event":"heard"/ { ns++; sp[ns] = ($0 ~ /"present":true/); sus[ns] = num($0, "us"); next }
+  index($0, seen) { ns++; sp[ns] = ($0 ~ /"present":true/); sus[ns] = num($0, "us"); next }
   END {
     for (c = 1; c <= nc; c++) {
       want = con[c]; e2e = srv = a = b = d = "-"
@@ -223,19 +198,21 @@ awk -v rpid="$rpid" '
       if (e2e != "-" && e2e > 2000) e2e = "-"
       if (srv != "-" && srv > 2000) srv = "-"
       print srv, a, b, d, e2e
-    } }' "$dir/probe.log" "$dir/lat-pub.out" "$dir/lat-recv.out" >"$dir/lat-audio.txt" 2>/dev/null || true
-col() { awk -v c="$1" '$c != "-" { print $c }' "${2:-$dir/lat.txt}"; }
-row latency 1pub1rx changes="$(wc -l <"$dir/lat.txt")" matched="$(col 1 | wc -l)" \
-  server_p50_ms="$(col 1 | pct 50)" server_p95_ms="$(col 1 | pct 95)" \
-  in_to_mix_p50_ms="$(col 2 | pct 50)" mix_to_enc_p50_ms="$(col 3 | pct 50)" \
-  enc_to_out_p50_ms="$(col 4 | pct 50)" \
-  e2e_p50_ms="$(col 5 | pct 50)" e2e_p95_ms="$(col 5 | pct 95)"
-a="$dir/lat-audio.txt"
-row latency audio bursts="$(wc -l <"$a")" matched="$(col 1 "$a" | wc -l)" \
-  server_p50_ms="$(col 1 "$a" | pct 50)" server_p95_ms="$(col 1 "$a" | pct 95)" \
-  in_to_mix_p50_ms="$(col 2 "$a" | pct 50)" mix_to_enc_p50_ms="$(col 3 "$a" | pct 50)" \
-  enc_to_out_p50_ms="$(col 4 "$a" | pct 50)" \
-  e2e_p50_ms="$(col 5 "$a" | pct 50)" e2e_p95_ms="$(col 5 "$a" | pct 95)"
+    } }' "$dir/probe.log" "$dir/lat-pub.out" "$dir/lat-recv.out" 2>/dev/null || true
+}
+col() { awk -v c="$1" '$c != "-" { print $c }' "$2"; }   # col N FILE
+# delay_row CASE COUNT FILE: the table row of a delays file.
+delay_row() {
+  row latency "$1" "$2=$(wc -l <"$3")" matched="$(col 1 "$3" | wc -l)" \
+    server_p50_ms="$(col 1 "$3" | pct 50)" server_p95_ms="$(col 1 "$3" | pct 95)" \
+    in_to_mix_p50_ms="$(col 2 "$3" | pct 50)" mix_to_enc_p50_ms="$(col 3 "$3" | pct 50)" \
+    enc_to_out_p50_ms="$(col 4 "$3" | pct 50)" \
+    e2e_p50_ms="$(col 5 "$3" | pct 50)" e2e_p95_ms="$(col 5 "$3" | pct 95)"
+}
+delays "" change painted_us '"rgb":"00ffff"' seen >"$dir/lat.txt"
+delays a burst made_us '"on":true' heard >"$dir/lat-audio.txt"
+delay_row 1pub1rx changes "$dir/lat.txt"
+delay_row audio bursts "$dir/lat-audio.txt"
 fi
 
 # ---- 2 and 5. Join/leave stalls, join time --------------------------------

@@ -262,6 +262,32 @@ mm_bot_marks_sender (MmBot *bot, GstElement *video_bin, GstElement *audio_bin)
   watch_sender (bot, audio_bin, "mic", on_mic_buffer, &bot->tone_mark, TRUE);
 }
 
+/* Streaming thread: @present is what the latest frame or buffer shows;
+ * when it differs from *@state print @event with the next *@seq.  Both
+ * are members of @bot under its lock. */
+static void
+note_presence (MmBot *bot, const char *event, gboolean *state, guint *seq, gboolean present,
+               gint64 now)
+{
+  g_autoptr (GString) out = NULL;
+  guint n;
+
+  g_mutex_lock (&bot->lock);
+  if (present == *state)
+    {
+      g_mutex_unlock (&bot->lock);
+      return;
+    }
+  *state = present;
+  n = ++*seq;
+  g_mutex_unlock (&bot->lock);
+  out = g_string_new (NULL);
+  g_string_append_printf (out, "{\"bot\":%u,\"event\":\"%s\",\"seq\":%u,\"present\":%s,"
+                          "\"us\":%" G_GINT64_FORMAT "}",
+                          bot->index, event, n, present ? "true" : "false", now);
+  mm_bot_print_line (out);
+}
+
 /* Loud above -30 dBFS, quiet again below -40. */
 #define LOUD_RMS 0.0316
 #define QUIET_RMS 0.01
@@ -273,13 +299,11 @@ on_heard (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   gint64 now = g_get_real_time ();
-  g_autoptr (GString) out = NULL;
   GstAudioInfo ai;
   GstMapInfo map;
   double sum = 0, rms;
   gsize n = 0;
   gboolean loud;
-  guint seq;
 
   if (caps == NULL || !gst_audio_info_from_caps (&ai, caps)
       || !gst_buffer_map (buf, &map, GST_MAP_READ))
@@ -300,19 +324,8 @@ on_heard (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   rms = sqrt (sum / n);
   g_mutex_lock (&bot->lock);
   loud = bot->heard_present ? rms >= QUIET_RMS : rms >= LOUD_RMS;
-  if (loud == bot->heard_present)
-    {
-      g_mutex_unlock (&bot->lock);
-      return GST_PAD_PROBE_OK;
-    }
-  bot->heard_present = loud;
-  seq = ++bot->heard_seq;
   g_mutex_unlock (&bot->lock);
-  out = g_string_new (NULL);
-  g_string_append_printf (out, "{\"bot\":%u,\"event\":\"heard\",\"seq\":%u,\"present\":%s,"
-                          "\"us\":%" G_GINT64_FORMAT "}",
-                          bot->index, seq, loud ? "true" : "false", now);
-  mm_bot_print_line (out);
+  note_presence (bot, "heard", &bot->heard_present, &bot->heard_seq, loud, now);
   return GST_PAD_PROBE_OK;
 }
 
@@ -334,8 +347,6 @@ mm_bot_marks_frame (MmBot *bot, GstSample *sample)
   GstVideoInfo vi;
   GstVideoFrame frame;
   gboolean found = FALSE;
-  g_autoptr (GString) out = NULL;
-  guint seq;
 
   if (caps == NULL || buf == NULL || !gst_video_info_from_caps (&vi, caps)
       || GST_VIDEO_INFO_FORMAT (&vi) != GST_VIDEO_FORMAT_RGBx
@@ -353,18 +364,5 @@ mm_bot_marks_frame (MmBot *bot, GstSample *sample)
                 && ABS (p[2] - want[2]) <= TOLERANCE;
       }
   gst_video_frame_unmap (&frame);
-  g_mutex_lock (&bot->lock);
-  if (found == bot->watch_present)
-    {
-      g_mutex_unlock (&bot->lock);
-      return;
-    }
-  bot->watch_present = found;
-  seq = ++bot->watch_seq;
-  g_mutex_unlock (&bot->lock);
-  out = g_string_new (NULL);
-  g_string_append_printf (out, "{\"bot\":%u,\"event\":\"seen\",\"seq\":%u,\"present\":%s,"
-                          "\"us\":%" G_GINT64_FORMAT "}",
-                          bot->index, seq, found ? "true" : "false", now);
-  mm_bot_print_line (out);
+  note_presence (bot, "seen", &bot->watch_present, &bot->watch_seq, found, now);
 }

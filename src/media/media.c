@@ -2287,18 +2287,13 @@ forget_branch (MmMedia *m, Branch *b, gboolean voice)
     }
 }
 
-/* Everything of @p that only @p uses: no data flows into it any more. */
+/* Everything of @p that only @p uses: no data flows into it any more
+ * (its webrtcbin was stopped by mm_media_remove). */
 static void
 peer_teardown (Peer *p)
 {
   MmMedia *m = p->m;
 
-  if (p->webrtc != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (p->webrtc, p);
-      gst_element_set_locked_state (p->webrtc, TRUE);
-      gst_element_set_state (p->webrtc, GST_STATE_NULL);
-    }
   /* Branches out of p's decoders: their source has stopped. */
   if (p->tile != NULL)
     branch_free_now (p->tile, TRUE);

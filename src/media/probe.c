@@ -209,6 +209,25 @@ typedef struct {
 
 static MixState mix_state;
 
+/* Note @present for the frame or buffer at @pts: TRUE if that changes
+ * @s, whose change then waits for its encoder (on_encoded). */
+static gboolean
+mix_changed (MixState *s, gboolean present, GstClockTime pts)
+{
+  gboolean changed;
+
+  g_mutex_lock (&s->lock);
+  changed = present != s->present;
+  if (changed)
+    {
+      s->present = present;
+      if (s->n_pending < MAX_PENDING)
+        s->pending[s->n_pending++] = pts;
+    }
+  g_mutex_unlock (&s->lock);
+  return changed;
+}
+
 static gboolean
 shows_colour (GstBuffer *buf, const GstVideoInfo *vi)
 {
@@ -242,23 +261,14 @@ on_composite (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
   GstVideoInfo vi;
-  gboolean present, changed;
+  gboolean present;
 
   (void) data;
   if (caps == NULL || !gst_video_info_from_caps (&vi, caps)
       || GST_VIDEO_INFO_FORMAT (&vi) != GST_VIDEO_FORMAT_I420)
     return GST_PAD_PROBE_OK;
   present = shows_colour (buf, &vi);
-  g_mutex_lock (&mix_state.lock);
-  changed = present != mix_state.present;
-  if (changed)
-    {
-      mix_state.present = present;
-      if (mix_state.n_pending < MAX_PENDING)
-        mix_state.pending[mix_state.n_pending++] = GST_BUFFER_PTS (buf);
-    }
-  g_mutex_unlock (&mix_state.lock);
-  if (changed)
+  if (mix_changed (&mix_state, present, GST_BUFFER_PTS (buf)))
     log_line ("mix %" G_GUINT64_FORMAT " %d %" G_GINT64_FORMAT "\n", GST_BUFFER_PTS (buf),
               present, g_get_real_time ());
   return GST_PAD_PROBE_OK;
@@ -365,22 +375,15 @@ on_audio_mix (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   double rms = rms_s16 (buf);
-  gboolean loud, changed;
+  gboolean loud;
 
   (void) data;
   if (rms < 0)
     return GST_PAD_PROBE_OK;
   g_mutex_lock (&amix_state.lock);
   loud = loud_now (rms, amix_state.present);
-  changed = loud != amix_state.present;
-  if (changed)
-    {
-      amix_state.present = loud;
-      if (amix_state.n_pending < MAX_PENDING)
-        amix_state.pending[amix_state.n_pending++] = GST_BUFFER_PTS (buf);
-    }
   g_mutex_unlock (&amix_state.lock);
-  if (changed)
+  if (mix_changed (&amix_state, loud, GST_BUFFER_PTS (buf)))
     log_line ("amix %" G_GUINT64_FORMAT " %d %" G_GINT64_FORMAT " %" G_GUINT64_FORMAT "\n",
               GST_BUFFER_PTS (buf), loud, g_get_real_time (), running_now (pad));
   return GST_PAD_PROBE_OK;
