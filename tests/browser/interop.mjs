@@ -13,12 +13,16 @@
 // frame is in, the composite has up to ADVANCE_SECONDS more to show that it
 // goes on: the count is of frames decoded by the WebRTC stack (getStats),
 // which does not depend on how often headless Chromium paints; painted
-// frames (requestVideoFrameCallback) are reported too.
+// frames (requestVideoFrameCallback) are reported too.  The page stays at
+// least STAY_SECONDS after its first frame, so that the others in the room
+// have time to see its camera in their composite (their reports come once
+// a second).
 import { chromium } from 'playwright-core';
 
 const [base, code, seconds = '60'] = process.argv.slice(2);
 const ADVANCE_SECONDS = 30;
 const WANT = 30;
+const STAY_SECONDS = 5;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: [
@@ -54,7 +58,8 @@ try {
       first = { decoded: stats.framesDecoded, painted: r.frames, at: Date.now() };
       deadline = first.at + ADVANCE_SECONDS * 1000;
     }
-    if (first && stats.framesDecoded - first.decoded > WANT && r.frames - first.painted > 0) break;
+    if (first && stats.framesDecoded - first.decoded > WANT && r.frames - first.painted > 0
+        && Date.now() - first.at >= STAY_SECONDS * 1000) break;
     await new Promise((res) => setTimeout(res, 250));
   }
   const decoded = first ? stats.framesDecoded - first.decoded : 0;
