@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "media/egress.h"
+#include "media/tap.h"
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
@@ -106,6 +107,7 @@ link_new (GMainContext *ctx, GstElement *room, GstBin *src_bin, const char *tee_
   GstAppSinkCallbacks cb = { .new_sample = on_sample };
   g_autoptr (GstElement) sink = NULL;
   g_autoptr (GstPad) sink_pad = NULL;
+  GstPadLinkReturn link;
 
   l->ctx = ctx;
   l->room = gst_object_ref (room);
@@ -131,12 +133,9 @@ link_new (GMainContext *ctx, GstElement *room, GstBin *src_bin, const char *tee_
   /* Playing before the tee reaches it (a tee pushing into an inactive
    * pad gets FLUSHING back and the room's branch would stop). */
   gst_element_sync_state_with_parent (l->bin);
-  l->tee_pad = gst_element_request_pad_simple (l->tee, "src_%u");
-  l->src_ghost = gst_ghost_pad_new (NULL, l->tee_pad);
-  gst_pad_set_active (l->src_ghost, TRUE);
-  gst_element_add_pad (GST_ELEMENT (src_bin), l->src_ghost);
   sink_pad = gst_element_get_static_pad (l->bin, "sink");
-  if (gst_pad_link (l->src_ghost, sink_pad) != GST_PAD_LINK_OK)
+  l->tee_pad = mm_tap_tee (src_bin, l->tee, sink_pad, &l->src_ghost, &link);
+  if (link != GST_PAD_LINK_OK)
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "cannot tap %s", tee_name);
   return l;
 }
@@ -181,6 +180,8 @@ unlink_idle (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (!g_atomic_int_compare_and_exchange (&l->unlinked, FALSE, TRUE))
     return GST_PAD_PROBE_REMOVE;
   gst_pad_unlink (l->src_ghost, GST_PAD_PEER (l->src_ghost) ? GST_PAD_PEER (l->src_ghost) : NULL);
+  /* Nor may the tee feed the ghost pad link_free removes (tap.c). */
+  gst_ghost_pad_set_target (GST_GHOST_PAD (l->src_ghost), NULL);
   s = g_idle_source_new ();
   g_source_set_callback (s, link_free_idle, l, NULL);
   g_source_attach (s, l->ctx);

@@ -10,7 +10,10 @@
  * own (a queue, for receivers also a packetiser) between a request pad on
  * the tee and a request pad on the consumer (compositor, audiomixer,
  * webrtcbin).  Branches are detached with an IDLE probe on the tee pad,
- * so a shared tee never stops for someone leaving.
+ * which cuts the tee pad from the branch before any pad is removed, so a
+ * shared tee never stops for someone leaving.  A branch that fails is
+ * contained: the tee goes on for the others and the participant it
+ * served is closed (its client offers again).
  *
  * Threads.  Everything here runs on the main loop, except the GStreamer
  * callbacks marked "streaming thread", which only build self-contained
@@ -21,6 +24,7 @@
 #include "media/media.h"
 #include "media/probe.h"
 #include "media/recorder.h"
+#include "media/tap.h"
 #include "core/error.h"
 
 #include <agent.h>
@@ -49,7 +53,8 @@ typedef struct {
   GstPad *sink_ghost;     /* on sink_bin, targets sink_pad (or NULL) */
   Peer *owner;            /* a removal that waits for this branch */
   GstBin *move_to;        /* or a bin with a tee of that name to move to */
-  gboolean detaching;
+  gint detaching;         /* TRUE, then 2 once unlinked (atomic) */
+  gint failed;            /* its first failure was posted (atomic) */
 } Branch;
 
 struct _Peer {
@@ -321,16 +326,43 @@ set_upstream_floor (MmMedia *m, GstElement *mixer)
  * NOT_LINKED, and hands that upstream: one consumer failing (a viewer whose
  * transport broke, a pad not yet active) would stop the source's streaming
  * task, and with it everyone's composite or a speaker's whole voice.  A
- * branch's entry answers NOT_LINKED instead, which the tee skips; the
- * branch's own queue has posted the error, and the peer it serves is
- * closed for it (peer_failed). */
+ * branch's entry answers NOT_LINKED instead, which the tee skips.
+ *
+ * The branch itself is dead from then on: its queue keeps the flow and
+ * answers it to every later buffer.  Its queue posts an error for some
+ * flows but not for FLUSHING or EOS, so the first failure of a branch
+ * that should be running is posted here, from the branch's bin: on_bus
+ * closes the participant it serves (peer_failed), whose client offers
+ * again, instead of a viewer left connected with no picture. */
 static GstFlowReturn
 contain (GstPad *pad, GstFlowReturn ret)
 {
+  Branch *b = gst_pad_get_element_private (pad);
+
   if (ret == GST_FLOW_OK || ret == GST_FLOW_NOT_LINKED)
     return ret;
   GST_DEBUG_OBJECT (pad, "branch returned %s: not handed to the tee", gst_flow_get_name (ret));
+  if (b != NULL && !g_atomic_int_get (&b->detaching)
+      && GST_STATE_TARGET (b->bin) == GST_STATE_PLAYING
+      && g_atomic_int_compare_and_exchange (&b->failed, FALSE, TRUE))
+    {
+      GError *err = g_error_new (GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+                                 "media to the participant stopped (%s)",
+                                 gst_flow_get_name (ret));
+
+      gst_element_post_message (b->bin, gst_message_new_error (GST_OBJECT (b->bin), err,
+                                                               "a branch of a tee failed"));
+      g_error_free (err);
+    }
   return GST_FLOW_NOT_LINKED;
+}
+
+/* A branch about to stop: contain() reports nothing for it. */
+static void
+branch_quiet (Branch *b)
+{
+  if (b != NULL)
+    g_atomic_int_set (&b->failed, TRUE);
 }
 
 static GstFlowReturn
@@ -376,6 +408,7 @@ branch_new (MmMedia *m, GstBin *src_bin, const char *tee_name, const char *desc,
   gst_bin_add (GST_BIN (m->pipeline), b->bin);
   bin_sink = gst_element_get_static_pad (b->bin, "sink");
   bin_src = gst_element_get_static_pad (b->bin, "src");
+  gst_pad_set_element_private (bin_sink, b);
   gst_pad_set_chain_function (bin_sink, branch_chain);
   gst_pad_set_chain_list_function (bin_sink, branch_chain_list);
   r1 = gst_pad_link (bin_src, sink_ghost != NULL ? sink_ghost : sink_pad);
@@ -384,8 +417,7 @@ branch_new (MmMedia *m, GstBin *src_bin, const char *tee_name, const char *desc,
    * source's streaming task for good (a participant's whole incoming
    * media, or the composite's encoder). */
   gst_element_sync_state_with_parent (b->bin);
-  b->tee_pad = request_pad (src_bin, b->tee, "src_%u", NULL, &b->src_ghost);
-  r2 = gst_pad_link (b->src_ghost, bin_sink);
+  b->tee_pad = mm_tap_tee (src_bin, b->tee, bin_sink, &b->src_ghost, &r2);
   gst_object_unref (bin_sink);
   gst_object_unref (bin_src);
   if (r1 != GST_PAD_LINK_OK || r2 != GST_PAD_LINK_OK)
@@ -421,14 +453,15 @@ branch_move_finish (Branch *b)
   MmMedia *m = b->m;
   char *tee_name = gst_object_get_name (GST_OBJECT (b->tee));
   GstPad *bin_sink = gst_element_get_static_pad (b->bin, "sink");
+  GstPadLinkReturn r;
 
   release_pad (b->src_bin, b->tee, b->tee_pad, b->src_ghost);
   gst_object_unref (b->tee);
   b->src_bin = g_steal_pointer (&b->move_to);
   b->tee = gst_bin_get_by_name (b->src_bin, tee_name);
   g_assert (b->tee != NULL);   /* our own pipeline files name their tees */
-  b->tee_pad = request_pad (b->src_bin, b->tee, "src_%u", NULL, &b->src_ghost);
-  if (gst_pad_link (b->src_ghost, bin_sink) != GST_PAD_LINK_OK)
+  b->tee_pad = mm_tap_tee (b->src_bin, b->tee, bin_sink, &b->src_ghost, &r);
+  if (r != GST_PAD_LINK_OK)
     g_warning ("room %s: moving a branch to another %s failed", m->code, tee_name);
   b->detaching = FALSE;
   gst_object_unref (bin_sink);
@@ -479,6 +512,9 @@ detach_idle (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     return GST_PAD_PROBE_REMOVE;
   bin_sink = gst_element_get_static_pad (d->b->bin, "sink");
   gst_pad_unlink (d->b->src_ghost, bin_sink);
+  /* And the tee pad from the ghost pad, while no buffer is on its way:
+   * the ghost pad is removed later, from the main loop (tap.c). */
+  gst_ghost_pad_set_target (GST_GHOST_PAD (d->b->src_ghost), NULL);
   gst_object_unref (bin_sink);
   mm_app_run_main (d->m->app, detach_finish, d, detach_free);
   return GST_PAD_PROBE_REMOVE;
@@ -823,6 +859,26 @@ on_level (MmMedia *m, GstMessage *msg)
 
 /* ---- bus --------------------------------------------------------------- */
 
+static gboolean
+branch_is (const Branch *b, GstObject *o)
+{
+  return b != NULL && o == GST_OBJECT (b->bin);
+}
+
+/* The peer a failed branch serves: the receiver of its media out, the
+ * owner of a tile, the listener of a mix-minus input. */
+static gboolean
+branch_of_peer (Peer *p, GstObject *o)
+{
+  if (branch_is (p->video_out, o) || branch_is (p->audio_out, o) || branch_is (p->tile, o)
+      || branch_is (p->screen_tile, o))
+    return TRUE;
+  for (guint i = 0; i < p->mix_inputs->len; i++)
+    if (branch_is (p->mix_inputs->pdata[i], o))
+      return TRUE;
+  return FALSE;
+}
+
 /* The peer whose elements include @obj, or NULL. */
 static Peer *
 peer_of (MmMedia *m, GstObject *obj)
@@ -840,7 +896,7 @@ peer_of (MmMedia *m, GstObject *obj)
           if (o == GST_OBJECT (p->webrtc) || o == GST_OBJECT (p->video_in)
               || o == GST_OBJECT (p->audio_in) || o == GST_OBJECT (p->mix)
               || o == GST_OBJECT (p->screen_in)
-              || o == GST_OBJECT (p->card))
+              || o == GST_OBJECT (p->card) || branch_of_peer (p, o))
             return p;
         }
     }
@@ -2357,6 +2413,13 @@ mm_media_remove (MmMedia *m, const char *pid)
    * element upstream of it: the branches detached below could not be
    * stopped (a participant who fails before connecting would hang the
    * main loop).  Stopped, it lets them go. */
+  /* What p's branches return from now on is no failure to report. */
+  branch_quiet (p->video_out);
+  branch_quiet (p->audio_out);
+  branch_quiet (p->tile);
+  branch_quiet (p->screen_tile);
+  for (guint i = 0; i < p->mix_inputs->len; i++)
+    branch_quiet (p->mix_inputs->pdata[i]);
   if (p->webrtc != NULL)
     {
       g_signal_handlers_disconnect_by_data (p->webrtc, p);

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "media/recorder.h"
+#include "media/tap.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -283,6 +284,8 @@ static gboolean
 link_input (MmRecorder *r, Input *in, GstBin *src_bin, const char *tee_name, const char *sink_name,
             GError **error)
 {
+  GstPadLinkReturn link;
+
   in->r = r;
   in->src_bin = src_bin;
   in->tee = gst_bin_get_by_name (src_bin, tee_name);
@@ -292,11 +295,8 @@ link_input (MmRecorder *r, Input *in, GstBin *src_bin, const char *tee_name, con
       g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "the room has no %s", tee_name);
       return FALSE;
     }
-  in->tee_pad = gst_element_request_pad_simple (in->tee, "src_%u");
-  in->src_ghost = gst_ghost_pad_new (NULL, in->tee_pad);
-  gst_pad_set_active (in->src_ghost, TRUE);
-  gst_element_add_pad (GST_ELEMENT (src_bin), in->src_ghost);
-  if (gst_pad_link (in->src_ghost, in->sink) != GST_PAD_LINK_OK)
+  in->tee_pad = mm_tap_tee (src_bin, in->tee, in->sink, &in->src_ghost, &link);
+  if (link != GST_PAD_LINK_OK)
     {
       g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
                    "cannot link the recorder to %s", tee_name);
@@ -384,6 +384,8 @@ unlink_idle (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (!g_atomic_int_compare_and_exchange (&in->unlinked, FALSE, TRUE))
     return GST_PAD_PROBE_REMOVE;
   gst_pad_unlink (in->src_ghost, in->sink);
+  /* Nor may the tee feed the ghost pad finish removes (tap.c). */
+  gst_ghost_pad_set_target (GST_GHOST_PAD (in->src_ghost), NULL);
   gst_pad_send_event (in->sink, gst_event_new_eos ());
   return GST_PAD_PROBE_REMOVE;
 }
@@ -417,6 +419,7 @@ mm_recorder_stop_now (MmRecorder *r, guint timeout_ms, MmRecorderDone done, gpoi
       if (g_atomic_int_compare_and_exchange (&in->unlinked, FALSE, TRUE))
         {
           gst_pad_unlink (in->src_ghost, in->sink);
+          gst_ghost_pad_set_target (GST_GHOST_PAD (in->src_ghost), NULL);
           gst_pad_send_event (in->sink, gst_event_new_eos ());
         }
     }
