@@ -179,9 +179,7 @@ unlink_idle (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 
   if (!g_atomic_int_compare_and_exchange (&l->unlinked, FALSE, TRUE))
     return GST_PAD_PROBE_REMOVE;
-  gst_pad_unlink (l->src_ghost, GST_PAD_PEER (l->src_ghost) ? GST_PAD_PEER (l->src_ghost) : NULL);
-  /* Nor may the tee feed the ghost pad link_free removes (tap.c). */
-  gst_ghost_pad_set_target (GST_GHOST_PAD (l->src_ghost), NULL);
+  mm_tap_cut (l->src_ghost);
   s = g_idle_source_new ();
   g_source_set_callback (s, link_free_idle, l, NULL);
   g_source_attach (s, l->ctx);

@@ -506,16 +506,10 @@ static GstPadProbeReturn
 detach_idle (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   Detach *d = data;
-  GstPad *bin_sink;
 
   if (!g_atomic_int_compare_and_exchange (&d->b->detaching, TRUE, 2))
     return GST_PAD_PROBE_REMOVE;
-  bin_sink = gst_element_get_static_pad (d->b->bin, "sink");
-  gst_pad_unlink (d->b->src_ghost, bin_sink);
-  /* And the tee pad from the ghost pad, while no buffer is on its way:
-   * the ghost pad is removed later, from the main loop (tap.c). */
-  gst_ghost_pad_set_target (GST_GHOST_PAD (d->b->src_ghost), NULL);
-  gst_object_unref (bin_sink);
+  mm_tap_cut (d->b->src_ghost);
   mm_app_run_main (d->m->app, detach_finish, d, detach_free);
   return GST_PAD_PROBE_REMOVE;
 }

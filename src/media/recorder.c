@@ -383,9 +383,7 @@ unlink_idle (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 
   if (!g_atomic_int_compare_and_exchange (&in->unlinked, FALSE, TRUE))
     return GST_PAD_PROBE_REMOVE;
-  gst_pad_unlink (in->src_ghost, in->sink);
-  /* Nor may the tee feed the ghost pad finish removes (tap.c). */
-  gst_ghost_pad_set_target (GST_GHOST_PAD (in->src_ghost), NULL);
+  mm_tap_cut (in->src_ghost);
   gst_pad_send_event (in->sink, gst_event_new_eos ());
   return GST_PAD_PROBE_REMOVE;
 }
@@ -418,8 +416,7 @@ mm_recorder_stop_now (MmRecorder *r, guint timeout_ms, MmRecorderDone done, gpoi
 
       if (g_atomic_int_compare_and_exchange (&in->unlinked, FALSE, TRUE))
         {
-          gst_pad_unlink (in->src_ghost, in->sink);
-          gst_ghost_pad_set_target (GST_GHOST_PAD (in->src_ghost), NULL);
+          mm_tap_cut (in->src_ghost);
           gst_pad_send_event (in->sink, gst_event_new_eos ());
         }
     }

@@ -1,15 +1,16 @@
-/* tap.c — a new consumer on a running tee.
+/* tap.c — a consumer on a running tee, added and taken away.
  *
  * A tee pushes into a new request pad at once, from its own streaming
- * thread.  Whatever it feeds must be whole by then: the ghost pad that
- * carries the tee pad out of its bin is active, in the bin and linked to
- * the consumer before the tee pad becomes its target, the last step.
- * Linked the other way round, a buffer or its sticky events could reach
- * the ghost pad half set up and come back as ERROR, and the tee would
- * hand that upstream and stop the whole source (a speaker's voice, a mix,
- * the composite).  The link itself is made while the tee pad is idle.  The reverse holds on the way out: the tee pad is cut
- * from the ghost pad (gst_ghost_pad_set_target (ghost, NULL)) in an idle
- * probe, before the ghost pad is removed. */
+ * thread.  The ghost pad that carries the tee pad out of its bin is
+ * active, in the bin and linked to the consumer before the tee pad
+ * becomes its target, and that last link is made while the tee pad is
+ * idle.  Linked any other way, a buffer or its sticky events could reach
+ * the ghost pad half set up and come back as ERROR (the tee hands that
+ * upstream and the whole source stops: a speaker's voice, a mix, the
+ * composite), or miss the sticky events for good.  On the way out the
+ * tee pad is cut from the ghost pad (mm_tap_cut, in an idle probe) before
+ * the ghost pad is removed: a tee still feeding a ghost pad being
+ * disposed gets ERROR back too. */
 #include "config.h"
 
 #include "media/tap.h"
@@ -54,4 +55,20 @@ mm_tap_tee (GstBin *src_bin, GstElement *tee, GstPad *sink, GstPad **ghost,
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_IDLE, link_idle, gst_object_ref (*ghost),
                      gst_object_unref);
   return pad;
+}
+
+/* Unlink @ghost (from mm_tap_tee) from its consumer and its tee pad: in
+ * an idle probe on the tee pad, so that no buffer is on its way, where
+ * the caller can wait for one. */
+void
+mm_tap_cut (GstPad *ghost)
+{
+  GstPad *peer = gst_pad_get_peer (ghost);
+
+  if (peer != NULL)
+    {
+      gst_pad_unlink (ghost, peer);
+      gst_object_unref (peer);
+    }
+  gst_ghost_pad_set_target (GST_GHOST_PAD (ghost), NULL);
 }
