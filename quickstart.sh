@@ -100,6 +100,7 @@ case $mode in
     mkdir -p "$state/data"
     say "serving on http://localhost:${MIXMEET_PORT:-8080}/ (Ctrl+C stops)"
     exec ./mixmeetd --database "$conninfo" --sql-dir "$top/sql" --web-root "$top/www/dist" \
+      --pipelines-dir "$top/pipelines" \
       --data-dir "$state/data" --port "${MIXMEET_PORT:-8080}" "$@"
     ;;
   check)

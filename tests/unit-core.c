@@ -575,20 +575,18 @@ test_options_load_file (OptionsFixture *f, gconstpointer data)
                  "[server]\n"
                  "port = 9000\n"
                  "listen = ::\n"
-                 "max-body = 5000000000\n"
+                 "max-body = 50000000\n"
                  "[database]\n"
                  "url = host=/tmp dbname=test\n"
                  "[signalling]\n"
                  "long-poll-timeout = 10\n"
                  "[auth]\n"
-                 "bcrypt-cost = 4\n"
-                 "[other]\n"
-                 "port = 1\n");
+                 "bcrypt-cost = 4\n");
   g_assert_true (mm_options_load_file (f->opts, f->path, &error));
   g_assert_no_error (error);
   g_assert_cmpint (f->opts->port, ==, 9000);
   g_assert_cmpstr (f->opts->listen, ==, "::");
-  g_assert_cmpint (f->opts->max_body, ==, G_GINT64_CONSTANT (5000000000));
+  g_assert_cmpint (f->opts->max_body, ==, G_GINT64_CONSTANT (50000000));
   g_assert_cmpstr (f->opts->database_url, ==, "host=/tmp dbname=test");
   g_assert_cmpint (f->opts->long_poll_timeout, ==, 10);
   g_assert_cmpint (f->opts->bcrypt_cost, ==, 4);
@@ -613,10 +611,93 @@ test_options_load_not_number (OptionsFixture *f, gconstpointer data)
       options_write (f, text);
       g_assert_false (mm_options_load_file (f->opts, f->path, &error));
       g_assert_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT);
-      g_assert_nonnull (strstr (error->message, "server.workers"));
+      g_assert_nonnull (strstr (error->message, "[server] workers"));
       g_assert_nonnull (strstr (error->message, f->path));
+      g_assert_nonnull (strstr (error->message, ":2:"));
       g_assert_cmpint (f->opts->workers, ==, 8);
     }
+}
+
+/* An unknown section or key, or a value out of range, stops start-up with
+ * the file, the line and the key named: a misspelt setting is never
+ * silently ignored. */
+static void
+test_options_load_unknown (OptionsFixture *f, gconstpointer data)
+{
+  const struct {
+    const char *text;
+    const char *mentions[3];
+  } cases[] = {
+    { "[server]\nport = 9000\n\n[sever]\nport = 1\n",
+      { ":4:", "unknown section", "[sever]" } },
+    { "# comment\n[server]\nport = 9000\nwokers = 2\n",
+      { ":4:", "unknown setting", "[server] wokers" } },
+    { "[media]\nvideo-width = 1280\n[media]\n", { NULL, NULL, NULL } },
+    { "[signalling]\n\nlong-poll-timeout = 301\n",
+      { ":3:", "[signalling] long-poll-timeout", "out of range" } },
+    { "[media]\nvideo-framerate=0\n", { ":2:", "[media] video-framerate", "1 to 60" } },
+    { "[metrics]\ntoken = abc\nallowed = 10.0.0.0/8\n", { ":3:", "[metrics] allowed", NULL } },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (MmOptions) o = mm_options_new_default ();
+      g_autoptr (GError) error = NULL;
+
+      options_write (f, cases[i].text);
+      if (cases[i].mentions[0] == NULL)
+        {
+          g_assert_true (mm_options_load_file (o, f->path, &error));
+          continue;
+        }
+      g_assert_false (mm_options_load_file (o, f->path, &error));
+      g_assert_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT);
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, error->message);
+      g_assert_true (g_str_has_prefix (error->message, f->path));
+      for (guint m = 0; m < 3 && cases[i].mentions[m] != NULL; m++)
+        g_assert_nonnull (strstr (error->message, cases[i].mentions[m]));
+    }
+}
+
+/* The installed example lists every setting, commented out with its
+ * default: uncommented, it loads, and it changes nothing. */
+static void
+test_options_example_file (OptionsFixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("MM_TEST_SRCDIR") ? g_getenv ("MM_TEST_SRCDIR") : ".",
+                                            "data", "mixmeetd.conf", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr (GString) enabled = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MmOptions) o = mm_options_new_default ();
+  g_autoptr (MmOptions) d = mm_options_new_default ();
+  g_auto (GStrv) lines = NULL;
+  guint settings = 0;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *l = lines[i];
+
+      /* "#key=value" is a setting; "# text" is prose. */
+      if (l[0] == '#' && g_ascii_isalpha (l[1]) && strchr (l, '=') != NULL)
+        {
+          g_string_append_printf (enabled, "%s\n", l + 1);
+          settings++;
+        }
+      else
+        g_string_append_printf (enabled, "%s\n", l);
+    }
+  options_write (f, enabled->str);
+  g_assert_true (mm_options_load_file (o, f->path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (settings, >=, 40);
+  g_assert_cmpint (o->port, ==, d->port);
+  g_assert_cmpint (o->video_framerate, ==, d->video_framerate);
+  g_assert_cmpint (o->turn_ttl, ==, d->turn_ttl);
+  g_assert_cmpstr (o->metrics_allow, ==, d->metrics_allow);
+  g_assert_cmpstr (o->listen, ==, d->listen);
 }
 
 /* A missing or broken file is an error naming it. */
@@ -769,7 +850,7 @@ test_options_parse_errors (OptionsFixture *f, gconstpointer data)
     gint code;
     const char *mentions;
   } cases[] = {
-    { { "mixmeetd", "--port", "abc", NULL }, MM_ERROR, MM_ERROR_INVALID_INPUT, "server.port" },
+    { { "mixmeetd", "--port", "abc", NULL }, MM_ERROR, MM_ERROR_INVALID_INPUT, "--port" },
     { { "mixmeetd", "--port", "70000", NULL }, MM_ERROR, MM_ERROR_INVALID_INPUT, "port" },
     { { "mixmeetd", "--long-poll-timeout", "50", NULL }, MM_ERROR, MM_ERROR_INVALID_INPUT,
       "presence-timeout" },
@@ -893,6 +974,8 @@ main (int argc, char **argv)
   OPTIONS_TEST ("/core/options/load-file", test_options_load_file);
   OPTIONS_TEST ("/core/options/load-not-number", test_options_load_not_number);
   OPTIONS_TEST ("/core/options/load-bad-file", test_options_load_bad_file);
+  OPTIONS_TEST ("/core/options/load-unknown", test_options_load_unknown);
+  OPTIONS_TEST ("/core/options/example-file", test_options_example_file);
   OPTIONS_TEST ("/core/options/validate", test_options_validate);
   OPTIONS_TEST ("/core/options/parse", test_options_parse);
   OPTIONS_TEST ("/core/options/parse-errors", test_options_parse_errors);

@@ -27,6 +27,7 @@ typedef struct {
   gint login_max_failures;  /* failed logins per email in the window */
   gint login_window;        /* seconds of the throttling window */
   char *port_file;          /* if set, the bound port is written here */
+  char *trusted_proxies;    /* comma-separated addresses/CIDRs of reverse proxies */
 
   /* [media] */
   char *pipelines_dir;      /* GStreamer pipeline descriptions */
@@ -42,8 +43,16 @@ typedef struct {
   gint udp_port_max;
   char *stun_server;        /* stun://host:port or "" */
   char *turn_server;        /* turn(s)://user:pass@host:port or "" */
+  char *public_ip;          /* address announced instead of the local one, or "" */
+  char *turn_uris;          /* comma-separated TURN URIs for clients, or "" */
+  char *turn_secret;        /* coturn static-auth-secret, or "" */
+  gint turn_ttl;            /* seconds a client's TURN credentials are valid */
   gint egress_bitrate;      /* kbit/s of the H.264 of HLS and RTMP */
   char *rtmp_url;           /* where an RTMP push goes by default, or "" */
+
+  /* [metrics] */
+  char *metrics_allow;      /* comma-separated addresses/CIDRs that may scrape */
+  char *metrics_token;      /* bearer token that may scrape from anywhere, or "" */
 } MmOptions;
 
 /* Parse @argv with GOptionContext.  --help prints and exits the process
@@ -56,7 +65,9 @@ MmOptions *mm_options_parse (int *argc, char ***argv, gboolean *exit_now,
 /* Defaults only (transfer full); used by tests of the pure parts. */
 MmOptions *mm_options_new_default (void);
 
-/* Load @path into @opts, overriding what it sets. */
+/* Load @path into @opts, overriding what it sets.  An unknown section or
+ * key, a value that is not a number or one out of its range is an error
+ * naming the file, the line and the key. */
 gboolean mm_options_load_file (MmOptions *opts, const char *path, GError **error);
 
 /* Check ranges; a clear message names the offending setting. */
