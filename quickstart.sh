@@ -28,7 +28,7 @@ packages="build-essential autoconf automake libtool pkg-config
 # Only for the tests: the browser tests drive Debian's Chromium with
 # playwright-core (from the npm registry; it never downloads a browser);
 # the RTMP egress test pushes to a local nginx with the RTMP module.
-check_packages="chromium nginx-light libnginx-mod-rtmp"
+check_packages="chromium nginx-light libnginx-mod-rtmp systemd"
 
 say() { printf '==> %s\n' "$*"; }
 
