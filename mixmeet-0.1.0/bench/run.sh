@@ -1,0 +1,349 @@
+#!/bin/sh
+# run.sh — mixmeet's benchmarks: six scenarios, one table, one JSON file.
+#
+#   bench/run.sh           the full bench (make bench; about 10 minutes)
+#   bench/run.sh quick     each scenario briefly (make bench-quick)
+#
+# A private PostgreSQL and mixmeetd on 127.0.0.1, driven by mixmeet-bot.
+# Server CPU is mixmeetd's utime+stime from /proc over a steady window, in
+# cores; the bots' own CPU is reported apart.  See bench/README.md for what
+# each scenario measures.  Run from the top of a built tree.  Results go to
+# bench/results/DATE-COMMIT.json (BENCH_OUT overrides).
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+mode=${1:-full}
+if [ "$mode" = quick ]; then
+  LAT_S=15; CHURN=5; CHURN_S=3; WARMUP=6; WINDOW=6
+  CAPACITY="2 4 9 16"; AUDIENCE="25 50"; AUDIO_N=20
+else
+  LAT_S=45; CHURN=20; CHURN_S=4; WARMUP=10; WINDOW=20
+  CAPACITY=${BENCH_CAPACITY:-2 4 9 16}; AUDIENCE="50 100 200 400 800"; AUDIO_N=50
+fi
+BOTS_PER_PROCESS=${BOTS_PER_PROCESS:-100}
+hz=$(getconf CLK_TCK)
+dir=$(mktemp -d -t mixmeet-bench-XXXXXX)
+chmod 755 "$dir"
+srv=
+bots=
+
+cleanup() {
+  for p in $bots; do kill "$p" 2>/dev/null || true; done
+  [ -n "$srv" ] && kill "$srv" 2>/dev/null || true
+  sleep 1
+  for p in $bots $srv; do kill -9 "$p" 2>/dev/null || true; done
+  sh tests/pg.sh stop "$dir/pg" >/dev/null 2>&1 || true
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+conninfo=$(PG_FAST=1 sh tests/pg.sh start "$dir/pg")
+
+# start_server [ENV=VALUE ...]: a fresh mixmeetd, with the options in
+# $server_args; sets srv, url, token.
+server_args=
+start_server() {
+  if [ -n "$srv" ]; then kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; fi
+  rm -f "$dir/port"
+  env "$@" ./mixmeetd --database "$conninfo" --sql-dir sql --pipelines-dir pipelines \
+    --web-root www --data-dir "$dir/data" --port 0 --port-file "$dir/port" --bcrypt-cost 4 \
+    --ice-addresses 127.0.0.1 --log-level warning $server_args 2>>"$dir/mixmeetd.log" &
+  srv=$!
+  while [ ! -s "$dir/port" ]; do sleep 0.1; done
+  url=http://127.0.0.1:$(cat "$dir/port")
+  until curl -sf "$url/readyz" >/dev/null; do sleep 0.2; done
+  curl -sf -XPOST "$url/api/v1/auth/register" -H 'Content-Type: application/json' \
+    -d '{"name":"Bench","email":"bench@example.com","password":"bench bench"}' >/dev/null || true
+  token=$(curl -sf -XPOST "$url/api/v1/auth/login" -H 'Content-Type: application/json' \
+    -d '{"email":"bench@example.com","password":"bench bench"}' | json token)
+}
+
+json() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+room() {   # room TITLE [MODE]
+  curl -sf -XPOST "$url/api/v1/rooms" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $token" -d "{\"title\":\"$1\",\"mode\":\"${2:-meeting}\"}" | json code
+}
+bot() {    # bot OUTFILE ARGS...: one mixmeet-bot process in the background
+  out=$1; shift
+  ./mixmeet-bot --server "$url" --ice-address 127.0.0.1 "$@" >"$out" 2>>"$dir/bots.err" &
+  bots="$bots $!"
+  last_bot=$!
+}
+any_alive() { for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+stop_bots() {
+  for p in $bots; do kill "$p" 2>/dev/null || true; done
+  # Each bot posts its leave in turn; a loaded server can take seconds for
+  # each.  After 20 s the rest are killed (the server's presence timeout
+  # removes them; the next scenario has a server of its own anyway).
+  i=0
+  while [ "$i" -lt 20 ] && any_alive $bots; do
+    sleep 1; i=$((i + 1))
+  done
+  for p in $bots; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  bots=
+  sleep 1
+  if ! kill -0 "$srv" 2>/dev/null; then
+    echo "mixmeetd died; the end of its log:" | tee -a "$dir/table"
+    tail -n 3 "$dir/mixmeetd.log" | tee -a "$dir/table"
+    srv=
+  fi
+}
+ticks() {  # summed utime+stime of the given pids
+  for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0; done |
+    awk '{s += $1} END {print s + 0}'
+}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+# profile NAME: with BENCH_PERF=DIR, perf record mixmeetd over the window.
+profile() {
+  [ -n "${BENCH_PERF:-}" ] || return 0
+  mkdir -p "$BENCH_PERF"
+  perf record -q -F 199 -g -p "$srv" -o "$BENCH_PERF/$1.data" -- sleep "$WINDOW" \
+    >/dev/null 2>&1 &
+}
+only() {   # only SCENARIO: true if BENCH_ONLY is empty or names it
+  [ -z "${BENCH_ONLY:-}" ] && return 0
+  case " $BENCH_ONLY " in *" $1 "*) return 0 ;; *) return 1 ;; esac
+}
+cores() { echo "$1 $2 $3 $4" | awk -v hz="$hz" '{printf "%.3f", ($2 - $1) / hz / ($4 - $3)}'; }
+
+# window_stats FROM TO FILES...: over the bots' per-second lines with
+# FROM < t <= TO: mean fps, the bots seen, packets lost in the window
+# (summed over bots), the largest max_gap_ms.
+window_stats() {
+  from=$1; to=$2; shift 2
+  cat "$@" | awk -v w="$from" -v e="$to" '
+    function num(s, k,  a) { if (!sub(".*\"" k "\":", "", s)) return ""; split(s, a, /[,}]/); return a[1] }
+    /"final":true|"event":/ { next }
+    { t = num($0, "t") + 0; if (t <= w || t > e) next
+      b = num($0, "bot") "/" num($0, "participant_id")
+      fps += num($0, "fps"); nf++; seen[b] = 1
+      g = num($0, "max_gap_ms"); if (g != "null" && g + 0 > gap) gap = g + 0
+      l = num($0, "packets_lost"); if (l != "null") { if (!(b in l0)) l0[b] = l; l1[b] = l } }
+    END { n = 0; for (b in seen) n++; for (b in l1) lost += l1[b] - l0[b]
+          printf "%.1f %d %d %d\n", nf ? fps / nf : 0, n, lost, gap }'
+}
+
+pct() {    # pct P: the P-th percentile of the numbers on stdin
+  sort -n | awk -v p="$1" '{ v[NR] = $1 } END { if (!NR) { print "null"; exit }
+    i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR; print v[i] }'
+}
+
+rows=
+row() {    # row SCENARIO CASE KEY=VALUE ...: one table row and one JSON object
+  sc=$1; case_=$2; shift 2
+  line=$(printf '%-10s %-8s' "$sc" "$case_"); js="{\"scenario\":\"$sc\",\"case\":\"$case_\""
+  for kv in "$@"; do
+    k=${kv%%=*}; v=${kv#*=}
+    line="$line $k=$v"
+    case $v in
+      ''|*[!0-9.-]*) [ "$v" = null ] && js="$js,\"$k\":null" || js="$js,\"$k\":\"$v\"" ;;
+      *) js="$js,\"$k\":$v" ;;
+    esac
+  done
+  echo "$line" | tee -a "$dir/table"
+  rows="$rows${rows:+,}$js}"
+}
+
+echo "mixmeet bench ($mode), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+
+# ---- 1. Added latency ----------------------------------------------------
+if only latency; then
+start_server MIXMEET_PROBE_LOG="$dir/probe.log" MIXMEET_PROBE_COLOR=00ffff
+code=$(room latency)
+bot "$dir/lat-pub.out" --room "$code" --name pub --color ff0000 --blink-color 00ffff \
+  --blink 700 --no-decode --duration "$LAT_S"
+pub=$last_bot
+bot "$dir/lat-recv.out" --room "$code" --name recv --recv-only --watch-color 00ffff \
+  --watch-tone --latency 40 --duration "$LAT_S"
+recv=$last_bot
+wait "$pub" "$recv" 2>/dev/null || true
+bots=
+rpid=$(sed -n 's/.*"participant_id":"\([^"]*\)".*/\1/p' "$dir/lat-recv.out" | tail -n 1)
+# delays PREFIX CHANGE TIME ON SEEN: one line per change the publisher
+# reported (CHANGE events, made at TIME, turning "on" when they match ON):
+# server-added (PREFIX"in" -> PREFIX"out" to the receiver), in -> mix, mix
+# -> encoded, encoded -> out, end to end (made -> the receiver's SEEN), ms.
+# Video: in/mix/enc/out and change/seen; audio: ain/amix/aenc/aout and
+# burst/heard (the tone bursts that go with the changes).
+delays() {
+  awk -v rpid="$rpid" -v p="$1" -v change="\"event\":\"$2\"" -v tkey="$3" -v on="$4" \
+      -v seen="\"event\":\"$5\"" '
+  function num(s, k,  a) { if (!sub(".*\"" k "\":\"?", "", s)) return ""; split(s, a, /[,}"]/); return a[1] }
+  FILENAME ~ /probe/ {
+    if ($1 == p "in") { ink[$3 " " $4] = $5 }
+    else if ($1 == p "mix") { nm++; mpts[nm] = $2; mp[nm] = $3; mus[nm] = $4 }
+    else if ($1 == p "enc") { enc[$2] = $3 }
+    else if ($1 == p "out" && $2 == rpid) { no++; ous[no] = $5 }
+    next }
+  index($0, change) { nc++; con[nc] = (index($0, on) > 0); cm[nc] = num($0, tkey)
+    ckey[nc] = num($0, "ssrc") " " num($0, "rtp_ts"); next }
+  index($0, seen) { ns++; sp[ns] = ($0 ~ /"present":true/); sus[ns] = num($0, "us"); next }
+  END {
+    for (c = 1; c <= nc; c++) {
+      want = con[c]; e2e = srv = a = b = d = "-"
+      for (s = 1; s <= ns; s++) if (sus[s] >= cm[c] && sp[s] == want) { e2e = (sus[s] - cm[c]) / 1000; break }
+      if (ckey[c] in ink) {
+        ta = ink[ckey[c]]
+        for (m = 1; m <= nm; m++) if (mus[m] >= ta && mp[m] == want) break
+        if (m <= nm && (mpts[m] in enc)) {
+          te = enc[mpts[m]]
+          for (o = 1; o <= no; o++) if (ous[o] >= te) break
+          if (o <= no) { srv = (ous[o] - ta) / 1000; a = (mus[m] - ta) / 1000
+                         b = (te - mus[m]) / 1000; d = (ous[o] - te) / 1000 }
+        }
+      }
+      if (e2e != "-" && e2e > 2000) e2e = "-"
+      if (srv != "-" && srv > 2000) srv = "-"
+      print srv, a, b, d, e2e
+    } }' "$dir/probe.log" "$dir/lat-pub.out" "$dir/lat-recv.out" 2>/dev/null || true
+}
+col() { awk -v c="$1" '$c != "-" { print $c }' "$2"; }   # col N FILE
+# delay_row CASE COUNT FILE: the table row of a delays file.
+delay_row() {
+  row latency "$1" "$2=$(wc -l <"$3")" matched="$(col 1 "$3" | wc -l)" \
+    server_p50_ms="$(col 1 "$3" | pct 50)" server_p95_ms="$(col 1 "$3" | pct 95)" \
+    in_to_mix_p50_ms="$(col 2 "$3" | pct 50)" mix_to_enc_p50_ms="$(col 3 "$3" | pct 50)" \
+    enc_to_out_p50_ms="$(col 4 "$3" | pct 50)" \
+    e2e_p50_ms="$(col 5 "$3" | pct 50)" e2e_p95_ms="$(col 5 "$3" | pct 95)"
+}
+delays "" change painted_us '"rgb":"00ffff"' seen >"$dir/lat.txt"
+delays a burst made_us '"on":true' heard >"$dir/lat-audio.txt"
+delay_row 1pub1rx changes "$dir/lat.txt"
+delay_row audio bursts "$dir/lat-audio.txt"
+fi
+
+# ---- 2 and 5. Join/leave stalls, join time --------------------------------
+if only stalls; then
+start_server
+code=$(room churn)
+bot "$dir/steady.out" --room "$code" --name steady --count 4 --no-decode
+steady=$last_bot
+sleep "$WARMUP"
+t_from=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/steady.out" | tail -n 1)
+i=0
+: >"$dir/joins.txt"
+: >"$dir/join-steps.txt"
+while [ "$i" -lt "$CHURN" ]; do
+  # A 40 ms jitter buffer, as scenario 1's receiver: browsers start theirs
+  # near zero, webrtcbin's default of 200 ms would be the bot's own delay.
+  ./mixmeet-bot --server "$url" --ice-address 127.0.0.1 --room "$code" --name "join-$i" \
+    --latency 40 --duration "$CHURN_S" >"$dir/join.out" 2>>"$dir/bots.err" || true
+  sed -n 's/.*"first_frame_ms":\([0-9][0-9]*\).*/\1/p' "$dir/join.out" | tail -n 1 >>"$dir/joins.txt"
+  # The steps before it: joined offer answer ice connected first_packet.
+  grep '"first_frame_ms":[0-9]' "$dir/join.out" | tail -n 1 |
+    sed -n 's/.*"join_ms":{"joined":\([0-9n][0-9ul]*\),"offer":\([0-9n][0-9ul]*\),"answer":\([0-9n][0-9ul]*\),"ice":\([0-9n][0-9ul]*\),"connected":\([0-9n][0-9ul]*\),"first_packet":\([0-9n][0-9ul]*\)}.*/\1 \2 \3 \4 \5 \6/p' \
+    >>"$dir/join-steps.txt"
+  i=$((i + 1))
+done
+sleep 2
+t_to=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/steady.out" | tail -n 1)
+set -- $(window_stats "$t_from" "$t_to" "$dir/steady.out")
+row stalls "4+${CHURN}" steady_fps="$1" max_gap_ms="$4" lost="$3"
+step() { awk -v c="$1" '$c != "null" { print $c }' "$dir/join-steps.txt" | pct 50; }
+row join "$CHURN" joined="$(grep -c . "$dir/joins.txt" || true)" \
+  p50_ms="$(pct 50 <"$dir/joins.txt")" p95_ms="$(pct 95 <"$dir/joins.txt")" \
+  rest_p50_ms="$(step 1)" offer_p50_ms="$(step 2)" answer_p50_ms="$(step 3)" \
+  ice_p50_ms="$(step 4)" dtls_p50_ms="$(step 5)" first_packet_p50_ms="$(step 6)"
+stop_bots
+fi
+
+# ---- 3. Meeting capacity --------------------------------------------------
+if only capacity; then
+start_server
+for n in $CAPACITY; do
+  code=$(room "capacity $n")
+  bot "$dir/cap-$n.out" --room "$code" --name pub --count "$n" --no-decode
+  b=$last_bot
+  sleep "$WARMUP"
+  profile "capacity-$n"
+  s0=$(ticks "$srv"); b0=$(ticks "$b"); t0=$(now)
+  k0=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/cap-$n.out" | tail -n 1)
+  sleep "$WINDOW"
+  s1=$(ticks "$srv"); b1=$(ticks "$b"); t1=$(now)
+  k1=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/cap-$n.out" | tail -n 1)
+  set -- $(window_stats "$k0" "$k1" "$dir/cap-$n.out")
+  row capacity "$n" server_cores="$(cores "$s0" "$s1" "$t0" "$t1")" \
+    bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" fps="$1" bots="$2" lost="$3" max_gap_ms="$4"
+  stop_bots
+  sleep 2
+  [ -n "$srv" ] || start_server
+done
+fi
+
+# ---- 4. Audience (lecture room) -------------------------------------------
+if only audience; then
+server_args="--video-bitrate 1200"   # the target's 720p at 1.2 Mbit/s
+start_server
+server_args=
+code=$(room audience lecture)
+bot "$dir/presenter.out" --room "$code" --email bench@example.com --password 'bench bench' \
+  --no-decode
+presenter=$last_bot
+sleep 5
+have=0
+for n in $AUDIENCE; do
+  rss0=$(rss_kib "$srv")
+  while [ "$have" -lt "$n" ]; do
+    c=$((n - have)); [ "$c" -gt "$BOTS_PER_PROCESS" ] && c=$BOTS_PER_PROCESS
+    bot "$dir/viewers-$have.out" --room "$code" --name "v$have" --count "$c" --recv-only \
+      --no-decode
+    have=$((have + c))
+  done
+  sleep $((WARMUP + n / 20))
+  vpids=$(echo "$bots" | tr ' ' '\n' | grep -v "^$presenter\$" | tr '\n' ' ')
+  profile "audience-$n"
+  s0=$(ticks "$srv"); b0=$(ticks $vpids $presenter); t0=$(now)
+  k0=$(cat "$dir"/viewers-*.out | sed -n 's/.*"t":\([0-9]*\).*/\1/p' | sort -n | tail -n 1)
+  sleep "$WINDOW"
+  s1=$(ticks "$srv"); b1=$(ticks $vpids $presenter); t1=$(now)
+  rss1=$(rss_kib "$srv")
+  k1=$(cat "$dir"/viewers-*.out | sed -n 's/.*"t":\([0-9]*\).*/\1/p' | sort -n | tail -n 1)
+  # Each viewer process has its own t: take each file's last WINDOW seconds.
+  stats=$(for f in "$dir"/viewers-*.out; do
+      e=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$f" | tail -n 1)
+      window_stats $((e - WINDOW)) "$e" "$f"
+    done | awk '{ fps += $1 * $2; n += $2; lost += $3; if ($4 > gap) gap = $4 }
+                END { printf "%.1f %d %d %d", n ? fps / n : 0, n, lost, gap }')
+  set -- $stats
+  sc=$(cores "$s0" "$s1" "$t0" "$t1")
+  row audience "$n" server_cores="$sc" bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" \
+    fps="$1" viewers_seen="$2" lost="$3" max_gap_ms="$4" \
+    rss_mib="$(echo "$rss1" | awk '{printf "%.0f", $1 / 1024}')" \
+    viewers_per_core="$(echo "$n $sc" | awk '{ if ($2 > 0) printf "%.0f", $1 / $2; else print "null" }')"
+  : "$k0" "$k1"
+  if [ "$(echo "$1" | awk '{print ($1 < 27)}')" = 1 ] || [ "$2" -lt $((n * 9 / 10)) ]; then
+    echo "audience: $n viewers missed full rate (${1} fps, $2 of $n reporting): stop" | tee -a "$dir/table"
+    break
+  fi
+done
+stop_bots
+fi
+
+# ---- 6. Audio-only room ----------------------------------------------------
+if only audio; then
+start_server
+code=$(room audio)
+bot "$dir/audio.out" --room "$code" --name a --count "$AUDIO_N" --audio-only --no-decode
+b=$last_bot
+sleep $((WARMUP + AUDIO_N / 10))
+profile audio
+s0=$(ticks "$srv"); b0=$(ticks "$b"); t0=$(now)
+sleep "$WINDOW"
+s1=$(ticks "$srv"); b1=$(ticks "$b"); t1=$(now)
+connected=$(tail -n "$AUDIO_N" "$dir/audio.out" | grep -c '"connected":true' || true)
+row audio "$AUDIO_N" server_cores="$(cores "$s0" "$s1" "$t0" "$t1")" \
+  bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" connected="$connected" \
+  rss_mib="$(rss_kib "$srv" | awk '{printf "%.0f", $1 / 1024}')"
+stop_bots
+fi
+
+# ---- results ----------------------------------------------------------------
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+out=${BENCH_OUT:-bench/results/$(date -u +%Y%m%d-%H%M)-$commit.json}
+mkdir -p "$(dirname "$out")"
+printf '{"mode":"%s","date":"%s","commit":"%s","cores":%s,"kernel":"%s","rows":[%s]}\n' \
+  "$mode" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" "$(nproc)" "$(uname -r)" "$rows" >"$out"
+echo "results: $out"

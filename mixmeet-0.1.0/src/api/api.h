@@ -1,0 +1,69 @@
+/* api.h — the REST handlers and the route table (docs/openapi.yaml). */
+#pragma once
+
+#include "core/app.h"
+#include "core/room.h"
+#include "http/request.h"
+#include "http/router.h"
+#include "store/accounts.h"
+
+G_BEGIN_DECLS
+
+/* The route table.  *@n gets its length.  (transfer none) */
+const MmRoute *mm_api_routes (gsize *n);
+
+/* Limits of inputs (characters unless said otherwise). */
+#define MM_MAX_NAME 100
+#define MM_MAX_EMAIL 254
+#define MM_MAX_TITLE 200
+#define MM_MAX_DISPLAY_NAME 64
+#define MM_MAX_CHAT 2000
+#define MM_MAX_SDP 60000
+#define MM_MAX_URL 1024
+#define MM_CHAT_HISTORY 50
+#define MM_HISTORY_MAX 200
+
+/* auth.c */
+void mm_api_register (MmApp *app, MmRequest *req);
+void mm_api_login (MmApp *app, MmRequest *req);
+void mm_api_logout (MmApp *app, MmRequest *req);
+void mm_api_me (MmApp *app, MmRequest *req);
+
+/* The signed-in user of @req (worker thread, @c acquired).  With
+ * @required FALSE and no Authorization header, TRUE with out->id == 0. */
+gboolean mm_api_user (MmDbConn *c, MmRequest *req, gboolean required, MmUser *out,
+                      GError **error);
+
+/* rooms.c */
+void mm_api_room_create (MmApp *app, MmRequest *req);
+void mm_api_room_get (MmApp *app, MmRequest *req);
+void mm_api_my_meetings (MmApp *app, MmRequest *req);
+void mm_api_room_join (MmApp *app, MmRequest *req);
+
+/* signal.c — main loop */
+void mm_api_events (MmApp *app, MmRequest *req);
+void mm_api_messages (MmApp *app, MmRequest *req);
+void mm_api_leave (MmApp *app, MmRequest *req);
+/* The store side of a participant leaving (an MmLeftFunc). */
+void mm_api_participant_left (MmApp *app, const char *participant_id, gint64 meeting_id,
+                              MmLeftReason reason, gpointer data);
+
+/* recordings.c */
+/* HLS playlist and segments of a room, for any player or CDN. */
+void mm_api_room_hls (MmApp *app, MmRequest *req);
+void mm_api_room_recordings (MmApp *app, MmRequest *req);
+void mm_api_recording_file (MmApp *app, MmRequest *req);
+/* The store side of a recording starting and finishing (an MmRecordingFunc). */
+void mm_api_recording_changed (MmApp *app, const MmRecordingInfo *info, gpointer data);
+/* Each meeting of @meetings gets its "recordings", with signed "url"s. */
+void mm_api_meetings_add_recordings (MmApp *app, MmDbConn *c, JsonArray *meetings,
+                                     GError **error);
+
+/* health.c */
+void mm_api_healthz (MmApp *app, MmRequest *req);
+void mm_api_readyz (MmApp *app, MmRequest *req);
+
+/* Acquire a database connection, or finish @req with 503 and return NULL. */
+MmDbConn *mm_api_db (MmApp *app, MmRequest *req);
+
+G_END_DECLS

@@ -1,0 +1,681 @@
+/* signal.c — the bot's side of the REST and long-poll API, with libcurl.
+ *
+ * Each bot has a signalling thread that joins the room and then loops on
+ * GET {events}?since=LAST with a blocking request, and a GThreadPool of one
+ * thread that posts its messages (offer, candidates) to {messages} in the
+ * order they were queued.  Results cross to the main loop with
+ * g_main_context_invoke; the events of one answer travel together so that
+ * their order is kept.
+ */
+#include "config.h"
+
+#include "bot/bot.h"
+
+#include <curl/curl.h>
+#include <string.h>
+
+/* ---- one HTTP request --------------------------------------------------- */
+
+typedef struct {
+  long status;              /* HTTP status, 0 when there was no answer */
+  char *transport_error;    /* when status is 0 */
+  JsonNode *json;           /* the body, if it was JSON */
+} HttpResult;
+
+static void
+http_result_clear (HttpResult *r)
+{
+  g_clear_pointer (&r->transport_error, g_free);
+  g_clear_pointer (&r->json, json_node_unref);
+  r->status = 0;
+}
+
+static size_t
+on_body (char *data, size_t size, size_t n, void *user)
+{
+  g_string_append_len (user, data, (gssize) (size * n));
+  return size * n;
+}
+
+/* Abort a transfer once the bot is told to stop. */
+static int
+on_progress (void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+             curl_off_t ulnow)
+{
+  gint *stop = user;
+  return g_atomic_int_get (stop) ? 1 : 0;
+}
+
+/* @url, @bearer, @body: transfer none (@bearer and @body may be NULL).
+ * @stop: when not NULL, the request ends as soon as *@stop is set.
+ * Returns TRUE for a 2xx answer. */
+static gboolean
+http_request (const char *method, const char *url, const char *bearer, const char *body,
+              long timeout_s, gint *stop, HttpResult *out)
+{
+  CURL *curl = curl_easy_init ();
+  GString *buf = g_string_new (NULL);
+  struct curl_slist *headers = NULL;
+  char errbuf[CURL_ERROR_SIZE] = "";
+  const char *ct = NULL;
+  CURLcode rc;
+
+  memset (out, 0, sizeof *out);
+  if (curl == NULL)
+    {
+      out->transport_error = g_strdup ("curl_easy_init failed");
+      g_string_free (buf, TRUE);
+      return FALSE;
+    }
+  curl_easy_setopt (curl, CURLOPT_URL, url);
+  curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (curl, CURLOPT_TIMEOUT, timeout_s);
+  curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt (curl, CURLOPT_WRITEDATA, buf);
+  if (stop != NULL)
+    {
+      curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+      curl_easy_setopt (curl, CURLOPT_XFERINFODATA, stop);
+    }
+  if (bearer != NULL)
+    {
+      g_autofree char *auth = g_strdup_printf ("Authorization: Bearer %s", bearer);
+      headers = curl_slist_append (headers, auth);
+    }
+  if (body != NULL)
+    {
+      headers = curl_slist_append (headers, "Content-Type: application/json");
+      curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
+      curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen (body));
+    }
+  else if (g_str_equal (method, "POST"))
+    curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) 0);
+  headers = curl_slist_append (headers, "Expect:");
+  curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
+
+  rc = curl_easy_perform (curl);
+  if (rc != CURLE_OK)
+    out->transport_error = g_strdup (errbuf[0] != '\0' ? errbuf : curl_easy_strerror (rc));
+  else
+    {
+      curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &out->status);
+      if (curl_easy_getinfo (curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL
+          && g_str_has_prefix (ct, "application/json") && buf->len > 0)
+        {
+          g_autoptr (JsonParser) parser = json_parser_new ();
+
+          if (json_parser_load_from_data (parser, buf->str, (gssize) buf->len, NULL)
+              && json_parser_get_root (parser) != NULL)
+            out->json = json_node_copy (json_parser_get_root (parser));
+        }
+    }
+  curl_slist_free_all (headers);
+  curl_easy_cleanup (curl);
+  g_string_free (buf, TRUE);
+  return out->status >= 200 && out->status < 300;
+}
+
+static JsonObject *
+node_object (JsonNode *node)
+{
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* A string member, or NULL if absent or not a string (never asserts on
+ * what the server sends). */
+static const char *
+obj_str (JsonObject *o, const char *name)
+{
+  JsonNode *n = o != NULL ? json_object_get_member (o, name) : NULL;
+
+  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
+           ? json_node_get_string (n) : NULL;
+}
+
+static gboolean
+obj_int (JsonObject *o, const char *name, gint64 *value)
+{
+  JsonNode *n = o != NULL ? json_object_get_member (o, name) : NULL;
+
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
+    return FALSE;
+  *value = json_node_get_int (n);
+  return TRUE;
+}
+
+static JsonObject *
+obj_obj (JsonObject *o, const char *name)
+{
+  return node_object (o != NULL ? json_object_get_member (o, name) : NULL);
+}
+
+/* The API error code of an answer, or NULL. */
+static const char *
+error_code (const HttpResult *r)
+{
+  return obj_str (obj_obj (node_object (r->json), "error"), "code");
+}
+
+/* "HTTP 404 room_not_found: no room has this code", or the transport
+ * error.  Transfer full. */
+static char *
+describe_failure (const HttpResult *r, const char *url)
+{
+  JsonObject *err = obj_obj (node_object (r->json), "error");
+
+  if (r->status == 0)
+    return g_strdup_printf ("no answer from %s: %s", url,
+                            r->transport_error ? r->transport_error : "unknown error");
+  if (err != NULL)
+    return g_strdup_printf ("HTTP %ld %s: %s", r->status,
+                            obj_str (err, "code") ? obj_str (err, "code") : "(no code)",
+                            obj_str (err, "message") ? obj_str (err, "message") : "");
+  return g_strdup_printf ("HTTP %ld (no error body)", r->status);
+}
+
+/* The server gives paths; accept absolute URLs too.  Transfer full. */
+static char *
+absolute_url (const char *server, const char *path)
+{
+  if (g_str_has_prefix (path, "http://") || g_str_has_prefix (path, "https://"))
+    return g_strdup (path);
+  return g_strconcat (server, path[0] == '/' ? "" : "/", path, NULL);
+}
+
+/* Transfer full. */
+static char *
+object_to_text (JsonObject *o)
+{
+  g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+  json_node_set_object (node, o);
+  return json_to_string (node, FALSE);
+}
+
+/* ---- process-wide ------------------------------------------------------- */
+
+void
+mm_bot_signal_global_init (void)
+{
+  curl_global_init (CURL_GLOBAL_DEFAULT);
+}
+
+void
+mm_bot_signal_global_cleanup (void)
+{
+  curl_global_cleanup ();
+}
+
+char *
+mm_bot_signal_login (const MmBotOptions *opts, char **user_name, GError **error)
+{
+  g_autofree char *url = g_strconcat (opts->server, "/api/v1/auth/login", NULL);
+  g_autoptr (JsonObject) body = json_object_new ();
+  g_autofree char *text = NULL;
+  HttpResult r;
+  const char *token;
+  char *out;
+
+  json_object_set_string_member (body, "email", opts->email);
+  json_object_set_string_member (body, "password", opts->password);
+  text = object_to_text (body);
+  if (!http_request ("POST", url, NULL, text, 30, NULL, &r))
+    {
+      g_autofree char *why = describe_failure (&r, url);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "sign-in as %s failed: %s",
+                   opts->email, why);
+      http_result_clear (&r);
+      return NULL;
+    }
+  token = obj_str (node_object (r.json), "token");
+  if (token == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "sign-in answered HTTP %ld without a token", r.status);
+      http_result_clear (&r);
+      return NULL;
+    }
+  *user_name = g_strdup (obj_str (obj_obj (node_object (r.json), "user"), "name"));
+  out = g_strdup (token);
+  http_result_clear (&r);
+  return out;
+}
+
+/* ---- crossing to the main loop ------------------------------------------ */
+
+typedef enum {
+  TO_MAIN_JOINED,
+  TO_MAIN_JOIN_FAILED,
+  TO_MAIN_EVENTS,
+  TO_MAIN_GONE,
+} ToMainKind;
+
+typedef struct {
+  MmBot *bot;
+  ToMainKind kind;
+  char *text;
+  JsonNode *events;         /* TO_MAIN_EVENTS: the array */
+} ToMain;
+
+static void
+to_main_free (gpointer data)
+{
+  ToMain *m = data;
+
+  g_free (m->text);
+  if (m->events != NULL)
+    json_node_unref (m->events);
+  g_free (m);
+}
+
+static void handle_event (MmBot *bot, JsonObject *ev);
+
+static const char *
+or_unknown (const char *s)
+{
+  return s != NULL ? s : "?";
+}
+
+static gboolean
+to_main_run (gpointer data)
+{
+  ToMain *m = data;
+  MmBot *bot = m->bot;
+
+  if (bot->app->stopping)
+    return G_SOURCE_REMOVE;
+  switch (m->kind)
+    {
+    case TO_MAIN_JOINED:
+      mm_bot_joined (bot);
+      break;
+    case TO_MAIN_JOIN_FAILED:
+      mm_bot_join_failed (bot, m->text);
+      break;
+    case TO_MAIN_GONE:
+      bot->gone = TRUE;
+      mm_bot_stop (bot, m->text);
+      break;
+    case TO_MAIN_EVENTS:
+      {
+        JsonArray *a = json_node_get_array (m->events);
+
+        for (guint i = 0; i < json_array_get_length (a) && !bot->stopped; i++)
+          {
+            JsonObject *ev = node_object (json_array_get_element (a, i));
+
+            if (ev != NULL)
+              handle_event (bot, ev);
+          }
+      }
+      break;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* @text, @events: transfer full. */
+static void
+to_main (MmBot *bot, ToMainKind kind, char *text, JsonNode *events)
+{
+  ToMain *m = g_new0 (ToMain, 1);
+
+  m->bot = bot;
+  m->kind = kind;
+  m->text = text;
+  m->events = events;
+  g_main_context_invoke_full (NULL, G_PRIORITY_DEFAULT, to_main_run, m, to_main_free);
+}
+
+/* ---- events, on the main loop ------------------------------------------- */
+
+static void
+handle_event (MmBot *bot, JsonObject *ev)
+{
+  const char *type = obj_str (ev, "type");
+  gint64 seq = -1;
+
+  obj_int (ev, "seq", &seq);
+  if (type == NULL)
+    {
+      mm_bot_debug (bot, "event %" G_GINT64_FORMAT " without a type: ignored", seq);
+      return;
+    }
+  if (g_str_equal (type, "answer"))
+    {
+      const char *sdp = obj_str (ev, "sdp");
+
+      if (sdp == NULL)
+        mm_bot_log (bot, "answer event %" G_GINT64_FORMAT " without sdp: ignored", seq);
+      else
+        mm_bot_media_set_answer (bot, sdp);
+    }
+  else if (g_str_equal (type, "ice"))
+    {
+      const char *cand = obj_str (ev, "candidate");
+      gint64 mline = 0;
+
+      if (!obj_int (ev, "sdp_mline_index", &mline) || mline < 0 || mline > G_MAXINT)
+        mline = 0;
+      /* An empty candidate means end of candidates: nothing to add. */
+      if (cand != NULL && cand[0] != '\0')
+        mm_bot_media_add_candidate (bot, (guint) mline, cand);
+    }
+  else if (g_str_equal (type, "layout"))
+    {
+      g_clear_pointer (&bot->layout, json_object_unref);
+      bot->layout = json_object_ref (ev);
+      mm_bot_debug (bot, "layout event %" G_GINT64_FORMAT, seq);
+    }
+  else if (g_str_equal (type, "active-speaker"))
+    {
+      const char *id = obj_str (ev, "participant_id");
+
+      g_free (bot->active_speaker);
+      bot->active_speaker = g_strdup (id);
+    }
+  else if (g_str_equal (type, "participant-joined"))
+    mm_bot_debug (bot, "joined: %s",
+                  or_unknown (obj_str (obj_obj (ev, "participant"), "display_name")));
+  else if (g_str_equal (type, "participant-left"))
+    mm_bot_debug (bot, "left: %s (%s)", or_unknown (obj_str (ev, "display_name")),
+                  or_unknown (obj_str (ev, "reason")));
+  else if (g_str_equal (type, "media-failed"))
+    {
+      /* The server closed our media: connect again, as a browser would. */
+      mm_bot_log (bot, "the server closed our media (%s): offering again",
+                  or_unknown (obj_str (ev, "reason")));
+      mm_bot_media_restart (bot);
+    }
+  else if (g_str_equal (type, "error"))
+    mm_bot_log (bot, "error event from the server: %s", or_unknown (obj_str (ev, "message")));
+  else
+    mm_bot_debug (bot, "event %" G_GINT64_FORMAT " %s ignored", seq, type);
+}
+
+/* ---- the signalling thread ---------------------------------------------- */
+
+/* Sleep @ms, or less if the bot is told to stop. */
+static void
+nap (MmBot *bot, guint ms)
+{
+  for (guint slept = 0; slept < ms && !g_atomic_int_get (&bot->stop); slept += 50)
+    g_usleep (50 * 1000);
+}
+
+/* Join the room; fills the bot's signalling members.  On failure returns
+ * FALSE with a message in *@why (transfer full). */
+static gboolean
+join (MmBot *bot, char **why)
+{
+  const MmBotOptions *opts = &bot->app->opts;
+  g_autofree char *code = g_uri_escape_string (opts->room, NULL, FALSE);
+  g_autofree char *url = g_strdup_printf ("%s/api/v1/rooms/%s/join", opts->server, code);
+  g_autoptr (JsonObject) body = json_object_new ();
+  g_autofree char *text = NULL;
+  JsonObject *o, *sig;
+  const char *pid, *secret, *events, *messages, *leave;
+  gint64 lpt = 25, presence = 40, last_seq = 0;
+  HttpResult r;
+
+  if (bot->name != NULL)
+    json_object_set_string_member (body, "display_name", bot->name);
+  text = object_to_text (body);
+  bot->join_start_us = g_get_monotonic_time ();
+  if (!http_request ("POST", url, bot->app->token, text, 30, &bot->stop, &r))
+    {
+      *why = describe_failure (&r, url);
+      http_result_clear (&r);
+      return FALSE;
+    }
+  mm_bot_step (bot, MM_BOT_STEP_JOINED);
+  o = node_object (r.json);
+  sig = obj_obj (o, "signalling");
+  pid = obj_str (obj_obj (o, "participant"), "id");
+  secret = obj_str (o, "secret");
+  events = obj_str (sig, "events");
+  messages = obj_str (sig, "messages");
+  leave = obj_str (sig, "leave");
+  if (pid == NULL || secret == NULL || events == NULL || messages == NULL || leave == NULL)
+    {
+      *why = g_strdup_printf ("HTTP %ld: the join answer lacks participant.id, secret or "
+                              "signalling URLs", r.status);
+      http_result_clear (&r);
+      return FALSE;
+    }
+  obj_int (sig, "long_poll_timeout_s", &lpt);
+  obj_int (sig, "presence_timeout_s", &presence);
+  obj_int (o, "last_seq", &last_seq);
+  bot->participant_id = g_strdup (pid);
+  bot->secret = g_strdup (secret);
+  bot->events_url = absolute_url (opts->server, events);
+  bot->messages_url = absolute_url (opts->server, messages);
+  bot->leave_url = absolute_url (opts->server, leave);
+  bot->long_poll_timeout = (int) CLAMP (lpt, 1, 3600);
+  bot->presence_timeout = (int) CLAMP (presence, 2, 3600);
+  bot->last_seq = MAX (last_seq, 0);
+  http_result_clear (&r);
+  return TRUE;
+}
+
+static void
+poll_events (MmBot *bot)
+{
+  guint backoff_ms = 0;
+  gboolean complained = FALSE;
+  gint64 last_ok = g_get_monotonic_time ();
+
+  while (!g_atomic_int_get (&bot->stop))
+    {
+      g_autofree char *url = g_strdup_printf ("%s?since=%" G_GINT64_FORMAT, bot->events_url,
+                                              bot->last_seq);
+      JsonObject *o;
+      JsonNode *events;
+      gint64 last_seq;
+      HttpResult r;
+
+      if (http_request ("GET", url, bot->secret, NULL, bot->long_poll_timeout + 10L, &bot->stop,
+                        &r)
+          && (o = node_object (r.json)) != NULL
+          && (events = json_object_get_member (o, "events")) != NULL
+          && JSON_NODE_HOLDS_ARRAY (events)
+          && obj_int (o, "last_seq", &last_seq))
+        {
+          if (complained)
+            mm_bot_log (bot, "events: reachable again");
+          complained = FALSE;
+          backoff_ms = 0;
+          last_ok = g_get_monotonic_time ();
+          bot->last_seq = last_seq;
+          if (json_array_get_length (json_node_get_array (events)) > 0)
+            to_main (bot, TO_MAIN_EVENTS, NULL, json_node_copy (events));
+          http_result_clear (&r);
+          continue;
+        }
+      if (g_atomic_int_get (&bot->stop))
+        {
+          http_result_clear (&r);
+          break;
+        }
+      /* Gone for good: removed, left, timed out, server restarted; or a
+       * secret the server refuses. */
+      if ((r.status == 404 && g_strcmp0 (error_code (&r), "participant_not_found") == 0)
+          || r.status == 401 || r.status == 403)
+        {
+          g_autofree char *why = describe_failure (&r, url);
+
+          to_main (bot, TO_MAIN_GONE, g_strdup_printf ("events: %s", why), NULL);
+          http_result_clear (&r);
+          break;
+        }
+      /* Without a poll for longer than the presence timeout the server has
+       * removed us anyway: give up rather than linger (e.g. after the
+       * server was killed). */
+      if (g_get_monotonic_time () - last_ok > (gint64) (bot->presence_timeout + 5) * G_USEC_PER_SEC)
+        {
+          g_autofree char *why = describe_failure (&r, url);
+
+          to_main (bot, TO_MAIN_GONE,
+                   g_strdup_printf ("events: no answer for longer than the presence timeout "
+                                    "(%d s), giving up; last: %s", bot->presence_timeout, why),
+                   NULL);
+          http_result_clear (&r);
+          break;
+        }
+      backoff_ms = backoff_ms == 0 ? 250 : MIN (backoff_ms * 2, 5000);
+      if (!complained)
+        {
+          g_autofree char *why = r.status == 200
+                                   ? g_strdup ("HTTP 200 with a body that is not an events list")
+                                   : describe_failure (&r, url);
+
+          mm_bot_log (bot, "events: %s; retrying", why);
+          complained = TRUE;
+        }
+      http_result_clear (&r);
+      nap (bot, backoff_ms);
+    }
+}
+
+static gpointer
+signal_thread (gpointer data)
+{
+  MmBot *bot = data;
+  char *why = NULL;
+
+  if (!join (bot, &why))
+    {
+      if (!g_atomic_int_get (&bot->stop))
+        to_main (bot, TO_MAIN_JOIN_FAILED, why, NULL);
+      else
+        g_free (why);
+      return NULL;
+    }
+  to_main (bot, TO_MAIN_JOINED, NULL, NULL);
+  poll_events (bot);
+  return NULL;
+}
+
+/* ---- posting messages --------------------------------------------------- */
+
+static void
+post_message (gpointer data, gpointer user_data)
+{
+  g_autoptr (JsonObject) msg = data;
+  MmBot *bot = user_data;
+  const char *type = obj_str (msg, "type");
+  g_autofree char *text = NULL;
+  HttpResult r;
+
+  if (g_atomic_int_get (&bot->stop))
+    return;
+  text = object_to_text (msg);
+  if (!http_request ("POST", bot->messages_url, bot->secret, text, 15, &bot->stop, &r)
+      && !g_atomic_int_get (&bot->stop))
+    {
+      g_autofree char *why = describe_failure (&r, bot->messages_url);
+
+      /* One line for the offer, one for the first refused candidate. */
+      if (g_strcmp0 (type, "ice") != 0)
+        mm_bot_log (bot, "%s rejected: %s", type ? type : "message", why);
+      else if (g_atomic_int_add (&bot->ice_errors, 1) == 0)
+        mm_bot_log (bot, "ice candidate rejected: %s (further refusals not shown)", why);
+    }
+  else if (type != NULL && !g_str_equal (type, "ice"))
+    mm_bot_debug (bot, "%s posted: HTTP %ld", type, r.status);
+  http_result_clear (&r);
+}
+
+void
+mm_bot_signal_send (MmBot *bot, JsonObject *msg)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (bot->outbox == NULL || g_atomic_int_get (&bot->stop))
+    {
+      json_object_unref (msg);
+      return;
+    }
+  if (!g_thread_pool_push (bot->outbox, msg, &error))
+    {
+      mm_bot_log (bot, "cannot queue a message: %s", error->message);
+      json_object_unref (msg);
+    }
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+void
+mm_bot_signal_start (MmBot *bot)
+{
+  g_autofree char *name = g_strdup_printf ("bot-%u-signal", bot->index);
+  g_autoptr (GError) error = NULL;
+
+  /* Shared threads, at most one at a time for this bot: FIFO order. */
+  bot->outbox = g_thread_pool_new (post_message, bot, 1, FALSE, &error);
+  if (bot->outbox == NULL)
+    g_error ("cannot create a thread pool: %s", error->message);
+  bot->thread = g_thread_new (name, signal_thread, bot);
+}
+
+void
+mm_bot_signal_request_stop (MmBot *bot)
+{
+  g_atomic_int_set (&bot->stop, 1);
+}
+
+static void
+post_leave (MmBot *bot)
+{
+  HttpResult r;
+
+  if (!http_request ("POST", bot->leave_url, bot->secret, NULL, 5, NULL, &r)
+      && !(r.status == 404 && g_strcmp0 (error_code (&r), "participant_not_found") == 0))
+    {
+      g_autofree char *why = describe_failure (&r, bot->leave_url);
+      mm_bot_log (bot, "leave failed: %s", why);
+    }
+  http_result_clear (&r);
+}
+
+static gpointer
+leave_thread (gpointer data)
+{
+  post_leave (data);
+  return NULL;
+}
+
+void
+mm_bot_signal_leave_soon (MmBot *bot)
+{
+  mm_bot_signal_request_stop (bot);
+  /* leave_url and secret were set before the join reached the main loop
+   * and do not change: the new thread may read them. */
+  if (bot->leave_url != NULL && !bot->gone && bot->leaver == NULL)
+    {
+      bot->gone = TRUE;
+      bot->leaver = g_thread_new ("bot-leave", leave_thread, bot);
+    }
+}
+
+void
+mm_bot_signal_stop (MmBot *bot)
+{
+  mm_bot_signal_request_stop (bot);
+  if (bot->outbox != NULL)
+    g_thread_pool_free (g_steal_pointer (&bot->outbox), TRUE, TRUE);
+  if (bot->thread != NULL)
+    g_thread_join (g_steal_pointer (&bot->thread));
+  if (bot->leaver != NULL)
+    g_thread_join (g_steal_pointer (&bot->leaver));
+  /* The threads have ended: their members are ours now. */
+  if (bot->leave_url != NULL && !bot->gone)
+    {
+      post_leave (bot);
+      bot->gone = TRUE;
+    }
+}

@@ -1,0 +1,336 @@
+/* server.c — libmicrohttpd in its own polling thread (epoll), with
+ * suspend/resume: every API request is suspended once routed and resumed
+ * when its handler finishes, so a waiting long-poll holds no thread. */
+#include "config.h"
+
+#include "http/server.h"
+#include "http/request-private.h"
+#include "http/static.h"
+#include "core/error.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_QUERY_ARGS 32
+
+
+struct _MmServer {
+  MmApp *app;
+  struct MHD_Daemon *daemon;
+  const MmRoute *routes;
+  gsize n_routes;
+  gint in_flight;          /* atomic: suspended, not yet finished */
+  guint16 port;
+};
+
+static void
+set_param (gpointer data, const char *name, const char *value)
+{
+  mm_request_set_param (data, name, value);
+}
+
+static enum MHD_Result
+copy_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+  MmRequest *req = cls;
+
+  if (g_hash_table_size (req->query) >= MAX_QUERY_ARGS)
+    return MHD_NO;
+  g_hash_table_replace (req->query, g_strdup (key), g_strdup (value ? value : ""));
+  return MHD_YES;
+}
+
+static char *
+client_ip (struct MHD_Connection *conn)
+{
+  const union MHD_ConnectionInfo *info =
+    MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  char host[NI_MAXHOST];
+  socklen_t len;
+
+  if (info == NULL || info->client_addr == NULL)
+    return NULL;
+  len = info->client_addr->sa_family == AF_INET6 ? sizeof (struct sockaddr_in6)
+                                                  : sizeof (struct sockaddr_in);
+  if (getnameinfo (info->client_addr, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+    return NULL;
+  return g_strdup (host);
+}
+
+static enum MHD_Result
+queue_response (MmRequest *req)
+{
+  struct MHD_Response *r;
+  enum MHD_Result ret;
+
+  g_mutex_lock (&req->lock);
+  if (req->resp_fd >= 0)
+    {
+      /* libmicrohttpd owns the descriptor from here. */
+      r = MHD_create_response_from_fd_at_offset64 ((uint64_t) req->resp_len, req->resp_fd,
+                                                   (uint64_t) req->resp_offset);
+      if (r != NULL)
+        req->resp_fd = -1;
+    }
+  else
+    r = MHD_create_response_from_buffer (req->resp_len, req->resp_body ? req->resp_body : "",
+                                         MHD_RESPMEM_MUST_COPY);
+  if (r == NULL)
+    {
+      g_atomic_int_set (&req->state, MM_REQUEST_SENT);
+      g_mutex_unlock (&req->lock);
+      return MHD_NO;
+    }
+  if (req->resp_type != NULL)
+    MHD_add_response_header (r, "Content-Type", req->resp_type);
+  MHD_add_response_header (r, "Cache-Control", req->resp_cache ? req->resp_cache : "no-store");
+  for (guint i = 0; i + 1 < req->resp_headers->len; i += 2)
+    MHD_add_response_header (r, g_ptr_array_index (req->resp_headers, i),
+                             g_ptr_array_index (req->resp_headers, i + 1));
+  g_atomic_int_set (&req->state, MM_REQUEST_SENT);
+  g_mutex_unlock (&req->lock);
+  ret = MHD_queue_response (req->conn, req->status, r);
+  MHD_destroy_response (r);
+  return ret;
+}
+
+/* Answer at once, without suspending (in the polling thread). */
+static enum MHD_Result
+reply_now (MmRequest *req, gint code, const char *message)
+{
+  mm_request_finish_error_literal (req, code, message);
+  return queue_response (req);
+}
+
+static void
+on_finish (MmRequest *req, gpointer data)
+{
+  MmServer *server = data;
+
+  MHD_resume_connection (req->conn);
+  g_atomic_int_add (&server->in_flight, -1);
+}
+
+static gboolean
+is_api_path (const char *url)
+{
+  return g_str_has_prefix (url, "/api/") || g_str_equal (url, "/api")
+         || g_str_equal (url, "/healthz") || g_str_equal (url, "/readyz");
+}
+
+static enum MHD_Result
+route_request (MmServer *server, MmRequest *req)
+{
+  const MmRoute *route = NULL;
+  g_autofree char *allow = NULL;
+  MmRouteMatch m;
+
+  if (req->too_large)
+    return reply_now (req, MM_ERROR_PAYLOAD_TOO_LARGE, "the request body is too large");
+  m = mm_router_match (server->routes, server->n_routes, req->method, req->path, &route,
+                       set_param, req, &allow);
+  if (m == MM_ROUTE_NO_PATH)
+    return reply_now (req, MM_ERROR_NOT_FOUND, "no such API endpoint");
+  if (m == MM_ROUTE_NO_METHOD)
+    {
+      g_autofree char *msg = g_strdup_printf ("method %s is not allowed here", req->method);
+
+      mm_request_add_header (req, "Allow", allow);
+      return reply_now (req, MM_ERROR_METHOD_NOT_ALLOWED, msg);
+    }
+  if (g_atomic_int_get (&server->app->shutting_down))
+    return reply_now (req, MM_ERROR_SHUTTING_DOWN, "the server is shutting down");
+
+  /* Suspend first, then hand over: the handler may finish (and resume)
+   * at once on another thread. */
+  req->on_finish = on_finish;
+  req->on_finish_data = server;
+  g_atomic_int_set (&req->state, MM_REQUEST_WAITING);
+  g_atomic_int_inc (&server->in_flight);
+  MHD_suspend_connection (req->conn);
+  mm_app_dispatch (server->app, route, req);
+  return MHD_YES;
+}
+
+static enum MHD_Result
+on_access (void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size,
+           void **con_cls)
+{
+  MmServer *server = cls;
+  MmRequest *req = *con_cls;
+
+  /* The first call only sets up: libmicrohttpd 0.9.75 closes the
+   * connection after a response queued from it. */
+  if (req == NULL)
+    {
+      const char *len_text;
+      guint64 len;
+
+      if (!is_api_path (url))
+        {
+          req = mm_request_new (conn, method, url, 0);
+          req->is_static = TRUE;
+          *con_cls = req;
+          return MHD_YES;
+        }
+      req = mm_request_new (conn, method, url, (gsize) server->app->opts->max_body);
+      *con_cls = req;
+      req->authorization = g_strdup (MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                                                  MHD_HTTP_HEADER_AUTHORIZATION));
+      req->content_type = g_strdup (MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                                                 MHD_HTTP_HEADER_CONTENT_TYPE));
+      req->range = g_strndup (MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                                           MHD_HTTP_HEADER_RANGE), 256);
+      req->client_ip = client_ip (conn);
+      MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, copy_query, req);
+      len_text = MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
+                                              MHD_HTTP_HEADER_CONTENT_LENGTH);
+      if (len_text != NULL
+          && g_ascii_string_to_unsigned (len_text, 10, 0, G_MAXUINT64, &len, NULL)
+          && len > req->max_body)
+        return reply_now (req, MM_ERROR_PAYLOAD_TOO_LARGE, "the request body is too large");
+      return MHD_YES;
+    }
+
+  switch (g_atomic_int_get (&req->state))
+    {
+    case MM_REQUEST_RECEIVING:
+      if (req->is_static)
+        {
+          if (*upload_data_size > 0)
+            {
+              *upload_data_size = 0;   /* a body on a file request is ignored */
+              return MHD_YES;
+            }
+          if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD"))
+            {
+              mm_request_add_header (req, "Allow", "GET, HEAD");
+              return reply_now (req, MM_ERROR_METHOD_NOT_ALLOWED,
+                                "only GET and HEAD are allowed for files");
+            }
+          g_atomic_int_set (&req->state, MM_REQUEST_SENT);
+          return mm_static_serve (server->app->opts->web_root, conn, url);
+        }
+      if (*upload_data_size > 0)
+        {
+          if (!req->too_large && req->body->len + *upload_data_size <= req->max_body)
+            g_byte_array_append (req->body, (const guint8 *) upload_data,
+                                 (guint) *upload_data_size);
+          else
+            {
+              req->too_large = TRUE;
+              g_byte_array_set_size (req->body, 0);
+            }
+          *upload_data_size = 0;
+          return MHD_YES;
+        }
+      return route_request (server, req);
+    case MM_REQUEST_DONE:
+      return queue_response (req);
+    default:
+      /* Already answered (reply_now) or still waiting. */
+      return MHD_YES;
+    }
+}
+
+static void
+on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
+              enum MHD_RequestTerminationCode toe)
+{
+  MmRequest *req = *con_cls;
+
+  if (req != NULL)
+    {
+      *con_cls = NULL;
+      mm_request_unref (req);
+    }
+}
+
+static void
+log_mhd (void *cls, const char *fmt, va_list ap)
+{
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  g_info ("libmicrohttpd: %s", g_strchomp (msg));
+}
+
+MmServer *
+mm_server_new (MmApp *app, const MmRoute *routes, gsize n_routes, GError **error)
+{
+  g_autofree MmServer *server = g_new0 (MmServer, 1);
+  struct addrinfo hints = { 0 }, *res = NULL;
+  g_autofree char *port_text = g_strdup_printf ("%d", app->opts->port);
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+                       | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  const union MHD_DaemonInfo *info;
+  int rc;
+
+  server->app = app;
+  server->routes = routes;
+  server->n_routes = n_routes;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  rc = getaddrinfo (app->opts->listen, port_text, &hints, &res);
+  if (rc != 0)
+    {
+      g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                   "cannot use listen address %s: %s", app->opts->listen, gai_strerror (rc));
+      return NULL;
+    }
+  if (res->ai_family == AF_INET6)
+    flags |= MHD_USE_IPv6;
+  server->daemon = MHD_start_daemon (flags, 0, NULL, NULL, on_access, server,
+                                     MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+                                     MHD_OPTION_SOCK_ADDR, res->ai_addr,
+                                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+                                     MHD_OPTION_CONNECTION_LIMIT,
+                                     (unsigned int) app->opts->max_connections,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 120,
+                                     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
+                                     MHD_OPTION_END);
+  freeaddrinfo (res);
+  if (server->daemon == NULL)
+    {
+      g_set_error (error, MM_ERROR, MM_ERROR_INTERNAL,
+                   "cannot listen on %s port %d (in use, or not an address of this machine?)",
+                   app->opts->listen, app->opts->port);
+      return NULL;
+    }
+  info = MHD_get_daemon_info (server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  server->port = info != NULL ? info->port : (guint16) app->opts->port;
+  return g_steal_pointer (&server);
+}
+
+guint16
+mm_server_port (MmServer *server)
+{
+  return server->port;
+}
+
+void
+mm_server_quiesce (MmServer *server)
+{
+  MHD_socket fd = MHD_quiesce_daemon (server->daemon);
+
+  if (fd != MHD_INVALID_SOCKET)
+    close (fd);
+}
+
+guint
+mm_server_in_flight (MmServer *server)
+{
+  return (guint) g_atomic_int_get (&server->in_flight);
+}
+
+void
+mm_server_free (MmServer *server)
+{
+  if (server == NULL)
+    return;
+  MHD_stop_daemon (server->daemon);
+  g_free (server);
+}

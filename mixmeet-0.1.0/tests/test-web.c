@@ -1,0 +1,187 @@
+/* test-web.c — the web client end to end: Debian's Chromium, driven by
+ * playwright-core (tests/browser/e2e.mjs), uses the built client against
+ * a real mixmeetd + PostgreSQL, while a receive-only mixmeet-bot in the
+ * same room checks the composite that the pages produce. */
+#include "config.h"
+
+#include "bots.h"
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static MmHarness h;
+
+static char *
+src_path (const char *first, ...)
+{
+  const char *src = g_getenv ("MM_TEST_SRCDIR") ? g_getenv ("MM_TEST_SRCDIR") : ".";
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *top = g_path_is_absolute (src) ? g_strdup (src) : g_build_filename (cwd, src, NULL);
+  g_autoptr (GString) path = g_string_new (top);
+  va_list ap;
+
+  va_start (ap, first);
+  for (const char *p = first; p != NULL; p = va_arg (ap, const char *))
+    {
+      g_string_append_c (path, G_DIR_SEPARATOR);
+      g_string_append (path, p);
+    }
+  va_end (ap);
+  return g_string_free (g_steal_pointer (&path), FALSE);
+}
+
+static gboolean
+saw_presentation (JsonObject *line, gpointer data)
+{
+  JsonArray *cells = json_object_has_member (line, "cells")
+                       ? json_object_get_array_member (line, "cells") : NULL;
+
+  if (g_strcmp0 (mm_bot_layout (line), "presentation") != 0 || cells == NULL)
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (cells); i++)
+    {
+      JsonObject *c = json_array_get_object_element (cells, i);
+
+      if (json_object_has_member (c, "screen") && json_object_get_boolean_member (c, "screen"))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+two_people (JsonObject *line, gpointer data)
+{
+  return mm_bot_fps (line) >= 25 && mm_bot_n_cells (line) >= 2;
+}
+
+static void
+test_e2e (void)
+{
+  g_autofree char *dir = src_path ("tests", "browser", NULL);
+  g_autofree char *modules = g_build_filename (dir, "node_modules", "playwright-core", NULL);
+  g_autofree char *script = g_build_filename (dir, "e2e.mjs", NULL);
+  g_autofree char *node = g_find_program_in_path ("node");
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *shots = g_build_filename (cwd, "tests", "screenshots", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) result = NULL;
+  MmBot *observer = NULL;
+  gboolean presented = FALSE;
+  GPid pid;
+  int out_fd, status = 0;
+  FILE *out;
+  char *buf = NULL;
+  size_t cap = 0;
+
+  if (node == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR)
+      || !g_file_test ("/usr/bin/chromium", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      /* CI installs them (quickstart.sh): there the test must run. */
+      if (g_getenv ("CI") != NULL)
+        g_error ("the web test needs node, tests/browser/node_modules and /usr/bin/chromium");
+      g_test_skip ("needs node, npm ci in tests/browser and Debian's chromium "
+                   "(./quickstart.sh check installs them)");
+      return;
+    }
+  g_mkdir_with_parents (shots, 0755);
+  {
+    const char *argv[] = { node, script, h.base_url, shots, NULL };
+
+    if (!g_spawn_async_with_pipes (dir, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                   NULL, &pid, NULL, &out_fd, NULL, &error))
+      g_error ("cannot run node: %s", error->message);
+  }
+  /* One JSON object a line: {"room": CODE} once the meeting exists (the
+   * observer joins it then), progress lines, and the result last. */
+  out = fdopen (out_fd, "r");
+  while (getline (&buf, &cap, out) > 0)
+    {
+      g_autoptr (JsonParser) parser = json_parser_new ();
+      JsonObject *o;
+
+      g_printerr ("# e2e: %s", buf);
+      if (!json_parser_load_from_data (parser, buf, -1, NULL)
+          || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        continue;
+      o = json_node_get_object (json_parser_get_root (parser));
+      if (json_object_has_member (o, "room") && observer == NULL)
+        {
+          const char *args[] = { "--name", "observer", "--recv-only", NULL };
+
+          observer = mm_bot_start (&h, json_object_get_string_member (o, "room"), args);
+        }
+      if (json_object_has_member (o, "step") && observer != NULL
+          && g_strcmp0 (json_object_get_string_member (o, "step"), "presenting") == 0)
+        {
+          JsonObject *line = mm_bot_wait (observer, saw_presentation, NULL, 20);
+
+          presented = line != NULL;
+          if (line != NULL)
+            {
+              /* For whoever reads the log: the tiles the observer saw. */
+              g_autoptr (JsonNode) n = json_node_init_object (json_node_alloc (), line);
+              g_autofree char *text = json_to_string (n, FALSE);
+
+              g_printerr ("# observer during the share: %s\n", text);
+            }
+        }
+      if (json_object_has_member (o, "ok"))
+        {
+          g_clear_pointer (&result, json_object_unref);
+          result = json_object_ref (o);
+        }
+    }
+  free (buf);
+  fclose (out);
+  waitpid (pid, &status, 0);
+  g_spawn_close_pid (pid);
+  g_assert_nonnull (result);
+  g_assert_true (json_object_get_boolean_member (result, "ok"));
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  /* Every part ran: this server has all the features the page probes for. */
+  {
+    JsonObject *ran = json_object_get_object_member (result, "ran");
+    g_autoptr (GList) names = json_object_get_members (ran);
+
+    for (GList *l = names; l != NULL; l = l->next)
+      if (!json_object_get_boolean_member (ran, l->data))
+        g_error ("the browser test skipped %s", (const char *) l->data);
+  }
+  /* The observer saw the two people's tiles, and the shared screen large. */
+  g_assert_nonnull (observer);
+  g_assert_true (presented);
+  for (guint i = 0; i < mm_bot_lines (observer)->len; i++)
+    if (two_people (json_node_get_object (mm_bot_lines (observer)->pdata[i]), NULL))
+      goto seen;
+  g_error ("the observer never saw two people in the composite at full rate");
+seen:
+  mm_bot_free (observer);
+  for (guint i = 0; i < 3; i++)
+    {
+      static const char *const names[] = { "home.png", "pre-join.png", "meeting.png" };
+      g_autofree char *png = g_build_filename (shots, names[i], NULL);
+
+      g_assert_true (g_file_test (png, G_FILE_TEST_IS_REGULAR));
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *built = g_build_filename (cwd, "www", "dist", NULL);   /* VPATH builds */
+  g_autofree char *www = g_file_test (built, G_FILE_TEST_IS_DIR) ? g_strdup (built)
+                                                                   : src_path ("www", "dist", NULL);
+  int rc;
+
+  g_test_init (&argc, &argv, NULL);
+  if (g_getenv ("MM_TEST_WEB_ROOT") == NULL)
+    g_setenv ("MM_TEST_WEB_ROOT", www, TRUE);
+  mm_harness_start (&h, NULL);
+  g_test_add_func ("/web/e2e", test_e2e);
+  rc = g_test_run ();
+  mm_harness_stop (&h);
+  return rc;
+}
