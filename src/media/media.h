@@ -34,7 +34,8 @@ typedef struct {
  * error names the Debian package of the first one missing. */
 gboolean mm_media_check_elements (GError **error);
 
-/* Check that every file of the pipelines directory parses. */
+/* Check that every file of the pipelines directory parses, and that
+ * [media] public-ip is an address. */
 gboolean mm_media_check_pipelines (MmApp *app, GError **error);
 
 /* Build the room's pipeline (composite and full mix) and start it.
