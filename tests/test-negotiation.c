@@ -279,7 +279,8 @@ test_rewritten_offers (void)
   g_autofree char *code = new_room ();
   g_autofree char *good = offer_text ("rewrittenUfragAA", "recvonly");
   g_autofree char *both_fp = replaced (good, "a=ice-options:trickle\r\n",
-                                       "a=ice-options:trickle\r\na=fingerprint:" FINGERPRINT "\r\n");
+                                       "a=ice-options:trickle\r\n"
+                                       "a=fingerprint:" FINGERPRINT "\r\n");
   g_autofree char *no_media_setup = without_lines (good, "a=setup:");
   g_autofree char *session_setup = replaced (no_media_setup, "a=ice-options:trickle\r\n",
                                              "a=ice-options:trickle\r\na=setup:actpass\r\n");

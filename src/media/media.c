@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include "media/media.h"
+#include "media/log.h"
 #include "media/probe.h"
 #include "media/recorder.h"
 #include "media/tap.h"
@@ -140,21 +141,7 @@ struct _MmMedia {
 
 static void remove_card (MmMedia *m, Peer *p);
 
-/* ---- logging ----------------------------------------------------------- */
-
-/* Every media line names its room and, where there is one, the
- * participant ("room abc-defg-hij participant ID: ..."), so that an
- * operator can follow one meeting or one person with grep. */
-static void G_GNUC_PRINTF (4, 0)
-media_logv (MmMedia *m, const char *pid, GLogLevelFlags level, const char *format, va_list args)
-{
-  g_autofree char *text = g_strdup_vprintf (format, args);
-
-  if (pid != NULL)
-    g_log (G_LOG_DOMAIN, level, "room %s participant %s: %s", m->code, pid, text);
-  else
-    g_log (G_LOG_DOMAIN, level, "room %s: %s", m->code, text);
-}
+/* ---- logging (media/log.h) ---------------------------------------------- */
 
 static void G_GNUC_PRINTF (4, 5)
 media_log (MmMedia *m, const char *pid, GLogLevelFlags level, const char *format, ...)
@@ -162,7 +149,7 @@ media_log (MmMedia *m, const char *pid, GLogLevelFlags level, const char *format
   va_list args;
 
   va_start (args, format);
-  media_logv (m, pid, level, format, args);
+  mm_media_logv (m->code, pid, level, format, args);
   va_end (args);
 }
 
@@ -172,7 +159,7 @@ room_log (MmMedia *m, GLogLevelFlags level, const char *format, ...)
   va_list args;
 
   va_start (args, format);
-  media_logv (m, NULL, level, format, args);
+  mm_media_logv (m->code, NULL, level, format, args);
   va_end (args);
 }
 
@@ -182,7 +169,7 @@ peer_log (Peer *p, GLogLevelFlags level, const char *format, ...)
   va_list args;
 
   va_start (args, format);
-  media_logv (p->m, p->id, level, format, args);
+  mm_media_logv (p->m->code, p->id, level, format, args);
   va_end (args);
 }
 
@@ -600,13 +587,14 @@ branch_move (Branch *b, GstBin *to)
  * as much at every receiver).  Offsets above 1 ns are ignored: each
  * stream keeps its own arrival timing. */
 static void
-keep_input_timing (GstElement *webrtc)
+keep_input_timing (Peer *p)
 {
-  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
+  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (p->webrtc), "rtpbin");
 
   if (rtpbin == NULL)
     {
-      g_warning ("webrtcbin has no element named rtpbin: inputs stay lip-synced");
+      peer_log (p, G_LOG_LEVEL_WARNING,
+                "webrtcbin has no element named rtpbin: inputs stay lip-synced");
       return;
     }
   g_object_set (rtpbin, "max-ts-offset", (gint64) 1, NULL);
@@ -978,8 +966,8 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
         {
           Peer *p = peer_of (m, GST_MESSAGE_SRC (msg));
 
-          media_log (m, p != NULL ? p->id : NULL, G_LOG_LEVEL_WARNING, "%s: %s (%s)", name, err->message,
-                     dbg ? dbg : "");
+          media_log (m, p != NULL ? p->id : NULL, G_LOG_LEVEL_WARNING, "%s: %s (%s)", name,
+                     err->message, dbg ? dbg : "");
         }
         GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS (GST_BIN (m->pipeline), GST_DEBUG_GRAPH_SHOW_ALL,
                                            "mixmeet-error");
@@ -2686,7 +2674,7 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
   if (*m->app->opts->turn_server != '\0')
     g_object_set (p->webrtc, "turn-server", m->app->opts->turn_server, NULL);
   configure_ice (m, p->webrtc);
-  keep_input_timing (p->webrtc);
+  keep_input_timing (p);
   mm_probe_peer (p->webrtc, p->id);
   g_signal_connect_data (p->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
                          peer_ref (p), (GClosureNotify) (void (*) (void)) peer_unref, 0);
