@@ -1474,6 +1474,34 @@ announced_candidate (const MmOptions *o, const char *candidate)
   return g_strjoinv (" ", f);
 }
 
+/* Our answer @sdp as the client must see it: a=candidate lines, if any,
+ * as announced_candidate() says.  Returns (transfer full). */
+static char *
+announced_sdp (const MmOptions *o, const char *sdp)
+{
+  g_auto (GStrv) lines = NULL;
+  GString *out;
+
+  if (*o->public_ip == '\0' || strstr (sdp, "a=candidate:") == NULL)
+    return g_strdup (sdp);
+  lines = g_strsplit (sdp, "\r\n", -1);
+  out = g_string_new (NULL);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "a=candidate:"))
+        {
+          g_autofree char *c = announced_candidate (o, lines[i] + strlen ("a="));
+
+          g_string_append_printf (out, "a=%s", c);
+        }
+      else
+        g_string_append (out, lines[i]);
+      if (lines[i + 1] != NULL)
+        g_string_append (out, "\r\n");
+    }
+  return g_string_free (out, FALSE);
+}
+
 static void
 send_ice (MmApp *app, gpointer data)
 {
@@ -1608,7 +1636,7 @@ on_local_set (GstPromise *promise, gpointer data)
     }
   else
     {
-      out->text = g_steal_pointer (&h->text);
+      out->text = announced_sdp (h->p->app->opts, h->text);
       mm_app_run_main (h->p->m->app, send_answer, out, hop_free);
     }
   gst_promise_unref (promise);
