@@ -123,9 +123,15 @@ client_join (Client *c, const char *code, const char *name)
   c->candidates = g_ptr_array_new_with_free_func (g_free);
 }
 
+/* Leave the room (the last one out closes its media, which would
+ * otherwise keep encoding until the presence timeout) and free. */
 static void
 client_clear (Client *c)
 {
+  g_auto (MmResponse) r = { 0 };
+
+  mm_http (&h, "POST", c->j.leave, c->j.secret, NULL, &r);
+  g_assert_cmpint (r.status / 100, ==, 2);
   mm_joined_clear (&c->j);
   g_ptr_array_unref (c->candidates);
 }
@@ -264,6 +270,9 @@ test_checked_offers (void)
   assert_refused (&c, k_line, "k=");
   /* Nothing of those reached webrtcbin: the good offer is answered. */
   assert_answered (&c, good);
+  /* With the room's media running (checked on the way in as well). */
+  assert_refused (&c, no_fp, "fingerprint");
+  assert_refused (&c, bad_tag, "nosuchmid");
   client_clear (&c);
 }
 
@@ -335,6 +344,53 @@ test_refused_reoffer (void)
   g_assert_nonnull (reason);
   g_test_message ("media-failed: %s", reason);
   g_assert_nonnull (strstr (reason, "direction"));
+  assert_answered (&c, again);
+  client_clear (&c);
+}
+
+/* The same when webrtcbin refuses the offer itself: a re-offer that drops
+ * an m-line of the connection ("m=lines removed from the SDP"). */
+static void
+test_refused_reoffer_mlines (void)
+{
+  g_autofree char *code = new_room ();
+  g_autofree char *two = offer_text ("mlinesUfragAAAAA", "recvonly");
+  g_autofree char *three = NULL;
+  g_autofree char *again = offer_text ("mlinesUfragBBBBB", "recvonly");
+  g_auto (MmResponse) r = { 0 };
+  g_autoptr (JsonObject) failed = NULL;
+  const char *reason;
+  Client c;
+
+  {
+    g_autofree char *grouped = replaced (two, "BUNDLE video0 audio1",
+                                         "BUNDLE video0 audio1 video2");
+
+    three = g_strconcat (grouped,
+                         "m=video 0 UDP/TLS/RTP/SAVPF 96\r\n"
+                         "c=IN IP4 0.0.0.0\r\n"
+                         "a=setup:actpass\r\n"
+                         "a=ice-ufrag:mlinesUfragAAAAA\r\n"
+                         "a=ice-pwd:qGr2kTua689hPg9UxZksyiUYmqn7dQVz\r\n"
+                         "a=bundle-only\r\n"
+                         "a=rtcp-mux\r\n"
+                         "a=sendonly\r\n"
+                         "a=rtpmap:96 VP8/90000\r\n"
+                         "a=mid:video2\r\n"
+                         "a=fingerprint:" FINGERPRINT "\r\n"
+                         "a=rtcp-mux-only\r\n", NULL);
+  }
+  client_join (&c, code, "drops an m-line");
+  assert_answered (&c, three);
+  post_offer (&c, two, &r);
+  g_assert_cmpint (r.status, ==, 202);
+  failed = wait_event (&c, "media-failed", "answer", 30);
+  g_assert_nonnull (failed);
+  g_assert_cmpstr (json_object_get_string_member (failed, "type"), ==, "media-failed");
+  reason = json_object_get_string_member (failed, "reason");
+  g_assert_nonnull (reason);
+  g_test_message ("media-failed: %s", reason);
+  g_assert_nonnull (strstr (reason, "refused"));
   assert_answered (&c, again);
   client_clear (&c);
 }
@@ -528,6 +584,7 @@ main (int argc, char **argv)
   g_test_add_func ("/negotiation/checked-offers", test_checked_offers);
   g_test_add_func ("/negotiation/rewritten-offers", test_rewritten_offers);
   g_test_add_func ("/negotiation/refused-reoffer", test_refused_reoffer);
+  g_test_add_func ("/negotiation/refused-reoffer-mlines", test_refused_reoffer_mlines);
   g_test_add_func ("/negotiation/per-mline-ice", test_per_mline_ice);
   g_test_add_func ("/negotiation/loopback-default", test_loopback_default);
   g_test_add_func ("/negotiation/public-ip", test_public_ip);

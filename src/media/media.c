@@ -935,10 +935,10 @@ peer_of (MmMedia *m, GstObject *obj)
   return NULL;
 }
 
-/* A participant's media failed (its connection or one of its own
- * elements): close it and tell the client, which offers again. */
 static void close_peer (Peer *p, const char *why);
 
+/* A participant's media failed (its connection or one of its own
+ * elements): close it and tell the client, which offers again. */
 static void
 peer_failed (MmMedia *m, GstObject *src, const char *why)
 {
@@ -2526,7 +2526,7 @@ mm_media_check_offer (const char *sdp_text, gboolean *sends, GError **error)
   if (!ok)
     g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
                          "the offer has neither VP8 video nor Opus audio");
-  else
+  else if (sends == NULL)
     ok = normalise_offer (sdp, NULL, error);
   gst_sdp_message_free (sdp);
   return ok;
