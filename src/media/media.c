@@ -1249,9 +1249,11 @@ mm_media_free (MmMedia *m)
 {
   GHashTableIter it;
   gpointer value;
+  gint64 t0;
 
   if (m == NULL)
     return;
+  t0 = g_get_monotonic_time ();
   m->closed = TRUE;
   /* The recording is finished before the pipeline stops. */
   if (m->recorder != NULL)
@@ -1281,6 +1283,8 @@ mm_media_free (MmMedia *m)
       ((Peer *) value)->removed = TRUE;
       g_clear_handle_id (&((Peer *) value)->answer_timer, g_source_remove);
     }
+  room_log (m, G_LOG_LEVEL_INFO, "media closed (%" G_GINT64_FORMAT " ms)",
+            (g_get_monotonic_time () - t0) / 1000);
   media_unref (m);
 }
 
