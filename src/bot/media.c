@@ -971,6 +971,24 @@ restrict_ice (MmBot *bot, const char *address, GError **error)
   return ok;
 }
 
+/* No UPnP port mappings for a test client: libnice would look for a
+ * router on every connection (and warn when it cannot listen for one).
+ * Through GObject properties: the bot does not link libnice itself. */
+static void
+no_upnp (MmBot *bot)
+{
+  GObject *ice = NULL;
+  GObject *agent = NULL;
+
+  g_object_get (bot->webrtc, "ice-agent", &ice, NULL);
+  if (ice != NULL && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent") != NULL)
+    g_object_get (ice, "agent", &agent, NULL);
+  if (agent != NULL && g_object_class_find_property (G_OBJECT_GET_CLASS (agent), "upnp") != NULL)
+    g_object_set (agent, "upnp", FALSE, NULL);
+  g_clear_object (&agent);
+  g_clear_object (&ice);
+}
+
 /* Add a sending chain and link it to a new webrtcbin sink pad requested
  * with @caps; the transceiver sends and receives. */
 static gboolean
@@ -1054,6 +1072,7 @@ build_webrtc (MmBot *bot, GError **error)
   if (o->latency >= 0)
     g_object_set (bot->webrtc, "latency", (guint) o->latency, NULL);
   gst_bin_add (GST_BIN (bot->pipeline), bot->webrtc);
+  no_upnp (bot);
   if (o->ice_address != NULL && !restrict_ice (bot, o->ice_address, error))
     return FALSE;
   g_signal_connect (bot->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate), bot);
