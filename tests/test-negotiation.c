@@ -567,6 +567,36 @@ test_public_ip (void)
   client_clear (&c);
 }
 
+/* ---- 7. settings that are not addresses stop the server at once ---------- */
+
+static void
+assert_refuses_to_start (const char *media_config, const char *words)
+{
+  g_autofree char *path = g_build_filename (h.dir, "bad.conf", NULL);
+  g_autofree char *text = g_strdup_printf ("%s\n[media]\n%s\n", base_config, media_config);
+  const char *bin = g_getenv ("MM_TEST_MIXMEETD") ? g_getenv ("MM_TEST_MIXMEETD") : "./mixmeetd";
+  const char *argv[] = { bin, "--config", path, NULL };
+  g_autofree char *err = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  if (!g_file_set_contents (path, text, -1, &error))
+    g_error ("%s", error->message);
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                     &err, &status, &error))
+    g_error ("cannot start %s: %s", bin, error->message);
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  if (strstr (err, words) == NULL)
+    g_error ("expected \"%s\" in what mixmeetd said, got: %s", words, err);
+}
+
+static void
+test_bad_settings (void)
+{
+  assert_refuses_to_start ("public-ip=my.public.host", "public-ip: my.public.host");
+  assert_refuses_to_start ("ice-addresses=127.0.0.1, eth0", "ice-addresses: eth0");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -588,6 +618,7 @@ main (int argc, char **argv)
   g_test_add_func ("/negotiation/per-mline-ice", test_per_mline_ice);
   g_test_add_func ("/negotiation/loopback-default", test_loopback_default);
   g_test_add_func ("/negotiation/public-ip", test_public_ip);
+  g_test_add_func ("/negotiation/bad-settings", test_bad_settings);
   rc = g_test_run ();
   g_free (base_config);
   mm_harness_stop (&h);

@@ -1075,12 +1075,25 @@ mm_media_check_pipelines (MmApp *app, GError **error)
   MmMedia fake = { .app = app };
   NiceAddress addr;
 
+  g_auto (GStrv) listed = g_strsplit (app->opts->ice_addresses, ",", -1);
+
   nice_address_init (&addr);
   if (*app->opts->public_ip != '\0' && !nice_address_set_from_string (&addr, app->opts->public_ip))
     {
       g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
                    "media.public-ip: %s is not an IP address", app->opts->public_ip);
       return FALSE;
+    }
+  for (guint i = 0; listed[i] != NULL; i++)
+    {
+      const char *a = g_strstrip (listed[i]);
+
+      if (*a != '\0' && !nice_address_set_from_string (&addr, a))
+        {
+          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                       "media.ice-addresses: %s is not an IP address", a);
+          return FALSE;
+        }
     }
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
     {

@@ -35,7 +35,7 @@ typedef struct {
 gboolean mm_media_check_elements (GError **error);
 
 /* Check that every file of the pipelines directory parses, and that
- * [media] public-ip is an address. */
+ * [media] public-ip and ice-addresses are addresses. */
 gboolean mm_media_check_pipelines (MmApp *app, GError **error);
 
 /* Build the room's pipeline (composite and full mix) and start it.
