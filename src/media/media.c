@@ -1587,7 +1587,8 @@ answer_overdue (gpointer data)
 
   p->answer_timer = 0;
   if (!p->removed)
-    close_peer (p, "no answer could be made in " G_STRINGIFY (MM_ANSWER_TIMEOUT_S) " s");
+    close_peer (p, "no answer could be made to the offer in "
+                G_STRINGIFY (MM_ANSWER_TIMEOUT_S) " s");
   return G_SOURCE_REMOVE;
 }
 
@@ -1647,7 +1648,7 @@ on_local_set (GstPromise *promise, gpointer data)
 
   if (error != NULL)
     {
-      out->text = g_strdup_printf ("the answer to its offer could not be applied: %s",
+      out->text = g_strdup_printf ("the answer to the offer could not be applied: %s",
                                    error->message);
       mm_app_run_main (h->p->m->app, negotiation_failed, out, hop_free);
     }
@@ -1674,7 +1675,7 @@ on_answer_created (GstPromise *promise, gpointer data)
   gst_promise_unref (promise);
   if (answer == NULL)
     {
-      h->text = g_strdup_printf ("no answer could be made to its offer: %s",
+      h->text = g_strdup_printf ("no answer could be made to the offer: %s",
                                  error != NULL ? error->message : "webrtcbin gave none");
       mm_app_run_main (p->m->app, negotiation_failed, h, hop_free);
       return;
@@ -1768,7 +1769,7 @@ on_remote_set (GstPromise *promise, gpointer data)
   gst_promise_unref (promise);
   if (error != NULL)
     {
-      h->text = g_strdup_printf ("its offer was refused: %s", error->message);
+      h->text = g_strdup_printf ("the offer was refused: %s", error->message);
       mm_app_run_main (p->m->app, negotiation_failed, h, hop_free);
       return;
     }
