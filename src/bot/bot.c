@@ -261,6 +261,9 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
       "Send nothing: receive-only transceivers", NULL },
     { "ice-address", 0, 0, G_OPTION_ARG_STRING, &o->ice_address,
       "Gather ICE candidates on this local address only (e.g. 127.0.0.1)", "ADDR" },
+    { "offer-per-mline-ice", 0, 0, G_OPTION_ARG_NONE, &o->offer_per_mline_ice,
+      "Send the offer with ICE credentials of their own on every m-line after the first, "
+      "as RFC 8843 allows before BUNDLE is agreed (as aiortc does)", NULL },
     { "loopback-test", 0, 0, G_OPTION_ARG_NONE, &o->loopback,
       "No network: decode and analyse the bot's own stream (checks the analysis)", NULL },
     { "no-decode", 0, 0, G_OPTION_ARG_NONE, &o->no_decode,

@@ -47,6 +47,7 @@ typedef struct {
   int present_for;           /* s of sharing before stopping (0: until the end) */
   char *screen_color;        /* RRGGBB of the "screen" */
   char *ice_address;
+  gboolean offer_per_mline_ice;   /* other ICE credentials on the m-lines after the first */
   gboolean loopback;
   gboolean quiet_stats;
   gboolean no_decode;        /* count received frames without decoding them */

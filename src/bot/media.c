@@ -487,6 +487,34 @@ promise_error (GstPromise *promise)
   return error;
 }
 
+/* --offer-per-mline-ice: the offer as a client sends it that gives every
+ * m-line a transport of its own until BUNDLE is agreed (RFC 8843, aiortc):
+ * the m-lines after the first get ICE credentials of their own.  Our
+ * webrtcbin keeps using the first m-line's, which a server that accepts
+ * the bundle uses for all.  Returns (transfer full). */
+static char *
+per_mline_ice (const char *sdp)
+{
+  g_auto (GStrv) lines = g_strsplit (sdp, "\r\n", -1);
+  GString *out = g_string_new (NULL);
+  int mline = -1;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *l = lines[i];
+
+      if (g_str_has_prefix (l, "m="))
+        mline++;
+      if (mline > 0 && (g_str_has_prefix (l, "a=ice-ufrag:") || g_str_has_prefix (l, "a=ice-pwd:")))
+        g_string_append_printf (out, "%sM%d", l, mline);
+      else
+        g_string_append (out, l);
+      if (lines[i + 1] != NULL)
+        g_string_append (out, "\r\n");
+    }
+  return g_string_free (out, FALSE);
+}
+
 /* webrtcbin's thread: the offer is our local description; send it. */
 static void
 on_local_description_set (GstPromise *promise, gpointer user_data)
@@ -500,6 +528,13 @@ on_local_description_set (GstPromise *promise, gpointer user_data)
     {
       mm_bot_log (lo->bot, "set-local-description failed: %s", error->message);
       return;
+    }
+  if (lo->bot->app->opts.offer_per_mline_ice)
+    {
+      char *munged = per_mline_ice (lo->sdp);
+
+      g_free (lo->sdp);
+      lo->sdp = munged;
     }
   msg = json_object_new ();
   json_object_set_string_member (msg, "type", "offer");
@@ -936,6 +971,24 @@ restrict_ice (MmBot *bot, const char *address, GError **error)
   return ok;
 }
 
+/* No UPnP port mappings for a test client: libnice would look for a
+ * router on every connection (and warn when it cannot listen for one).
+ * Through GObject properties: the bot does not link libnice itself. */
+static void
+no_upnp (MmBot *bot)
+{
+  GObject *ice = NULL;
+  GObject *agent = NULL;
+
+  g_object_get (bot->webrtc, "ice-agent", &ice, NULL);
+  if (ice != NULL && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent") != NULL)
+    g_object_get (ice, "agent", &agent, NULL);
+  if (agent != NULL && g_object_class_find_property (G_OBJECT_GET_CLASS (agent), "upnp") != NULL)
+    g_object_set (agent, "upnp", FALSE, NULL);
+  g_clear_object (&agent);
+  g_clear_object (&ice);
+}
+
 /* Add a sending chain and link it to a new webrtcbin sink pad requested
  * with @caps; the transceiver sends and receives. */
 static gboolean
@@ -1019,6 +1072,7 @@ build_webrtc (MmBot *bot, GError **error)
   if (o->latency >= 0)
     g_object_set (bot->webrtc, "latency", (guint) o->latency, NULL);
   gst_bin_add (GST_BIN (bot->pipeline), bot->webrtc);
+  no_upnp (bot);
   if (o->ice_address != NULL && !restrict_ice (bot, o->ice_address, error))
     return FALSE;
   g_signal_connect (bot->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate), bot);

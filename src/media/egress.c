@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "media/egress.h"
+#include "media/log.h"
 #include "media/tap.h"
 
 #include <gst/app/gstappsink.h>
@@ -44,6 +45,7 @@ struct _MmEgress {
   MmEgressKind kind;
   char *description;
   char *target;
+  char *code;               /* its room's code, for the log */
   MmEgressState state;
   gpointer state_data;
   Link *video, *audio;
@@ -316,7 +318,8 @@ retry_cb (gpointer data)
   if (!pipe_up (e, &error))
     {
       e->backoff_s = MIN (MAX (e->backoff_s * 2, 1), BACKOFF_MAX_S);
-      g_warning ("egress to %s: %s; again in %u s", e->target, error->message, e->backoff_s);
+      mm_media_log (e->code, NULL, G_LOG_LEVEL_WARNING, "egress to %s: %s; again in %u s",
+                    e->target, error->message, e->backoff_s);
       e->retry = g_timeout_add_seconds (e->backoff_s, retry_cb, e);
     }
   return G_SOURCE_REMOVE;
@@ -328,7 +331,8 @@ stop_timeout_cb (gpointer data)
   MmEgress *e = data;
 
   e->stop_timeout = 0;
-  g_warning ("egress to %s: did not finish in %u ms", e->target, STOP_WAIT_MS);
+  mm_media_log (e->code, NULL, G_LOG_LEVEL_WARNING, "egress to %s: did not finish in %u ms",
+                e->target, STOP_WAIT_MS);
   egress_free (e);
   return G_SOURCE_REMOVE;
 }
@@ -338,7 +342,7 @@ set_live (MmEgress *e)
 {
   e->live = TRUE;
   e->backoff_s = 0;
-  g_message ("egress to %s: live", e->target);
+  mm_media_log (e->code, NULL, G_LOG_LEVEL_MESSAGE, "egress to %s: live", e->target);
   tell (e, "live", NULL);
 }
 
@@ -384,7 +388,8 @@ bus_cb (GstBus *bus, GstMessage *msg, gpointer data)
           }
         e->live = FALSE;
         e->backoff_s = MIN (MAX (e->backoff_s * 2, 1), BACKOFF_MAX_S);
-        g_warning ("egress to %s: %s; again in %u s", e->target, err->message, e->backoff_s);
+        mm_media_log (e->code, NULL, G_LOG_LEVEL_WARNING, "egress to %s: %s; again in %u s",
+                      e->target, err->message, e->backoff_s);
         tell (e, "retrying", err->message);
         e->retry = g_timeout_add_seconds (e->backoff_s, retry_cb, e);
         return G_SOURCE_REMOVE;   /* pipe_down removed this watch */
@@ -428,6 +433,7 @@ mm_egress_start (GMainContext *ctx, GstElement *room, GstBin *video_mix, GstBin 
   e->kind = kind;
   e->description = g_strdup (description);
   e->target = g_strdup (target);
+  e->code = mm_media_log_room (room);
   e->video = link_new (ctx, room, video_mix, "vraw", error);
   if (error == NULL || *error == NULL)
     e->audio = link_new (ctx, room, audio_mix, "atee", error);
@@ -458,6 +464,7 @@ egress_free (MmEgress *e)
   g_object_unref (e->room);
   g_free (e->description);
   g_free (e->target);
+  g_free (e->code);
   g_free (e);
 }
 

@@ -22,12 +22,14 @@
 #include "config.h"
 
 #include "media/media.h"
+#include "media/log.h"
 #include "media/probe.h"
 #include "media/recorder.h"
 #include "media/tap.h"
 #include "core/error.h"
 
 #include <agent.h>
+#include <interfaces.h>
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
@@ -73,6 +75,8 @@ struct _Peer {
   char *ice_ufrag;            /* of the client's offer: the same in a re-offer
                                * means the same connection, renegotiated */
   GPtrArray *pending_ice;     /* "mline\ncandidate" strings */
+  GPtrArray *ice_out;         /* JsonObject*: our "ice" events until the answer */
+  guint answer_timer;         /* source closing the connection if no answer comes */
   GPtrArray *sink_pads;       /* webrtcbin sink pads we requested */
 
   gboolean sends_audio, sends_video, wants_audio, wants_video;
@@ -137,6 +141,38 @@ struct _MmMedia {
 
 static void remove_card (MmMedia *m, Peer *p);
 
+/* ---- logging (media/log.h) ---------------------------------------------- */
+
+static void G_GNUC_PRINTF (4, 5)
+media_log (MmMedia *m, const char *pid, GLogLevelFlags level, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  mm_media_logv (m->code, pid, level, format, args);
+  va_end (args);
+}
+
+static void G_GNUC_PRINTF (3, 4)
+room_log (MmMedia *m, GLogLevelFlags level, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  mm_media_logv (m->code, NULL, level, format, args);
+  va_end (args);
+}
+
+static void G_GNUC_PRINTF (3, 4)
+peer_log (Peer *p, GLogLevelFlags level, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  mm_media_logv (p->m->code, p->id, level, format, args);
+  va_end (args);
+}
+
 /* ---- small helpers ----------------------------------------------------- */
 
 static Peer *
@@ -157,6 +193,7 @@ peer_unref (gpointer data)
   g_free (p->name);
   g_free (p->ice_ufrag);
   g_ptr_array_unref (p->pending_ice);
+  g_ptr_array_unref (p->ice_out);
   g_ptr_array_unref (p->sink_pads);
   g_ptr_array_unref (p->voices);
   g_ptr_array_unref (p->spare_inputs);
@@ -421,7 +458,7 @@ branch_new (MmMedia *m, GstBin *src_bin, const char *tee_name, const char *desc,
   gst_object_unref (bin_sink);
   gst_object_unref (bin_src);
   if (r1 != GST_PAD_LINK_OK || r2 != GST_PAD_LINK_OK)
-    g_warning ("room %s: linking %s failed (%d, %d)", m->code, desc, r1, r2);
+    room_log (m, G_LOG_LEVEL_WARNING, "linking %s failed (%d, %d)", desc, r1, r2);
   return b;
 }
 
@@ -462,7 +499,7 @@ branch_move_finish (Branch *b)
   g_assert (b->tee != NULL);   /* our own pipeline files name their tees */
   b->tee_pad = mm_tap_tee (b->src_bin, b->tee, bin_sink, &b->src_ghost, &r);
   if (r != GST_PAD_LINK_OK)
-    g_warning ("room %s: moving a branch to another %s failed", m->code, tee_name);
+    room_log (m, G_LOG_LEVEL_WARNING, "moving a branch to another %s failed", tee_name);
   b->detaching = FALSE;
   gst_object_unref (bin_sink);
   g_free (tee_name);
@@ -550,13 +587,14 @@ branch_move (Branch *b, GstBin *to)
  * as much at every receiver).  Offsets above 1 ns are ignored: each
  * stream keeps its own arrival timing. */
 static void
-keep_input_timing (GstElement *webrtc)
+keep_input_timing (Peer *p)
 {
-  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
+  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (p->webrtc), "rtpbin");
 
   if (rtpbin == NULL)
     {
-      g_warning ("webrtcbin has no element named rtpbin: inputs stay lip-synced");
+      peer_log (p, G_LOG_LEVEL_WARNING,
+                "webrtcbin has no element named rtpbin: inputs stay lip-synced");
       return;
     }
   g_object_set (rtpbin, "max-ts-offset", (gint64) 1, NULL);
@@ -897,24 +935,18 @@ peer_of (MmMedia *m, GstObject *obj)
   return NULL;
 }
 
+static void close_peer (Peer *p, const char *why);
+
 /* A participant's media failed (its connection or one of its own
  * elements): close it and tell the client, which offers again. */
 static void
 peer_failed (MmMedia *m, GstObject *src, const char *why)
 {
   Peer *p = peer_of (m, src);
-  g_autofree char *pid = NULL;
-  g_autoptr (JsonObject) ev = NULL;
 
   if (p == NULL || p->removed)
     return;
-  pid = g_strdup (p->id);
-  g_warning ("room %s: the media of %s failed (%s): closing it; the client may offer again",
-             m->code, pid, why);
-  ev = json_object_new ();
-  json_object_set_string_member (ev, "reason", why);
-  m->sink.send (m->sink.data, pid, "media-failed", ev);
-  mm_media_remove (m, pid);
+  close_peer (p, why);
 }
 
 static gboolean
@@ -931,7 +963,12 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
         g_autofree char *name = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
 
         gst_message_parse_error (msg, &err, &dbg);
-        g_warning ("room %s: %s: %s (%s)", m->code, name, err->message, dbg ? dbg : "");
+        {
+          Peer *p = peer_of (m, GST_MESSAGE_SRC (msg));
+
+          media_log (m, p != NULL ? p->id : NULL, G_LOG_LEVEL_WARNING, "%s: %s (%s)", name,
+                     err->message, dbg ? dbg : "");
+        }
         GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS (GST_BIN (m->pipeline), GST_DEBUG_GRAPH_SHOW_ALL,
                                            "mixmeet-error");
         peer_failed (m, GST_MESSAGE_SRC (msg), err->message);
@@ -943,7 +980,7 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
         g_autofree char *name = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
 
         gst_message_parse_warning (msg, &err, NULL);
-        g_debug ("room %s: %s: %s", m->code, name, err->message);
+        room_log (m, G_LOG_LEVEL_DEBUG, "%s: %s", name, err->message);
         break;
       }
     case GST_MESSAGE_LATENCY:
@@ -959,8 +996,8 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
           gst_query_parse_latency (q, NULL, &min, NULL);
         gst_query_unref (q);
         gst_object_unref (src);
-        g_info ("room %s: latency up to the composite %" G_GUINT64_FORMAT " ms", m->code,
-                (guint64) (min / GST_MSECOND));
+        room_log (m, G_LOG_LEVEL_INFO, "latency up to the composite %" G_GUINT64_FORMAT " ms",
+                  (guint64) (min / GST_MSECOND));
         break;
       }
     case GST_MESSAGE_ELEMENT:
@@ -1036,7 +1073,28 @@ mm_media_check_pipelines (MmApp *app, GError **error)
   const char *vars[] = { "WIDTH", "640", "HEIGHT", "360", "FRAMERATE", "30", "BITRATE", "32000",
                          "PT", "96", NULL };
   MmMedia fake = { .app = app };
+  NiceAddress addr;
 
+  g_auto (GStrv) listed = g_strsplit (app->opts->ice_addresses, ",", -1);
+
+  nice_address_init (&addr);
+  if (*app->opts->public_ip != '\0' && !nice_address_set_from_string (&addr, app->opts->public_ip))
+    {
+      g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                   "media.public-ip: %s is not an IP address", app->opts->public_ip);
+      return FALSE;
+    }
+  for (guint i = 0; listed[i] != NULL; i++)
+    {
+      const char *a = g_strstrip (listed[i]);
+
+      if (*a != '\0' && !nice_address_set_from_string (&addr, a))
+        {
+          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                       "media.ice-addresses: %s is not an IP address", a);
+          return FALSE;
+        }
+    }
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
     {
       GstBin *bin = make_bin (&fake, names[i], vars, error);
@@ -1134,8 +1192,8 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
       mm_media_free (m);
       return NULL;
     }
-  g_info ("room %s: media pipeline started (%dx%d at %d fps)", code, o->video_width,
-          o->video_height, o->video_framerate);
+  room_log (m, G_LOG_LEVEL_INFO, "media pipeline started (%dx%d at %d fps)", o->video_width,
+            o->video_height, o->video_framerate);
   return m;
 }
 
@@ -1185,14 +1243,30 @@ media_unref (MmMedia *m)
   g_free (m);
 }
 
+/* Stop @p's webrtcbin and take it out of the pipeline, as the room
+ * closes. */
+static void
+stop_connection (MmMedia *m, Peer *p)
+{
+  if (p->webrtc == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (p->webrtc, p);
+  gst_element_set_locked_state (p->webrtc, TRUE);
+  gst_element_set_state (p->webrtc, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (m->pipeline), p->webrtc);
+  p->webrtc = NULL;
+}
+
 void
 mm_media_free (MmMedia *m)
 {
   GHashTableIter it;
   gpointer value;
+  gint64 t0;
 
   if (m == NULL)
     return;
+  t0 = g_get_monotonic_time ();
   m->closed = TRUE;
   /* The recording is finished before the pipeline stops. */
   if (m->recorder != NULL)
@@ -1200,6 +1274,16 @@ mm_media_free (MmMedia *m)
   for (int k = 0; k < 2; k++)
     if (m->egress[k] != NULL)
       mm_egress_stop (g_steal_pointer (&m->egress[k]), TRUE);
+  /* The connections first, and out of the pipeline: each webrtcbin feeds
+   * the composite and the mixes (through its decoders) and is fed by
+   * them, a cycle in the room's graph that leaves the pipeline no order
+   * to stop its elements in, sinks first ("loop detected in the graph").
+   * Without them the graph runs one way, from the sources to the sinks. */
+  g_hash_table_iter_init (&it, m->peers);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    stop_connection (m, value);
+  for (guint i = 0; i < m->leaving->len; i++)
+    stop_connection (m, m->leaving->pdata[i]);
   if (m->pipeline != NULL)
     gst_element_set_state (m->pipeline, GST_STATE_NULL);
   if (m->bus_watch != 0)
@@ -1208,7 +1292,12 @@ mm_media_free (MmMedia *m)
   /* Work already handed to the main loop sees the peers gone. */
   g_hash_table_iter_init (&it, m->peers);
   while (g_hash_table_iter_next (&it, NULL, &value))
-    ((Peer *) value)->removed = TRUE;
+    {
+      ((Peer *) value)->removed = TRUE;
+      g_clear_handle_id (&((Peer *) value)->answer_timer, g_source_remove);
+    }
+  room_log (m, G_LOG_LEVEL_INFO, "media closed (%" G_GINT64_FORMAT " ms)",
+            (g_get_monotonic_time () - t0) / 1000);
   media_unref (m);
 }
 
@@ -1376,18 +1465,77 @@ hop_new (Peer *p)
   return h;
 }
 
+/* A candidate of ours as the client must see it: with [media] public-ip
+ * set, a host candidate carries that address in place of the local one
+ * (1:1 NAT, a container with published ports).  Candidates of the other
+ * address family and server-reflexive or relayed ones stay as they are.
+ * Returns (transfer full). */
+static char *
+announced_candidate (const MmOptions *o, const char *candidate)
+{
+  g_auto (GStrv) f = NULL;
+  NiceAddress local, pub;
+
+  if (*o->public_ip == '\0')
+    return g_strdup (candidate);
+  f = g_strsplit (candidate, " ", -1);
+  nice_address_init (&local);
+  nice_address_init (&pub);
+  if (g_strv_length (f) < 8 || g_strcmp0 (f[6], "typ") != 0 || g_strcmp0 (f[7], "host") != 0
+      || !nice_address_set_from_string (&local, f[4])
+      || !nice_address_set_from_string (&pub, o->public_ip)
+      || nice_address_ip_version (&local) != nice_address_ip_version (&pub))
+    return g_strdup (candidate);
+  g_free (f[4]);
+  f[4] = g_strdup (o->public_ip);
+  return g_strjoinv (" ", f);
+}
+
+/* Our answer @sdp as the client must see it: a=candidate lines, if any,
+ * as announced_candidate() says.  Returns (transfer full). */
+static char *
+announced_sdp (const MmOptions *o, const char *sdp)
+{
+  g_auto (GStrv) lines = NULL;
+  GString *out;
+
+  if (*o->public_ip == '\0' || strstr (sdp, "a=candidate:") == NULL)
+    return g_strdup (sdp);
+  lines = g_strsplit (sdp, "\r\n", -1);
+  out = g_string_new (NULL);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "a=candidate:"))
+        {
+          g_autofree char *c = announced_candidate (o, lines[i] + strlen ("a="));
+
+          g_string_append_printf (out, "a=%s", c);
+        }
+      else
+        g_string_append (out, lines[i]);
+      if (lines[i + 1] != NULL)
+        g_string_append (out, "\r\n");
+    }
+  return g_string_free (out, FALSE);
+}
+
 static void
 send_ice (MmApp *app, gpointer data)
 {
   Hop *h = data;
+  Peer *p = h->p;
   g_autoptr (JsonObject) ev = NULL;
 
-  if (h->p->removed)
+  if (p->removed)
     return;
   ev = json_object_new ();
   json_object_set_string_member (ev, "candidate", h->text);
   json_object_set_int_member (ev, "sdp_mline_index", h->mline);
-  h->p->m->sink.send (h->p->m->sink.data, h->p->id, "ice", ev);
+  /* A client takes our candidates only once it has our answer. */
+  if (!p->answer_sent)
+    g_ptr_array_add (p->ice_out, g_steal_pointer (&ev));
+  else
+    p->m->sink.send (p->m->sink.data, p->id, "ice", ev);
 }
 
 /* Streaming thread. */
@@ -1398,50 +1546,144 @@ on_ice_candidate (GstElement *webrtc, guint mline, char *candidate, gpointer dat
   Hop *h = hop_new (p);
 
   h->mline = mline;
-  h->text = g_strdup (candidate);
+  h->text = announced_candidate (p->app->opts, candidate);
   mm_app_run_main (p->m->app, send_ice, h, hop_free);
+}
+
+/* Close @p's connection and tell its client why in a "media-failed"
+ * event: it is free to offer again at once. */
+static void
+close_peer (Peer *p, const char *why)
+{
+  MmMedia *m = p->m;
+  g_autofree char *pid = g_strdup (p->id);
+  g_autoptr (JsonObject) ev = json_object_new ();
+
+  peer_log (p, G_LOG_LEVEL_WARNING, "%s: closing its connection; the client may offer again",
+            why);
+  json_object_set_string_member (ev, "reason", why);
+  m->sink.send (m->sink.data, pid, "media-failed", ev);
+  mm_media_remove (m, pid);
+}
+
+/* An offer webrtcbin refused, or could not answer: @h->text says why. */
+static void
+negotiation_failed (MmApp *app, gpointer data)
+{
+  Hop *h = data;
+
+  if (!h->p->removed)
+    close_peer (h->p, h->text);
+}
+
+/* Main loop: webrtcbin never answering must not leave a participant
+ * waiting (every later offer would get 409) with no word of it. */
+#define MM_ANSWER_TIMEOUT_S 30
+
+static gboolean
+answer_overdue (gpointer data)
+{
+  Peer *p = data;
+
+  p->answer_timer = 0;
+  if (!p->removed)
+    close_peer (p, "no answer could be made to the offer in "
+                G_STRINGIFY (MM_ANSWER_TIMEOUT_S) " s");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_for_answer (Peer *p)
+{
+  g_clear_handle_id (&p->answer_timer, g_source_remove);
+  p->answer_timer = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, MM_ANSWER_TIMEOUT_S,
+                                                answer_overdue, peer_ref (p), peer_unref);
 }
 
 static void
 send_answer (MmApp *app, gpointer data)
 {
   Hop *h = data;
+  Peer *p = h->p;
   g_autoptr (JsonObject) ev = NULL;
 
-  if (h->p->removed)
+  if (p->removed)
     return;
+  g_clear_handle_id (&p->answer_timer, g_source_remove);
   ev = json_object_new ();
   json_object_set_string_member (ev, "sdp", h->text);
-  h->p->m->sink.send (h->p->m->sink.data, h->p->id, "answer", ev);
-  h->p->answer_sent = TRUE;
-  if (h->p->m->layout_event != NULL)
-    h->p->m->sink.send (h->p->m->sink.data, h->p->id, "layout", h->p->m->layout_event);
-  g_info ("room %s: answered %s", h->p->m->code, h->p->id);
-  force_keyframe (h->p->m);
+  p->m->sink.send (p->m->sink.data, p->id, "answer", ev);
+  p->answer_sent = TRUE;
+  for (guint i = 0; i < p->ice_out->len; i++)
+    p->m->sink.send (p->m->sink.data, p->id, "ice", p->ice_out->pdata[i]);
+  g_ptr_array_set_size (p->ice_out, 0);
+  if (p->m->layout_event != NULL)
+    p->m->sink.send (p->m->sink.data, p->id, "layout", p->m->layout_event);
+  peer_log (p, G_LOG_LEVEL_INFO, "answered");
+  force_keyframe (p->m);
 }
 
-/* Streaming thread: the answer is ready. */
+/* The error a webrtcbin promise was answered with, or NULL.
+ * Returns: (transfer full) */
+static GError *
+promise_error (GstPromise *promise)
+{
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  GError *error = NULL;
+
+  if (reply != NULL && gst_structure_has_field (reply, "error"))
+    gst_structure_get (reply, "error", G_TYPE_ERROR, &error, NULL);
+  return error;
+}
+
+/* webrtcbin's thread: the answer is our local description now (or
+ * webrtcbin could not apply it: a re-offer that changes the direction of
+ * an m-line, say, which webrtcbin 1.22 does not implement). */
+static void
+on_local_set (GstPromise *promise, gpointer data)
+{
+  Hop *h = data;
+  g_autoptr (GError) error = promise_error (promise);
+  Hop *out = hop_new (h->p);
+
+  if (error != NULL)
+    {
+      out->text = g_strdup_printf ("the answer to the offer could not be applied: %s",
+                                   error->message);
+      mm_app_run_main (h->p->m->app, negotiation_failed, out, hop_free);
+    }
+  else
+    {
+      out->text = announced_sdp (h->p->app->opts, h->text);
+      mm_app_run_main (h->p->m->app, send_answer, out, hop_free);
+    }
+  gst_promise_unref (promise);
+}
+
+/* Streaming thread: the answer is ready (or webrtcbin could make none). */
 static void
 on_answer_created (GstPromise *promise, gpointer data)
 {
   Peer *p = data;
   const GstStructure *reply = gst_promise_get_reply (promise);
+  g_autoptr (GError) error = promise_error (promise);
   GstWebRTCSessionDescription *answer = NULL;
-  Hop *h;
+  Hop *h = hop_new (p);
 
-  if (reply != NULL)
+  if (reply != NULL && gst_structure_has_field (reply, "answer"))
     gst_structure_get (reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, NULL);
   gst_promise_unref (promise);
   if (answer == NULL)
     {
-      g_warning ("room %s: webrtcbin made no answer for %s", p->m->code, p->id);
+      h->text = g_strdup_printf ("no answer could be made to the offer: %s",
+                                 error != NULL ? error->message : "webrtcbin gave none");
+      mm_app_run_main (p->m->app, negotiation_failed, h, hop_free);
       return;
     }
-  g_signal_emit_by_name (p->webrtc, "set-local-description", answer, NULL);
-  h = hop_new (p);
   h->text = gst_sdp_message_as_text (answer->sdp);
+  g_signal_emit_by_name (p->webrtc, "set-local-description", answer,
+                         gst_promise_new_with_change_func (on_local_set, h, hop_free));
   gst_webrtc_session_description_free (answer);
-  mm_app_run_main (p->m->app, send_answer, h, hop_free);
 }
 
 static gboolean
@@ -1516,23 +1758,22 @@ remote_set (MmApp *app, gpointer data)
   maybe_answer (p);
 }
 
-/* Streaming thread. */
+/* Streaming thread: webrtcbin took the offer, or refused it. */
 static void
 on_remote_set (GstPromise *promise, gpointer data)
 {
   Peer *p = data;
-  const GstStructure *reply = gst_promise_get_reply (promise);
-  GError *error = NULL;
+  g_autoptr (GError) error = promise_error (promise);
+  Hop *h = hop_new (p);
 
-  if (reply != NULL && gst_structure_has_field (reply, "error"))
-    gst_structure_get (reply, "error", G_TYPE_ERROR, &error, NULL);
+  gst_promise_unref (promise);
   if (error != NULL)
     {
-      g_warning ("room %s: the offer of %s was refused: %s", p->m->code, p->id, error->message);
-      g_error_free (error);
+      h->text = g_strdup_printf ("the offer was refused: %s", error->message);
+      mm_app_run_main (p->m->app, negotiation_failed, h, hop_free);
+      return;
     }
-  gst_promise_unref (promise);
-  mm_app_run_main (p->m->app, remote_set, hop_new (p), hop_free);
+  mm_app_run_main (p->m->app, remote_set, h, hop_free);
 }
 
 /* ---- incoming media ---------------------------------------------------- */
@@ -1562,7 +1803,7 @@ connect_voice (MmMedia *m, Peer *from, Peer *to)
   gst_object_unref (amix);
   if (b == NULL)
     {
-      g_warning ("room %s: voice of %s: %s", m->code, from->id, error->message);
+      peer_log (from, G_LOG_LEVEL_WARNING, "its voice: %s", error->message);
       return;
     }
   g_object_set (b->sink_pad, "mute", from->audio_muted || from->blocked, NULL);
@@ -1595,7 +1836,7 @@ add_screen (MmMedia *m, Peer *p, GstBin *bin)
                                m->compositor, pad, ghost, &error);
   if (p->screen_tile == NULL)
     {
-      g_warning ("room %s: screen of %s: %s", m->code, p->id, error->message);
+      peer_log (p, G_LOG_LEVEL_WARNING, "its screen: %s", error->message);
       return;
     }
   label = gst_bin_get_by_name (GST_BIN (p->screen_tile->bin), "label");
@@ -1605,7 +1846,7 @@ add_screen (MmMedia *m, Peer *p, GstBin *bin)
       g_object_set (label, "text", text, NULL);
       gst_object_unref (label);
     }
-  g_info ("room %s: the screen of %s in the composite", m->code, p->id);
+  peer_log (p, G_LOG_LEVEL_INFO, "its screen in the composite");
   relatency (m);
   screens_changed (m);
 }
@@ -1632,7 +1873,7 @@ input_ready (MmApp *app, gpointer data)
 
       if (p->video_in != NULL)
         {
-          g_info ("room %s: %s sent a second video; ignored", m->code, p->id);
+          peer_log (p, G_LOG_LEVEL_INFO, "a second video; ignored");
           g_ptr_array_add (p->spare_inputs, g_steal_pointer (&h->bin));
           return;
         }
@@ -1644,7 +1885,7 @@ input_ready (MmApp *app, gpointer data)
                             pad, ghost, &error);
       if (p->tile == NULL)
         {
-          g_warning ("room %s: video of %s: %s", m->code, p->id, error->message);
+          peer_log (p, G_LOG_LEVEL_WARNING, "its video: %s", error->message);
           return;
         }
       {
@@ -1658,7 +1899,7 @@ input_ready (MmApp *app, gpointer data)
       }
       relayout (m);
       relatency (m);
-      g_info ("room %s: video of %s in the composite", m->code, p->id);
+      peer_log (p, G_LOG_LEVEL_INFO, "its video in the composite");
     }
   else
     {
@@ -1687,7 +1928,7 @@ input_ready (MmApp *app, gpointer data)
             && !((Peer *) value)->removed)
           connect_voice (m, p, value);
       connect_voice (m, p, NULL);
-      g_info ("room %s: voice of %s in the mixes", m->code, p->id);
+      peer_log (p, G_LOG_LEVEL_INFO, "its voice in the mixes");
     }
 }
 
@@ -1714,7 +1955,7 @@ on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
   bin = make_bin (p->m, g_str_equal (media, "video") ? "video-in" : "audio-in", NULL, &error);
   if (bin == NULL)
     {
-      g_warning ("room %s: %s", p->m->code, error->message);
+      peer_log (p, G_LOG_LEVEL_WARNING, "%s", error->message);
       return;
     }
   gst_object_ref (bin);
@@ -1722,7 +1963,7 @@ on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
   gst_element_sync_state_with_parent (GST_ELEMENT (bin));
   sink = gst_element_get_static_pad (GST_ELEMENT (bin), "sink");
   if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
-    g_warning ("room %s: cannot link the %s of %s", p->m->code, media, p->id);
+    peer_log (p, G_LOG_LEVEL_WARNING, "cannot link its %s", media);
   gst_object_unref (sink);
   h = hop_new (p);
   h->bin = bin;
@@ -1827,7 +2068,7 @@ add_card (MmMedia *m, Peer *p)
 
   if (bin == NULL)
     {
-      g_warning ("room %s: name card of %s: %s", m->code, p->id, error->message);
+      peer_log (p, G_LOG_LEVEL_WARNING, "its name card: %s", error->message);
       return;
     }
   label = gst_bin_get_by_name (bin, "label");
@@ -1843,7 +2084,7 @@ add_card (MmMedia *m, Peer *p)
                 "zorder", 1u, NULL);
   src = gst_element_get_static_pad (p->card, "src");
   if (gst_pad_link (src, p->card_ghost) != GST_PAD_LINK_OK)
-    g_warning ("room %s: cannot link the name card of %s", m->code, p->id);
+    peer_log (p, G_LOG_LEVEL_WARNING, "cannot link its name card");
   gst_object_unref (src);
   gst_element_sync_state_with_parent (p->card);
   relayout (m);
@@ -2015,13 +2256,55 @@ add_receiver (Peer *p, const char *kind, const char *encoding, guint clock_rate,
     gst_object_unref (trans);
 }
 
+/* The loopback addresses ICE should offer besides the interfaces': those
+ * the server listens on ([server] listen 127.0.0.1, ::1, 0.0.0.0 or ::).
+ * libnice leaves loopback out as soon as another interface exists, and a
+ * client on this machine that gathers only 127.0.0.1 could not connect. */
+static void
+add_listen_loopback (const char *listen, GPtrArray *out)
+{
+  if (g_strcmp0 (listen, "127.0.0.1") == 0 || g_strcmp0 (listen, "0.0.0.0") == 0
+      || g_strcmp0 (listen, "::") == 0)
+    g_ptr_array_add (out, g_strdup ("127.0.0.1"));
+  if (g_strcmp0 (listen, "::1") == 0 || g_strcmp0 (listen, "::") == 0)
+    g_ptr_array_add (out, g_strdup ("::1"));
+}
+
+/* The local addresses ICE gathers on: [media] ice-addresses, or when
+ * that is empty every interface's, with loopback as above.
+ * Returns: (transfer full) of char*. */
+static GPtrArray *
+ice_addresses (const MmOptions *o)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GStrv) listed = g_strsplit (o->ice_addresses, ",", -1);
+
+  for (guint i = 0; listed[i] != NULL; i++)
+    {
+      const char *a = g_strstrip (listed[i]);
+
+      if (*a != '\0')
+        g_ptr_array_add (out, g_strdup (a));
+    }
+  if (out->len == 0)
+    {
+      GList *ips = nice_interfaces_get_local_ips (FALSE);
+
+      for (GList *l = ips; l != NULL; l = l->next)
+        g_ptr_array_add (out, l->data);   /* takes the string */
+      g_list_free (ips);
+      add_listen_loopback (o->listen, out);
+    }
+  return out;
+}
+
 static void
 configure_ice (MmMedia *m, GstElement *webrtc)
 {
   const MmOptions *o = m->app->opts;
   GObject *ice = NULL;
   NiceAgent *agent = NULL;
-  g_auto (GStrv) addrs = NULL;
+  g_autoptr (GPtrArray) addrs = NULL;
 
   g_object_get (webrtc, "ice-agent", &ice, NULL);
   if (ice == NULL)
@@ -2030,22 +2313,213 @@ configure_ice (MmMedia *m, GstElement *webrtc)
     g_object_set (ice, "min-rtp-port", (guint) o->udp_port_min,
                   "max-rtp-port", (guint) o->udp_port_max, NULL);
   g_object_get (ice, "agent", &agent, NULL);
-  addrs = g_strsplit (o->ice_addresses, ",", -1);
-  for (guint i = 0; agent != NULL && addrs[i] != NULL; i++)
+  if (agent == NULL)
+    {
+      g_object_unref (ice);
+      return;
+    }
+  /* No UPnP port mappings: a server has its ports open (udp-port-min/max)
+   * or a public-ip; asking the router costs a failed multicast socket per
+   * connection ("gupnp-context: Unable to listen"). */
+  g_object_set (agent, "upnp", FALSE, NULL);
+  addrs = ice_addresses (o);
+  for (guint i = 0; i < addrs->len; i++)
     {
       NiceAddress addr;
-      const char *a = g_strstrip (addrs[i]);
 
-      if (*a == '\0')
-        continue;
       nice_address_init (&addr);
-      if (nice_address_set_from_string (&addr, a))
+      if (nice_address_set_from_string (&addr, addrs->pdata[i]))
         nice_agent_add_local_address (agent, &addr);
       else
-        g_warning ("media.ice-addresses: %s is not an IP address", a);
+        room_log (m, G_LOG_LEVEL_WARNING, "media.ice-addresses: %s is not an IP address",
+                  (const char *) addrs->pdata[i]);
     }
-  g_clear_object (&agent);
+  g_object_unref (agent);
   g_object_unref (ice);
+}
+
+/* ---- what webrtcbin needs of an offer --------------------------------- */
+
+static gboolean
+empty (const char *value)
+{
+  return value == NULL || *value == '\0';
+}
+
+/* The index of attribute @key of @md, or -1. */
+static gint
+attribute_index (const GstSDPMedia *md, const char *key)
+{
+  for (guint k = 0; k < gst_sdp_media_attributes_len (md); k++)
+    if (g_strcmp0 (gst_sdp_media_get_attribute (md, k)->key, key) == 0)
+      return (gint) k;
+  return -1;
+}
+
+/* Make @md's attribute @key @value (NULL: remove it). */
+static void
+set_attribute (GstSDPMedia *md, const char *key, const char *value)
+{
+  gint k = attribute_index (md, key);
+
+  if (k >= 0 && value == NULL)
+    gst_sdp_media_remove_attribute (md, (guint) k);
+  else if (k >= 0)
+    {
+      GstSDPAttribute attr = { 0 };
+
+      gst_sdp_attribute_set (&attr, key, value);
+      gst_sdp_media_replace_attribute (md, (guint) k, &attr);
+    }
+  else if (value != NULL)
+    gst_sdp_media_add_attribute (md, key, value);
+}
+
+/* RFC 8843: before BUNDLE is agreed, each m-line of an offer may carry
+ * its own ICE credentials (aiortc does so); once it is, the transport of
+ * the offerer-tagged m-line, the first of the group, carries them all.
+ * webrtcbin 1.22 refuses such an offer ("different ice-ufrag values in
+ * bundle"), so the m-lines of the group take the tagged one's.  *@changed
+ * counts the m-lines that did. */
+static gboolean
+bundle_credentials (GstSDPMessage *sdp, guint *changed, GError **error)
+{
+  const char *group = gst_sdp_message_get_attribute_val (sdp, "group");
+  g_auto (GStrv) mids = NULL;
+  const GstSDPMedia *tagged = NULL;
+  g_autofree char *ufrag = NULL;
+  g_autofree char *pwd = NULL;
+
+  *changed = 0;
+  if (group == NULL || !g_str_has_prefix (group, "BUNDLE"))
+    return TRUE;
+  mids = g_strsplit_set (group + strlen ("BUNDLE"), " ", -1);
+  for (guint i = 0; mids[i] != NULL && tagged == NULL; i++)
+    if (*mids[i] != '\0')
+      {
+        for (guint n = 0; n < gst_sdp_message_medias_len (sdp) && tagged == NULL; n++)
+          if (g_strcmp0 (gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (sdp, n),
+                                                          "mid"), mids[i]) == 0)
+            tagged = gst_sdp_message_get_media (sdp, n);
+        if (tagged == NULL)
+          {
+            g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                         "the offer's BUNDLE group names mid %s, which no m-line has", mids[i]);
+            return FALSE;
+          }
+      }
+  if (tagged == NULL)
+    return TRUE;
+  ufrag = g_strdup (gst_sdp_media_get_attribute_val (tagged, "ice-ufrag"));
+  pwd = g_strdup (gst_sdp_media_get_attribute_val (tagged, "ice-pwd"));
+  for (guint n = 0; n < gst_sdp_message_medias_len (sdp); n++)
+    {
+      GstSDPMedia *md = (GstSDPMedia *) gst_sdp_message_get_media (sdp, n);
+      const char *mid = gst_sdp_media_get_attribute_val (md, "mid");
+
+      if (md == tagged || mid == NULL || !g_strv_contains ((const char *const *) mids, mid))
+        continue;
+      if (g_strcmp0 (gst_sdp_media_get_attribute_val (md, "ice-ufrag"), ufrag) == 0
+          && g_strcmp0 (gst_sdp_media_get_attribute_val (md, "ice-pwd"), pwd) == 0)
+        continue;
+      set_attribute (md, "ice-ufrag", ufrag);
+      set_attribute (md, "ice-pwd", pwd);
+      (*changed)++;
+    }
+  return TRUE;
+}
+
+/* Check @sdp for what webrtcbin would refuse, in words a client
+ * developer can act on, and rewrite what is valid SDP that webrtcbin 1.22
+ * reads wrongly: a fingerprint both at session level and on the m-lines
+ * (it then says "No fingerprint lines in sdp"), an a=setup at session
+ * level only, and per-m-line ICE credentials inside a BUNDLE group.
+ * *@rewritten (nullable) counts the m-lines whose credentials changed. */
+static gboolean
+normalise_offer (GstSDPMessage *sdp, guint *rewritten, GError **error)
+{
+  static const char *const setups[] = { "actpass", "active", "passive", NULL };
+  const char *session_fp = gst_sdp_message_get_attribute_val (sdp, "fingerprint");
+  const char *session_setup = gst_sdp_message_get_attribute_val (sdp, "setup");
+  const GstSDPKey *key = gst_sdp_message_get_key (sdp);
+  const char *first_fp = NULL;
+  guint changed = 0;
+
+  if (key != NULL && !empty (key->data))
+    {
+      g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                           "the offer has a k= line: mixmeet keys media with DTLS-SRTP only");
+      return FALSE;
+    }
+  if (!bundle_credentials (sdp, &changed, error))
+    return FALSE;
+  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++)
+    {
+      GstSDPMedia *md = (GstSDPMedia *) gst_sdp_message_get_media (sdp, i);
+      const char *fp = gst_sdp_media_get_attribute_val (md, "fingerprint");
+      const char *setup = gst_sdp_media_get_attribute_val (md, "setup");
+
+      if (empty (gst_sdp_media_get_attribute_val (md, "mid")))
+        {
+          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                       "m-line %u has no a=mid", i);
+          return FALSE;
+        }
+      if (empty (fp) && empty (session_fp))
+        {
+          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                       "m-line %u has no DTLS fingerprint (a=fingerprint), nor has the session",
+                       i);
+          return FALSE;
+        }
+      if (!empty (fp) && !empty (session_fp) && g_strcmp0 (fp, session_fp) != 0)
+        {
+          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                       "the DTLS fingerprint of m-line %u differs from the session's", i);
+          return FALSE;
+        }
+      if (!empty (fp) && first_fp != NULL && g_strcmp0 (fp, first_fp) != 0)
+        {
+          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                       "the DTLS fingerprint of m-line %u differs from the first m-line's", i);
+          return FALSE;
+        }
+      if (first_fp == NULL && !empty (fp))
+        first_fp = fp;
+      if (empty (setup) && !empty (session_setup))
+        {
+          gst_sdp_media_add_attribute (md, "setup", session_setup);
+          setup = session_setup;
+        }
+      if (empty (setup) || !g_strv_contains (setups, setup))
+        {
+          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                       "m-line %u needs a=setup:actpass (or active or passive)", i);
+          return FALSE;
+        }
+      if ((empty (gst_sdp_media_get_attribute_val (md, "ice-ufrag"))
+           && empty (gst_sdp_message_get_attribute_val (sdp, "ice-ufrag")))
+          || (empty (gst_sdp_media_get_attribute_val (md, "ice-pwd"))
+              && empty (gst_sdp_message_get_attribute_val (sdp, "ice-pwd"))))
+        {
+          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                       "m-line %u has no ICE credentials (a=ice-ufrag and a=ice-pwd)", i);
+          return FALSE;
+        }
+    }
+  /* The same fingerprint at both levels: the session's stands for all. */
+  if (!empty (session_fp))
+    for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++)
+      {
+        GstSDPMedia *md = (GstSDPMedia *) gst_sdp_message_get_media (sdp, i);
+        gint k;
+
+        while ((k = attribute_index (md, "fingerprint")) >= 0)
+          gst_sdp_media_remove_attribute (md, (guint) k);
+      }
+  if (rewritten != NULL)
+    *rewritten = changed;
+  return TRUE;
 }
 
 gboolean
@@ -2067,10 +2541,12 @@ mm_media_check_offer (const char *sdp_text, gboolean *sends, GError **error)
   if (sends != NULL)
     *sends = find_input (sdp, "video", "VP8", find_section (sdp, "video", "VP8")).present
              || find_input (sdp, "audio", "opus", find_section (sdp, "audio", "opus")).present;
-  gst_sdp_message_free (sdp);
   if (!ok)
     g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
                          "the offer has neither VP8 video nor Opus audio");
+  else if (sends == NULL)
+    ok = normalise_offer (sdp, NULL, error);
+  gst_sdp_message_free (sdp);
   return ok;
 }
 
@@ -2144,13 +2620,13 @@ renegotiate (MmMedia *m, Peer *p, GstSDPMessage *sdp, GError **error)
         }
     }
   p->remote_set = p->answer_requested = p->answer_sent = FALSE;
+  wait_for_answer (p);
   offer = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, sdp);
   g_signal_emit_by_name (p->webrtc, "set-remote-description", offer,
                          gst_promise_new_with_change_func (on_remote_set, peer_ref (p), peer_unref));
   gst_webrtc_session_description_free (offer);
-  g_info ("room %s: new offer from %s on the same connection (video %s, audio %s, screen %s)",
-          m->code, p->id, p->sends_video ? "in" : "-", p->sends_audio ? "in" : "-",
-          p->presenting ? "in" : "-");
+  peer_log (p, G_LOG_LEVEL_INFO, "new offer on the same connection (video %s, audio %s, screen %s)",
+            p->sends_video ? "in" : "-", p->sends_audio ? "in" : "-", p->presenting ? "in" : "-");
   if (showed != shows_screen (p))
     screens_changed (m);
   return TRUE;
@@ -2163,6 +2639,7 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
   GstSDPMessage *sdp = NULL;
   GstWebRTCSessionDescription *offer;
   Section video, audio, camera, voice, screen;
+  guint rewritten = 0;
   Peer *p;
 
   if (gst_sdp_message_new_from_text (sdp_text, &sdp) != GST_SDP_OK
@@ -2183,7 +2660,16 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
                            "the offer has neither VP8 video nor Opus audio");
       return FALSE;
     }
+  if (!normalise_offer (sdp, &rewritten, error))
+    {
+      gst_sdp_message_free (sdp);
+      return FALSE;
+    }
   p = g_hash_table_lookup (m->peers, pid);
+  if (rewritten > 0)
+    media_log (m, pid, G_LOG_LEVEL_INFO,
+               "%u m-line(s) of the BUNDLE group had ICE credentials of their own: "
+               "the first m-line's stand for all (RFC 8843)", rewritten);
   if (p != NULL && !p->removed)
     {
       g_autofree char *ufrag = offer_ufrag (sdp);
@@ -2207,6 +2693,7 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
   p->name = g_strdup (display_name);
   p->order = m->next_order++;
   p->pending_ice = g_ptr_array_new_with_free_func (g_free);
+  p->ice_out = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
   p->sink_pads = g_ptr_array_new_with_free_func (gst_object_unref);
   p->voices = g_ptr_array_new ();
   p->spare_inputs = g_ptr_array_new_with_free_func (gst_object_unref);
@@ -2233,7 +2720,7 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
   if (*m->app->opts->turn_server != '\0')
     g_object_set (p->webrtc, "turn-server", m->app->opts->turn_server, NULL);
   configure_ice (m, p->webrtc);
-  keep_input_timing (p->webrtc);
+  keep_input_timing (p);
   mm_probe_peer (p->webrtc, p->id);
   g_signal_connect_data (p->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
                          peer_ref (p), (GClosureNotify) (void (*) (void)) peer_unref, 0);
@@ -2278,13 +2765,13 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
         add_receiver (p, "audio", "OPUS", 48000, audio.pt);
     }
 
+  wait_for_answer (p);
   offer = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, sdp);
   g_signal_emit_by_name (p->webrtc, "set-remote-description", offer,
                          gst_promise_new_with_change_func (on_remote_set, peer_ref (p), peer_unref));
   gst_webrtc_session_description_free (offer);
-  g_info ("room %s: offer from %s (video %s%s, audio %s%s)", m->code, pid,
-          p->sends_video ? "in" : "", p->wants_video ? " out" : "",
-          p->sends_audio ? "in" : "", p->wants_audio ? " out" : "");
+  peer_log (p, G_LOG_LEVEL_INFO, "offer (video %s%s, audio %s%s)", p->sends_video ? "in" : "",
+            p->wants_video ? " out" : "", p->sends_audio ? "in" : "", p->wants_audio ? " out" : "");
   return TRUE;
 
 fail:
@@ -2400,6 +2887,7 @@ mm_media_remove (MmMedia *m, const char *pid)
   if (p == NULL || p->removed)
     return;
   p->removed = TRUE;
+  g_clear_handle_id (&p->answer_timer, g_source_remove);
   had_tile = p->tile != NULL || p->card != NULL || p->screen_tile != NULL;
   hide_peer (p);
   /* Stop p's connection first.  Until DTLS is up, webrtcbin holds the

@@ -34,7 +34,8 @@ typedef struct {
  * error names the Debian package of the first one missing. */
 gboolean mm_media_check_elements (GError **error);
 
-/* Check that every file of the pipelines directory parses. */
+/* Check that every file of the pipelines directory parses, and that
+ * [media] public-ip and ice-addresses are addresses. */
 gboolean mm_media_check_pipelines (MmApp *app, GError **error);
 
 /* Build the room's pipeline (composite and full mix) and start it.
@@ -43,7 +44,12 @@ MmMedia *mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GE
 void mm_media_free (MmMedia *m);
 
 /* Answer @sdp, the offer of participant @pid (VP8 and/or Opus, BUNDLE).
- * The answer and ICE candidates go out through the sink.  From someone
+ * What webrtcbin would refuse is an error here (MM_ERROR_INVALID_INPUT,
+ * naming it); what it refuses or cannot answer later closes the
+ * connection with a "media-failed" event whose "reason" says why, and
+ * the client may offer again at once.  An answer that does not come in
+ * 30 s does the same.  The answer and ICE candidates (after it) go out
+ * through the sink.  From someone
  * already connected, an offer with the same ICE credentials renegotiates
  * that connection (a viewer who starts sending; a second video m-line is a
  * shared screen, shown in the presentation layout while it sends); one
@@ -52,8 +58,11 @@ gboolean mm_media_offer (MmMedia *m, const char *pid, const char *display_name,
                          const char *sdp, GError **error);
 
 /* Is @sdp an offer mixmeet can answer (SDP with VP8 video or Opus audio)?
- * Checked before a room's pipeline is started for it.  *@sends
- * (nullable): does the client send media in it? */
+ * *@sends (nullable): does the client send media in it?  Without @sends
+ * the offer is checked in full, for all that webrtcbin needs too (as
+ * before a room's pipeline is started for it): the error then names what
+ * is missing or wrong.  With @sends only its codecs are, so that a caller
+ * may refuse a sender first (mm_media_offer checks the rest). */
 gboolean mm_media_check_offer (const char *sdp, gboolean *sends, GError **error);
 
 /* A remote ICE candidate of @pid for m-line @mline. */

@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "media/recorder.h"
+#include "media/log.h"
 #include "media/tap.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@ struct _MmRecorder {
   GstElement *pipeline;
   GstElement *bin;
   char *path;
+  char *room;               /* its code, for the log */
   Input video, audio;
   gint started;             /* atomic: the first keyframe has passed */
   GMutex lock;
@@ -90,6 +92,7 @@ recorder_free (MmRecorder *r)
   g_cond_clear (&r->cond);
   gst_object_unref (r->pipeline);
   g_free (r->path);
+  g_free (r->room);
   g_free (r);
 }
 
@@ -143,6 +146,7 @@ remux_seekable (const char *path, GError **error)
 typedef struct {
   GMainContext *ctx;
   char *path;
+  char *room;
   gint64 duration_ms;
   MmRecorderDone done;
   gpointer done_data;
@@ -152,6 +156,7 @@ static void
 finished_free (Finished *f)
 {
   g_free (f->path);
+  g_free (f->room);
   g_free (f);
 }
 
@@ -165,8 +170,9 @@ report_idle (gpointer data)
 
   if (g_stat (f->path, &st) == 0)
     bytes = st.st_size;
-  g_info ("recording %s finished: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " ms", f->path,
-          bytes, f->duration_ms);
+  mm_media_log (f->room, NULL, G_LOG_LEVEL_INFO,
+                "recording %s finished: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " ms",
+                f->path, bytes, f->duration_ms);
   if (f->done != NULL)
     f->done (f->path, bytes, f->duration_ms, f->done_data);
   finished_free (f);
@@ -180,11 +186,13 @@ make_seekable (Finished *f)
   gint64 t0 = g_get_monotonic_time ();
 
   if (remux_seekable (f->path, &error))
-    g_info ("recording %s: made seekable in %" G_GINT64_FORMAT " ms", f->path,
-            (g_get_monotonic_time () - t0) / 1000);
+    mm_media_log (f->room, NULL, G_LOG_LEVEL_INFO,
+                  "recording %s: made seekable in %" G_GINT64_FORMAT " ms", f->path,
+                  (g_get_monotonic_time () - t0) / 1000);
   else
-    g_warning ("recording %s: could not add its index (%s); it plays, without seeking",
-               f->path, error->message);
+    mm_media_log (f->room, NULL, G_LOG_LEVEL_WARNING,
+                  "recording %s: could not add its index (%s); it plays, without seeking",
+                  f->path, error->message);
 }
 
 static gpointer
@@ -227,6 +235,7 @@ finish (MmRecorder *r, gboolean now)
   gst_bin_remove (GST_BIN (r->pipeline), r->bin);
   f->ctx = r->ctx;
   f->path = g_strdup (r->path);
+  f->room = g_strdup (r->room);
   f->done = r->done;
   f->done_data = r->done_data;
   g_mutex_lock (&r->lock);
@@ -317,6 +326,7 @@ mm_recorder_start (GMainContext *ctx, GstElement *pipeline, GstBin *video_mix, G
   /* A finish may come after the room's media has closed. */
   r->pipeline = gst_object_ref (pipeline);
   r->path = g_strdup (path);
+  r->room = mm_media_log_room (pipeline);
   r->first_pts = r->last_pts = GST_CLOCK_TIME_NONE;
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);
@@ -371,7 +381,7 @@ mm_recorder_start (GMainContext *ctx, GstElement *pipeline, GstBin *video_mix, G
     }
   if (keyframe != NULL)
     keyframe (data);
-  g_info ("recording to %s", path);
+  mm_media_log (r->room, NULL, G_LOG_LEVEL_INFO, "recording to %s", path);
   return r;
 }
 
@@ -424,8 +434,9 @@ mm_recorder_stop_now (MmRecorder *r, guint timeout_ms, MmRecorderDone done, gpoi
   while (!r->eos && g_cond_wait_until (&r->cond, &r->lock, deadline))
     ;
   if (!r->eos)
-    g_warning ("recording %s: not finished after %u ms; it plays up to its last cluster",
-               r->path, timeout_ms);
+    mm_media_log (r->room, NULL, G_LOG_LEVEL_WARNING,
+                  "recording %s: not finished after %u ms; it plays up to its last cluster",
+                  r->path, timeout_ms);
   g_mutex_unlock (&r->lock);
   r->done = done;
   r->done_data = data;

@@ -26,7 +26,12 @@ link_idle (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 
   (void) info;
   if (!gst_ghost_pad_set_target (ghost, pad))
-    g_warning ("cannot link %s:%s to its tee", GST_DEBUG_PAD_NAME (ghost));
+    {
+      /* The path starts with the room's pipeline, room-CODE. */
+      g_autofree char *where = gst_object_get_path_string (GST_OBJECT (ghost));
+
+      g_warning ("%s: cannot link to its tee", where);
+    }
   return GST_PAD_PROBE_REMOVE;
 }
 
