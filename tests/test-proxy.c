@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -210,6 +211,13 @@ wait_listening (guint16 port)
   g_error ("nginx did not listen on port %u; see %s/nginx-error.log", port, nginx.dir);
 }
 
+/* The child dies with the test program, even a killed one. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static void
 nginx_start (void)
 {
@@ -273,7 +281,7 @@ nginx_start (void)
     int fd = g_open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
     if (!g_spawn_async_with_fds (NULL, (char **) argv, NULL,
-                                 G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                 G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
                                  &nginx.pid, -1, fd, fd, &error))
       g_error ("cannot start nginx (Debian: nginx-light): %s", error->message);
     close (fd);

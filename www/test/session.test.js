@@ -1,7 +1,7 @@
 // MeetingSession against a fake server (the REST/long-poll API) and a fake
 // RTCPeerConnection: what it sends, when, and how it recovers.
 import { describe, expect, it } from 'vitest';
-import { MeetingSession } from '../src/lib/session.js';
+import { MeetingSession, storedIceTransportPolicy } from '../src/lib/session.js';
 import { parseMedia } from '../src/lib/sdp.js';
 
 const track = (kind) => ({
@@ -123,7 +123,7 @@ describe('MeetingSession', () => {
     await until(() => pcs[0] && pcs[0].remoteDescription);
     const m = parseMedia(offers(srv)[0].sdp);
     expect(m.map((x) => [x.kind, x.direction])).toEqual([['audio', 'sendrecv'], ['video', 'sendrecv']]);
-    expect(pcs[0].config).toMatchObject({ bundlePolicy: 'max-bundle', iceServers: [{ urls: ['stun:x:1'] }] });
+    expect(pcs[0].config).toMatchObject({ bundlePolicy: 'max-bundle', iceTransportPolicy: 'all', iceServers: [{ urls: ['stun:x:1'] }] });
     await until(() => srv.sent.some((x) => x.type === 'ice'));
     const iOffer = srv.sent.findIndex((x) => x.type === 'offer');
     const iIce = srv.sent.findIndex((x) => x.type === 'ice');
@@ -378,5 +378,17 @@ describe('MeetingSession switching devices', () => {
     expect(session.audioTrack).toBe(mic2);
     expect(offers(srv)).toHaveLength(1);
     session.end('left');
+  });
+});
+
+describe('storedIceTransportPolicy', () => {
+  const storage = (v) => ({ getItem: (k) => (k === 'mixmeet.iceTransportPolicy' ? v : null) });
+  it('is relay only when asked for, all otherwise', () => {
+    expect(storedIceTransportPolicy(storage('relay'))).toBe('relay');
+    expect(storedIceTransportPolicy(storage('all'))).toBe('all');
+    expect(storedIceTransportPolicy(storage('nonsense'))).toBe('all');
+    expect(storedIceTransportPolicy(storage(null))).toBe('all');
+    expect(storedIceTransportPolicy(undefined)).toBe('all');
+    expect(storedIceTransportPolicy({ getItem () { throw new Error('denied'); } })).toBe('all');
   });
 });

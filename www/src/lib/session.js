@@ -12,6 +12,17 @@ const DISCONNECTED_GRACE_MS = 5000;
 const ANSWER_TIMEOUT_MS = 10000;
 const CONNECT_TIMEOUT_MS = 10000;   // from the answer to "connected"
 
+// 'relay' when localStorage 'mixmeet.iceTransportPolicy' is 'relay': all
+// media through the TURN servers of the join answer (for tests and for
+// troubleshooting a network; nothing in the UI sets it). 'all' otherwise.
+export function storedIceTransportPolicy (storage = globalThis.localStorage) {
+  try {
+    return storage && storage.getItem('mixmeet.iceTransportPolicy') === 'relay' ? 'relay' : 'all';
+  } catch {
+    return 'all';
+  }
+}
+
 export class MeetingSession {
   constructor ({
     code, displayName = null, viewer = false, stream = null,
@@ -19,7 +30,9 @@ export class MeetingSession {
     getUserMedia = (c) => navigator.mediaDevices.getUserMedia(c),
     sleep = (ms) => new Promise((res) => setTimeout(res, ms)),
     disconnectedGraceMs = DISCONNECTED_GRACE_MS,
+    iceTransportPolicy = storedIceTransportPolicy(),
   }) {
+    this.iceTransportPolicy = iceTransportPolicy;
     this.disconnectedGraceMs = disconnectedGraceMs;
     this.code = code;
     this.displayName = displayName;
@@ -262,7 +275,12 @@ export class MeetingSession {
   createPeer () {
     this.closePeer();
     const gen = ++this.pcGen;
-    const pc = new this.PC({ iceServers: (this.join.media && this.join.media.ice_servers) || [], bundlePolicy: 'max-bundle' });
+    // The join answer's ice_servers: STUN, and TURN with credentials of our own.
+    const pc = new this.PC({
+      iceServers: (this.join.media && this.join.media.ice_servers) || [],
+      iceTransportPolicy: this.iceTransportPolicy,
+      bundlePolicy: 'max-bundle',
+    });
     this.pc = pc;
     this.offerPosted = false;
     this.remoteApplied = false;
