@@ -656,6 +656,32 @@ test_recording_range (void)
   g_assert_true (memcmp (r.body->str, data + 100000, 10) == 0);
 }
 
+/* A trusted-proxies entry that is not an address or range stops start-up,
+ * naming the entry. */
+static void
+test_bad_trusted_proxies (void)
+{
+  const char *bin = g_getenv ("MM_TEST_MIXMEETD") ? g_getenv ("MM_TEST_MIXMEETD") : "./mixmeetd";
+  static const char *const bad[] = { "127.0.0.1, 10.0.0.0/33", "proxy.example.com", "::1,," };
+  static const char *const named[] = { "\"10.0.0.0/33\"", "\"proxy.example.com\"", "is empty" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *opt = g_strdup_printf ("--trusted-proxies=%s", bad[i]);
+      const char *argv[] = { bin, "--config", h.config, "--port", "0", opt, NULL };
+      g_autofree char *err = NULL;
+      g_autoptr (GError) error = NULL;
+      int status;
+
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                                   NULL, NULL, &err, &status, &error));
+      g_test_message ("%s", err);
+      g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 2);
+      g_assert_nonnull (strstr (err, "trusted-proxies"));
+      g_assert_nonnull (strstr (err, named[i]));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -703,6 +729,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/throttle", test_throttle_behind_proxy);
   g_test_add_func ("/proxy/forged-forwarded-for", test_forged_forwarded_for);
   g_test_add_func ("/proxy/recording-range", test_recording_range);
+  g_test_add_func ("/proxy/bad-trusted-proxies", test_bad_trusted_proxies);
   g_test_add_func ("/proxy/long-poll", test_long_poll);
   rc = g_test_run ();
   nginx_stop ();

@@ -150,6 +150,12 @@ mm_cidr_list_parse (const char *text, GError **error)
       char *item = g_strstrip (items[i]);
       Entry e = { { 0 }, 0 };
 
+      if (*item == '\0')
+        {
+          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                       "entry %u is empty (a stray comma?) in \"%s\"", i + 1, all);
+          return NULL;
+        }
       if (!parse_entry (item, &e))
         {
           g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
