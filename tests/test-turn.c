@@ -229,7 +229,12 @@ expected_credential (const char *username)
 static JsonObject *
 turn_server_of (MmResponse *join)
 {
-  JsonArray *servers = json_node_get_array (mm_json_at (join, "media.ice_servers"));
+  JsonNode *n = mm_json_at (join, "media.ice_servers");
+  JsonArray *servers;
+
+  if (n == NULL)
+    n = mm_json_at (join, "ice_servers");
+  servers = json_node_get_array (n);
 
   for (guint i = 0; i < json_array_get_length (servers); i++)
     {
@@ -262,6 +267,9 @@ test_credentials (void)
   g_autofree char *expected = NULL;
   g_auto (MmResponse) r = { 0 };
   g_auto (MmResponse) r2 = { 0 };
+  g_auto (MmResponse) fresh = { 0 };
+  g_auto (MmResponse) stranger = { 0 };
+  g_auto (MmResponse) nobody = { 0 };
   JsonObject *s, *s2;
   JsonArray *urls;
   const char *username, *colon;
@@ -295,6 +303,32 @@ test_credentials (void)
   g_assert_cmpstr (json_object_get_string_member (s2, "username"), !=, username);
   g_assert_cmpstr (json_object_get_string_member (s2, "credential"), !=,
                    json_object_get_string_member (s, "credential"));
+
+  /* Fresh ones for a connection that outlives them, to the participant
+   * only. */
+  {
+    const char *url = mm_json_str (&r, "signalling.ice_servers");
+    JsonObject *f;
+    g_autofree char *fresh_expected = NULL;
+    const char *fresh_user;
+
+    g_assert_nonnull (url);
+    g_assert_true (g_str_has_suffix (url, "/ice-servers"));
+    mm_http (&h, "GET", url, mm_json_str (&r, "secret"), NULL, &fresh);
+    g_assert_cmpint (fresh.status, ==, 200);
+    f = turn_server_of (&fresh);
+    g_assert_nonnull (f);
+    fresh_user = json_object_get_string_member (f, "username");
+    g_assert_true (g_str_has_suffix (fresh_user, mm_json_str (&r, "participant.id")));
+    g_assert_cmpint (g_ascii_strtoll (fresh_user, NULL, 10), >=, expiry);
+    fresh_expected = expected_credential (fresh_user);
+    g_assert_cmpstr (json_object_get_string_member (f, "credential"), ==, fresh_expected);
+    mm_http (&h, "GET", url, mm_json_str (&r2, "secret"), NULL, &stranger);
+    g_assert_cmpint (stranger.status, >=, 400);
+    g_assert_null (mm_json_at (&stranger, "ice_servers"));
+    mm_http (&h, "GET", url, NULL, NULL, &nobody);
+    g_assert_cmpint (nobody.status, ==, 401);
+  }
 }
 
 /* A turn-uris entry that is not a TURN URI, or TURN without a secret,

@@ -45,6 +45,8 @@ void mm_api_room_join (MmApp *app, MmRequest *req);
  * the TURN servers of [media] turn-uris with credentials for @who that
  * expire turn-ttl seconds after @now_s.  Returns: (transfer full) */
 JsonArray *mm_api_ice_servers (MmApp *app, const char *who, gint64 now_s);
+/* GET …/participants/{pid}/ice-servers → {"ice_servers": [...]} (main loop). */
+void mm_api_ice_servers_get (MmApp *app, MmRequest *req);
 /* Refuse start-up on a turn-uris entry that is not a TURN URI, or TURN
  * URIs without turn-secret. */
 gboolean mm_api_turn_check (const MmOptions *opts, GError **error);

@@ -213,7 +213,11 @@ join_main (MmApp *app, gpointer data)
   g_autoptr (JsonObject) o = json_object_new ();
   g_autoptr (JsonObject) sig = json_object_new ();
   g_autofree char *base = NULL;
-  static const char *const endpoints[] = { "events", "messages", "leave" };
+  /* Member of "signalling", and the path under the participant. */
+  static const char *const endpoints[][2] = {
+    { "events", "events" }, { "messages", "messages" }, { "leave", "leave" },
+    { "ice_servers", "ice-servers" },
+  };
   MmParticipant *p;
   JsonNode *node;
 
@@ -246,8 +250,8 @@ join_main (MmApp *app, gpointer data)
   json_object_set_int_member (o, "last_seq", (gint64) mm_participant_last_seq (p));
   for (guint i = 0; i < G_N_ELEMENTS (endpoints); i++)
     {
-      g_autofree char *url = g_strdup_printf ("%s/%s", base, endpoints[i]);
-      json_object_set_string_member (sig, endpoints[i], url);
+      g_autofree char *url = g_strdup_printf ("%s/%s", base, endpoints[i][1]);
+      json_object_set_string_member (sig, endpoints[i][0], url);
     }
   json_object_set_int_member (sig, "long_poll_timeout_s", app->opts->long_poll_timeout);
   json_object_set_int_member (sig, "presence_timeout_s", app->opts->presence_timeout);

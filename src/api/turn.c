@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "core/error.h"
+#include "core/room.h"
 
 #include <string.h>
 
@@ -98,4 +99,35 @@ mm_api_ice_servers (MmApp *app, const char *who, gint64 now_s)
       json_array_add_object_element (servers, s);
     }
   return servers;
+}
+
+/* GET …/participants/{pid}/ice-servers (main loop): fresh credentials for
+ * a participant whose connection outlives those of its join answer. */
+void
+mm_api_ice_servers_get (MmApp *app, MmRequest *req)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) o = json_object_new ();
+  MmParticipant *p = mm_rooms_authorize (app->rooms, mm_request_param (req, "code"),
+                                         mm_request_param (req, "pid"),
+                                         mm_request_bearer (req), &error);
+  JsonNode *node;
+
+  if (p != NULL && mm_participant_is_closed (p))
+    {
+      g_set_error_literal (&error, MM_ERROR, MM_ERROR_PARTICIPANT_NOT_FOUND,
+                           "this participant has left the room");
+      p = NULL;
+    }
+  if (p == NULL)
+    {
+      mm_request_finish_error (req, error);
+      return;
+    }
+  json_object_set_array_member (o, "ice_servers",
+                                mm_api_ice_servers (app, mm_participant_id (p),
+                                                    g_get_real_time () / G_USEC_PER_SEC));
+  node = json_node_new (JSON_NODE_OBJECT);
+  json_node_set_object (node, o);
+  mm_request_finish_json (req, 200, node);
 }

@@ -23,6 +23,16 @@ export function storedIceTransportPolicy (storage = globalThis.localStorage) {
   }
 }
 
+// TURN credentials expire: their username is "EXPIRY:…" (seconds since
+// the epoch). True when one of @servers has expired or will within
+// @marginS seconds of @nowMs.
+export function iceServersExpiring (servers, nowMs, marginS = 60) {
+  return (servers || []).some((s) => {
+    const m = typeof s.username === 'string' ? /^(\d+):/.exec(s.username) : null;
+    return m !== null && Number(m[1]) - marginS < nowMs / 1000;
+  });
+}
+
 export class MeetingSession {
   constructor ({
     code, displayName = null, viewer = false, stream = null,
@@ -414,8 +424,23 @@ export class MeetingSession {
     this.setProblem({ kind: 'media', text: reason + '. Reconnecting…' });
     this.closePeer();
     await this.sleep(backoffDelay(this.mediaAttempts++));
+    await this.refreshIceServers();
     this.reconnectingMedia = false;
     if (!this.stopped) this.createPeer();
+  }
+
+  // A connection that outlived its TURN credentials (the join answer's)
+  // gets fresh ones before it starts again.
+  async refreshIceServers () {
+    const media = this.join && this.join.media;
+    const url = this.join && this.join.signalling && this.join.signalling.ice_servers;
+    if (!media || !url || !this.api.getIceServers || !iceServersExpiring(media.ice_servers, Date.now())) return;
+    try {
+      const r = await this.api.getIceServers(url, this.join.secret);
+      if (r && Array.isArray(r.ice_servers)) this.join = { ...this.join, media: { ...media, ice_servers: r.ice_servers } };
+    } catch {
+      // Keep the old ones: without a relay the connection may still work.
+    }
   }
 
   post (body) {
