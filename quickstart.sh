@@ -27,8 +27,11 @@ packages="build-essential autoconf automake libtool pkg-config
   gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-x gstreamer1.0-tools"
 # Only for the tests: the browser tests drive Debian's Chromium with
 # playwright-core (from the npm registry; it never downloads a browser);
-# the RTMP egress test pushes to a local nginx with the RTMP module.
-check_packages="chromium nginx-light libnginx-mod-rtmp systemd"
+# the RTMP egress test pushes to a local nginx with the RTMP module; the
+# proxy test puts nginx with a certificate made by openssl in front, and
+# the TURN test relays the browser's media through coturn; the
+# install test checks the systemd unit with systemd-analyze.
+check_packages="chromium nginx-light libnginx-mod-rtmp coturn openssl systemd"
 
 say() { printf '==> %s\n' "$*"; }
 

@@ -221,6 +221,17 @@ main (int argc, char **argv)
     g_warning ("cannot create data directory %s: %s", opts->data_dir, g_strerror (errno));
 
   app.opts = opts;
+  app.trusted_proxies = mm_cidr_list_parse (opts->trusted_proxies, &error);
+  if (app.trusted_proxies == NULL)
+    {
+      g_printerr ("mixmeetd: [server] trusted-proxies: %s\n", error->message);
+      return 2;
+    }
+  if (!mm_api_turn_check (opts, &error))
+    {
+      g_printerr ("mixmeetd: %s\n", error->message);
+      return 2;
+    }
   app.ctx = g_main_context_default ();
   app.loop = g_main_loop_new (app.ctx, FALSE);
   app.db = mm_db_new (opts->database_url, (guint) opts->db_pool_size);
@@ -274,6 +285,7 @@ main (int argc, char **argv)
   mm_server_free (app.server);
   mm_throttle_free (app.login_by_email);
   mm_throttle_free (app.login_by_ip);
+  mm_cidr_list_free (app.trusted_proxies);
   mm_db_free (app.db);
   g_main_loop_unref (app.loop);
   g_message ("stopped");

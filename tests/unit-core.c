@@ -3,6 +3,7 @@
  * Nothing here needs PostgreSQL or a running mixmeetd. */
 #include "config.h"
 
+#include "core/cidr.h"
 #include "core/error.h"
 #include "core/options.h"
 #include "core/password.h"
@@ -11,7 +12,9 @@
 #include "core/secret.h"
 #include "core/throttle.h"
 
+#include <arpa/inet.h>
 #include <glib/gstdio.h>
+#include <netinet/in.h>
 #include <string.h>
 
 /* ---- queue ---------------------------------------------------------- */
@@ -932,6 +935,137 @@ test_error_codes_distinct (void)
   g_assert_cmpstr (g_quark_to_string (MM_ERROR), ==, "mm-error-quark");
 }
 
+/* ---- CIDR lists ------------------------------------------------------- */
+
+static void
+test_cidr_match (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MmCidrList) l = mm_cidr_list_parse (" 127.0.0.1, 10.0.0.0/8,192.168.1.128/25 , "
+                                                 "fd00::/8, ::1, 172.16.5.9/12", &error);
+
+  g_assert_no_error (error);
+  g_assert_false (mm_cidr_list_is_empty (l));
+  g_assert_true (mm_cidr_list_match_string (l, "127.0.0.1"));
+  g_assert_false (mm_cidr_list_match_string (l, "127.0.0.2"));
+  g_assert_true (mm_cidr_list_match_string (l, "10.255.1.2"));
+  g_assert_false (mm_cidr_list_match_string (l, "11.0.0.1"));
+  g_assert_true (mm_cidr_list_match_string (l, "192.168.1.200"));
+  g_assert_false (mm_cidr_list_match_string (l, "192.168.1.127"));
+  /* Host bits in an entry mean its range. */
+  g_assert_true (mm_cidr_list_match_string (l, "172.31.0.1"));
+  g_assert_false (mm_cidr_list_match_string (l, "172.32.0.1"));
+  g_assert_true (mm_cidr_list_match_string (l, "fd12:3456::1"));
+  g_assert_false (mm_cidr_list_match_string (l, "fe80::1"));
+  g_assert_true (mm_cidr_list_match_string (l, "::1"));
+  g_assert_false (mm_cidr_list_match_string (l, "::2"));
+  /* IPv4-mapped IPv6 is the IPv4 address. */
+  g_assert_true (mm_cidr_list_match_string (l, "::ffff:10.1.2.3"));
+  g_assert_false (mm_cidr_list_match_string (l, "::ffff:11.1.2.3"));
+  /* As proxies write them: with ports and brackets. */
+  g_assert_true (mm_cidr_list_match_string (l, " 10.0.0.1:5555 "));
+  g_assert_true (mm_cidr_list_match_string (l, "[::1]"));
+  g_assert_true (mm_cidr_list_match_string (l, "[::1]:443"));
+  g_assert_false (mm_cidr_list_match_string (l, "unknown"));
+  g_assert_false (mm_cidr_list_match_string (l, ""));
+  g_assert_false (mm_cidr_list_match_string (l, "[10.0.0.1]"));
+  g_assert_false (mm_cidr_list_match_string (l, "10.0.0.1/8"));
+
+  {
+    struct sockaddr_in a4 = { .sin_family = AF_INET };
+    struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+
+    inet_pton (AF_INET, "10.9.8.7", &a4.sin_addr);
+    g_assert_true (mm_cidr_list_match_sockaddr (l, (struct sockaddr *) &a4));
+    inet_pton (AF_INET, "8.8.8.8", &a4.sin_addr);
+    g_assert_false (mm_cidr_list_match_sockaddr (l, (struct sockaddr *) &a4));
+    inet_pton (AF_INET6, "::ffff:127.0.0.1", &a6.sin6_addr);
+    g_assert_true (mm_cidr_list_match_sockaddr (l, (struct sockaddr *) &a6));
+    inet_pton (AF_INET6, "2001:db8::1", &a6.sin6_addr);
+    g_assert_false (mm_cidr_list_match_sockaddr (l, (struct sockaddr *) &a6));
+  }
+}
+
+static void
+test_cidr_mapped_entry (void)
+{
+  g_autoptr (MmCidrList) l = mm_cidr_list_parse ("::ffff:192.0.2.0/120", NULL);
+  g_autoptr (MmCidrList) all4 = mm_cidr_list_parse ("0.0.0.0/0", NULL);
+  g_autoptr (MmCidrList) all = mm_cidr_list_parse ("::/0", NULL);
+
+  g_assert_true (mm_cidr_list_match_string (l, "192.0.2.77"));
+  g_assert_false (mm_cidr_list_match_string (l, "192.0.3.77"));
+  g_assert_true (mm_cidr_list_match_string (all4, "203.0.113.5"));
+  g_assert_false (mm_cidr_list_match_string (all4, "2001:db8::1"));
+  g_assert_true (mm_cidr_list_match_string (all, "2001:db8::1"));
+  g_assert_true (mm_cidr_list_match_string (all, "203.0.113.5"));
+}
+
+static void
+test_cidr_empty (void)
+{
+  g_autoptr (MmCidrList) l = mm_cidr_list_parse ("", NULL);
+  g_autoptr (MmCidrList) spaces = mm_cidr_list_parse ("   ", NULL);
+
+  g_assert_nonnull (l);
+  g_assert_true (mm_cidr_list_is_empty (l));
+  g_assert_true (mm_cidr_list_is_empty (spaces));
+  g_assert_false (mm_cidr_list_match_string (l, "127.0.0.1"));
+  g_assert_false (mm_cidr_list_match_string (NULL, "127.0.0.1"));
+}
+
+static void
+test_cidr_bad (void)
+{
+  static const char *const bad[] = {
+    "localhost", "10.0.0.0/33", "::1/129", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8x",
+    "1.2.3.4:80", "[::1]", "300.1.1.1", "10.0.0.0/8/8",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (MmCidrList) l = mm_cidr_list_parse (bad[i], &error);
+
+      g_assert_null (l);
+      g_assert_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT);
+      g_assert_nonnull (strstr (error->message, "is not an IPv4 or IPv6 address"));
+    }
+  for (gsize i = 0; i < 2; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (MmCidrList) l = mm_cidr_list_parse (i == 0 ? "127.0.0.1," : "127.0.0.1,,::1",
+                                                     &error);
+
+      g_assert_null (l);
+      g_assert_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT);
+      g_assert_nonnull (strstr (error->message, "is empty"));
+    }
+  {
+    /* The message names the entry that is wrong. */
+    g_autoptr (GError) error = NULL;
+    g_autoptr (MmCidrList) l = mm_cidr_list_parse ("127.0.0.1, 10.0.0.0/99, ::1", &error);
+
+    g_assert_null (l);
+    g_assert_nonnull (strstr (error->message, "\"10.0.0.0/99\""));
+  }
+}
+
+static void
+test_cidr_to_string (void)
+{
+  guint8 a[16];
+  g_autofree char *v4 = NULL;
+  g_autofree char *v6 = NULL;
+
+  g_assert_true (mm_cidr_parse_address ("::ffff:10.0.0.1", a));
+  v4 = mm_cidr_address_to_string (a);
+  g_assert_cmpstr (v4, ==, "10.0.0.1");
+  g_assert_true (mm_cidr_parse_address ("[2001:DB8::1]:99", a));
+  v6 = mm_cidr_address_to_string (a);
+  g_assert_cmpstr (v6, ==, "2001:db8::1");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -980,6 +1114,12 @@ main (int argc, char **argv)
   OPTIONS_TEST ("/core/options/parse", test_options_parse);
   OPTIONS_TEST ("/core/options/parse-errors", test_options_parse_errors);
 #undef OPTIONS_TEST
+
+  g_test_add_func ("/core/cidr/match", test_cidr_match);
+  g_test_add_func ("/core/cidr/mapped-entry", test_cidr_mapped_entry);
+  g_test_add_func ("/core/cidr/empty", test_cidr_empty);
+  g_test_add_func ("/core/cidr/bad", test_cidr_bad);
+  g_test_add_func ("/core/cidr/to-string", test_cidr_to_string);
 
   g_test_add_func ("/core/error/table", test_error_table);
   g_test_add_func ("/core/error/codes-distinct", test_error_codes_distinct);

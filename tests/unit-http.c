@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "http/json.h"
-#include "http/request.h"
+#include "http/request-private.h"
 #include "http/router.h"
 #include "http/static.h"
 
@@ -823,6 +823,46 @@ test_range (void)
   }
 }
 
+/* Who the client is behind proxies (X-Forwarded-For). */
+static void
+test_forwarded_client (void)
+{
+  g_autoptr (MmCidrList) trusted = mm_cidr_list_parse ("127.0.0.1, 10.0.0.0/8, ::1", NULL);
+  static const struct {
+    const char *peer, *xff, *client;
+  } cases[] = {
+    /* Not from a proxy: the header is ignored. */
+    { "203.0.113.9", "198.51.100.1", "203.0.113.9" },
+    { "203.0.113.9", NULL, "203.0.113.9" },
+    /* From a proxy: the right-most address that is not a proxy. */
+    { "127.0.0.1", "198.51.100.1", "198.51.100.1" },
+    { "127.0.0.1", "6.6.6.6, 198.51.100.1", "198.51.100.1" },
+    { "127.0.0.1", "6.6.6.6, 198.51.100.1, 10.1.1.1", "198.51.100.1" },
+    { "127.0.0.1", "6.6.6.6,198.51.100.1,10.1.1.1,10.2.2.2", "198.51.100.1" },
+    { "::1", "2001:db8::5", "2001:db8::5" },
+    { "::1", "[2001:db8::5]:4444", "2001:db8::5" },
+    { "127.0.0.1", "198.51.100.1:5678", "198.51.100.1" },
+    { "127.0.0.1", "::ffff:198.51.100.1", "198.51.100.1" },
+    /* Only proxies: the farthest one. */
+    { "127.0.0.1", "10.1.1.1, 10.2.2.2", "10.1.1.1" },
+    /* No header, or garbage where the proxy should have written an
+     * address: the last address we can trust. */
+    { "127.0.0.1", NULL, "127.0.0.1" },
+    { "127.0.0.1", "unknown", "127.0.0.1" },
+    { "127.0.0.1", "198.51.100.1, unknown, 10.1.1.1", "10.1.1.1" },
+    { "127.0.0.1", "", "127.0.0.1" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *client = mm_request_forwarded_client (cases[i].peer, cases[i].xff,
+                                                             trusted);
+
+      g_test_message ("%s via %s", cases[i].xff ? cases[i].xff : "(none)", cases[i].peer);
+      g_assert_cmpstr (client, ==, cases[i].client);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -861,6 +901,7 @@ main (int argc, char **argv)
   g_test_add_func ("/http/static/refused", test_static_refused);
   g_test_add_func ("/http/static/mime", test_static_mime);
   g_test_add_func ("/http/range", test_range);
+  g_test_add_func ("/http/forwarded-client", test_forwarded_client);
 
   return g_test_run ();
 }

@@ -40,6 +40,21 @@ void mm_api_room_get (MmApp *app, MmRequest *req);
 void mm_api_my_meetings (MmApp *app, MmRequest *req);
 void mm_api_room_join (MmApp *app, MmRequest *req);
 
+/* turn.c */
+/* The RTCIceServer list a client gets when it joins: the STUN server and
+ * the TURN servers of [media] turn-uris with credentials for @who that
+ * expire turn-ttl seconds after @now_s.  Returns: (transfer full) */
+JsonArray *mm_api_ice_servers (MmApp *app, const char *who, gint64 now_s);
+/* GET …/participants/{pid}/ice-servers → {"ice_servers": [...]} (main loop). */
+void mm_api_ice_servers_get (MmApp *app, MmRequest *req);
+/* Refuse start-up on a turn-uris entry that is not a TURN URI, or TURN
+ * URIs without turn-secret. */
+gboolean mm_api_turn_check (const MmOptions *opts, GError **error);
+/* coturn's use-auth-secret credentials: *@username "EXPIRY:WHO",
+ * *@credential base64(HMAC-SHA1(@secret, username)).  Both (transfer full). */
+void mm_turn_credentials (const char *secret, const char *who, gint64 expiry, char **username,
+                          char **credential);
+
 /* signal.c — main loop */
 void mm_api_events (MmApp *app, MmRequest *req);
 void mm_api_messages (MmApp *app, MmRequest *req);

@@ -158,6 +158,8 @@ mm_api_login (MmApp *app, MmRequest *req)
     {
       mm_throttle_fail (app->login_by_email, email_key, g_get_monotonic_time ());
       mm_throttle_fail (app->login_by_ip, mm_request_client_ip (req), g_get_monotonic_time ());
+      /* For the operator (and tools like fail2ban): who, not which account. */
+      g_message ("failed login from %s", mm_request_client_ip (req));
       mm_request_finish_error_literal (req, MM_ERROR_INVALID_CREDENTIALS,
                                        "wrong e-mail address or password");
       return;

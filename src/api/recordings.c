@@ -269,7 +269,6 @@ mm_api_recording_file (MmApp *app, MmRequest *req)
   mm_request_add_header (req, "Accept-Ranges", "bytes");
   disposition = g_strdup_printf ("inline; filename=\"%s\"", rec.file);
   mm_request_add_header (req, "Content-Disposition", disposition);
-  mm_request_add_header (req, "X-Content-Type-Options", "nosniff");
   switch (mm_http_parse_range (mm_request_range (req), st.st_size, &start, &length))
     {
     case MM_RANGE_OK:

@@ -174,29 +174,17 @@ join_free (gpointer data)
   g_free (j);
 }
 
-/* What a client needs to connect its media: ICE servers and the
- * composite's format. */
+/* What a client needs to connect its media: ICE servers (with TURN
+ * credentials of its own) and the composite's format. */
 static JsonObject *
-media_info (MmApp *app)
+media_info (MmApp *app, const char *participant_id)
 {
   JsonObject *media = json_object_new ();
-  JsonArray *servers = json_array_new ();
   JsonObject *video = json_object_new ();
-  const char *stun = app->opts->stun_server;
 
-  if (*stun != '\0')
-    {
-      JsonObject *s = json_object_new ();
-      JsonArray *urls = json_array_new ();
-      /* stun://host:port → stun:host:port, as browsers write it. */
-      g_autofree char *url = g_str_has_prefix (stun, "stun://")
-                               ? g_strconcat ("stun:", stun + 7, NULL) : g_strdup (stun);
-
-      json_array_add_string_element (urls, url);
-      json_object_set_array_member (s, "urls", urls);
-      json_array_add_object_element (servers, s);
-    }
-  json_object_set_array_member (media, "ice_servers", servers);
+  json_object_set_array_member (media, "ice_servers",
+                                mm_api_ice_servers (app, participant_id,
+                                                    g_get_real_time () / G_USEC_PER_SEC));
   json_object_set_int_member (video, "width", app->opts->video_width);
   json_object_set_int_member (video, "height", app->opts->video_height);
   json_object_set_int_member (video, "framerate", app->opts->video_framerate);
@@ -225,7 +213,11 @@ join_main (MmApp *app, gpointer data)
   g_autoptr (JsonObject) o = json_object_new ();
   g_autoptr (JsonObject) sig = json_object_new ();
   g_autofree char *base = NULL;
-  static const char *const endpoints[] = { "events", "messages", "leave" };
+  /* Member of "signalling", and the path under the participant. */
+  static const char *const endpoints[][2] = {
+    { "events", "events" }, { "messages", "messages" }, { "leave", "leave" },
+    { "ice_servers", "ice-servers" },
+  };
   MmParticipant *p;
   JsonNode *node;
 
@@ -258,13 +250,13 @@ join_main (MmApp *app, gpointer data)
   json_object_set_int_member (o, "last_seq", (gint64) mm_participant_last_seq (p));
   for (guint i = 0; i < G_N_ELEMENTS (endpoints); i++)
     {
-      g_autofree char *url = g_strdup_printf ("%s/%s", base, endpoints[i]);
-      json_object_set_string_member (sig, endpoints[i], url);
+      g_autofree char *url = g_strdup_printf ("%s/%s", base, endpoints[i][1]);
+      json_object_set_string_member (sig, endpoints[i][0], url);
     }
   json_object_set_int_member (sig, "long_poll_timeout_s", app->opts->long_poll_timeout);
   json_object_set_int_member (sig, "presence_timeout_s", app->opts->presence_timeout);
   json_object_set_object_member (o, "signalling", g_steal_pointer (&sig));
-  json_object_set_object_member (o, "media", media_info (app));
+  json_object_set_object_member (o, "media", media_info (app, j->participant_id));
   node = json_node_new (JSON_NODE_OBJECT);
   json_node_set_object (node, g_steal_pointer (&o));
   mm_request_finish_json (j->req, 201, node);

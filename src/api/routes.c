@@ -25,6 +25,8 @@ static const MmRoute routes[] = {
   { "GET", "/api/v1/rooms/{code}/participants/{pid}/events", mm_api_events, MM_RUN_MAIN },
   { "POST", "/api/v1/rooms/{code}/participants/{pid}/messages", mm_api_messages, MM_RUN_MAIN },
   { "POST", "/api/v1/rooms/{code}/participants/{pid}/leave", mm_api_leave, MM_RUN_MAIN },
+  { "GET", "/api/v1/rooms/{code}/participants/{pid}/ice-servers", mm_api_ice_servers_get,
+    MM_RUN_MAIN },
 };
 
 const MmRoute *

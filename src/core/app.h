@@ -10,6 +10,7 @@
 
 #include <glib.h>
 
+#include "core/cidr.h"
 #include "core/options.h"
 #include "core/throttle.h"
 #include "http/router.h"
@@ -29,6 +30,7 @@ struct _MmApp {
   MmRooms *rooms;            /* main loop only */
   MmThrottle *login_by_email;
   MmThrottle *login_by_ip;
+  MmCidrList *trusted_proxies; /* [server] trusted-proxies, parsed */
   MmServer *server;
   gint shutting_down;        /* atomic */
   gint db_ready;             /* atomic: migrations applied */

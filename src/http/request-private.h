@@ -2,6 +2,7 @@
 #pragma once
 
 #include "http/request.h"
+#include "core/cidr.h"
 
 #include <microhttpd.h>
 
@@ -26,7 +27,9 @@ struct _MmRequest {
   char *authorization;
   char *content_type;
   char *range;               /* the Range header, or NULL */
-  char *client_ip;
+  char *client_ip;           /* who the client is (see mm_request_read_client) */
+  char *peer_ip;             /* the TCP peer: the client, or a proxy */
+  gboolean https;            /* a trusted proxy says it came over HTTPS */
   GByteArray *body;
   gsize max_body;
   gboolean too_large;
@@ -52,5 +55,17 @@ struct _MmRequest {
 MmRequest *mm_request_new (struct MHD_Connection *conn, const char *method,
                            const char *path, gsize max_body);
 void mm_request_set_param (MmRequest *req, const char *name, const char *value);
+
+/* Fill in client_ip, peer_ip and https from the connection.  When the TCP
+ * peer is in @trusted (a reverse proxy), the client is the right-most
+ * address of X-Forwarded-For that is not itself in @trusted, and
+ * X-Forwarded-Proto says whether it came over HTTPS; from any other peer
+ * both headers are ignored and the peer is the client. */
+void mm_request_read_client (MmRequest *req, struct MHD_Connection *conn,
+                             const MmCidrList *trusted);
+/* The client address as given in @forwarded_for, seen from @peer, under
+ * the rule above; for the tests.  Returns: (transfer full) */
+char *mm_request_forwarded_client (const char *peer, const char *forwarded_for,
+                                   const MmCidrList *trusted);
 
 G_END_DECLS

@@ -5,7 +5,9 @@
 #include "http/json.h"
 #include "core/error.h"
 
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 MmRequest *
@@ -49,6 +51,7 @@ mm_request_unref (MmRequest *req)
   g_free (req->content_type);
   g_free (req->range);
   g_free (req->client_ip);
+  g_free (req->peer_ip);
   if (req->resp_fd >= 0)
     close (req->resp_fd);
   g_free (req->resp_cache);
@@ -71,6 +74,108 @@ mm_request_set_param (MmRequest *req, const char *name, const char *value)
 const char *mm_request_method (MmRequest *req) { return req->method; }
 const char *mm_request_path (MmRequest *req) { return req->path; }
 const char *mm_request_client_ip (MmRequest *req) { return req->client_ip ? req->client_ip : "unknown"; }
+const char *mm_request_peer_ip (MmRequest *req) { return req->peer_ip ? req->peer_ip : "unknown"; }
+gboolean mm_request_is_https (MmRequest *req) { return req->https; }
+
+/* ---- who the client is ------------------------------------------------ */
+
+#define MAX_FORWARDED_LEN 2048
+
+char *
+mm_request_forwarded_client (const char *peer, const char *forwarded_for,
+                             const MmCidrList *trusted)
+{
+  g_auto (GStrv) hops = NULL;
+  char *client = g_strdup (peer);
+  guint n;
+
+  if (forwarded_for == NULL || !mm_cidr_list_match_string (trusted, peer))
+    return client;
+  hops = g_strsplit (forwarded_for, ",", 64);
+  n = g_strv_length (hops);
+  /* From the right: each hop was written by the proxy after it.  Stop at
+   * the first one no trusted proxy stands for; a hop that is not an
+   * address (a misconfigured proxy) leaves the last one we could trust. */
+  while (n-- > 0)
+    {
+      guint8 a[16];
+
+      if (!mm_cidr_parse_address (hops[n], a))
+        break;
+      g_free (client);
+      client = mm_cidr_address_to_string (a);
+      if (!mm_cidr_list_match_string (trusted, client))
+        break;
+    }
+  return client;
+}
+
+typedef struct {
+  GString *forwarded_for;
+  const char *forwarded_proto;
+} Forwarded;
+
+/* Several X-Forwarded-For headers are one list, in order (RFC 9110 5.3). */
+static enum MHD_Result
+collect_forwarded (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+  Forwarded *f = cls;
+
+  if (value == NULL)
+    return MHD_YES;
+  if (g_ascii_strcasecmp (key, "X-Forwarded-For") == 0
+      && f->forwarded_for->len + strlen (value) < MAX_FORWARDED_LEN)
+    {
+      if (f->forwarded_for->len > 0)
+        g_string_append_c (f->forwarded_for, ',');
+      g_string_append (f->forwarded_for, value);
+    }
+  else if (g_ascii_strcasecmp (key, "X-Forwarded-Proto") == 0)
+    f->forwarded_proto = value;
+  return MHD_YES;
+}
+
+void
+mm_request_read_client (MmRequest *req, struct MHD_Connection *conn, const MmCidrList *trusted)
+{
+  const union MHD_ConnectionInfo *info =
+    MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
+  g_autoptr (GString) ff = g_string_new (NULL);
+  Forwarded f = { ff, NULL };
+  guint8 a[16];
+
+  if (sa == NULL)
+    return;
+  if (sa->sa_family == AF_INET)
+    {
+      memset (a, 0, 10);
+      a[10] = a[11] = 0xff;
+      memcpy (a + 12, &((const struct sockaddr_in *) sa)->sin_addr, 4);
+    }
+  else if (sa->sa_family == AF_INET6)
+    memcpy (a, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+  else
+    return;
+  g_free (req->peer_ip);
+  req->peer_ip = mm_cidr_address_to_string (a);
+  g_free (req->client_ip);
+  if (!mm_cidr_list_match_sockaddr (trusted, sa))
+    {
+      req->client_ip = g_strdup (req->peer_ip);
+      req->https = FALSE;
+      return;
+    }
+  MHD_get_connection_values (conn, MHD_HEADER_KIND, collect_forwarded, &f);
+  req->client_ip = mm_request_forwarded_client (req->peer_ip, ff->len > 0 ? ff->str : NULL,
+                                                trusted);
+  if (f.forwarded_proto != NULL)
+    {
+      /* Through several proxies: the one nearest the client is first. */
+      g_auto (GStrv) protos = g_strsplit (f.forwarded_proto, ",", 2);
+      req->https = g_ascii_strcasecmp (g_strstrip (protos[0]), "https") == 0;
+    }
+}
 
 const char *
 mm_request_param (MmRequest *req, const char *name)

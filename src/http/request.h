@@ -23,7 +23,13 @@ const char *mm_request_method (MmRequest *req);
 const char *mm_request_path (MmRequest *req);
 const char *mm_request_param (MmRequest *req, const char *name);   /* from the route */
 const char *mm_request_query (MmRequest *req, const char *name);
+/* The client's address (behind a trusted proxy: from X-Forwarded-For),
+ * "unknown" if there is none. */
 const char *mm_request_client_ip (MmRequest *req);
+/* The TCP peer's address (the proxy's, behind one), "unknown" if none. */
+const char *mm_request_peer_ip (MmRequest *req);
+/* TRUE when a trusted proxy said the request came over HTTPS. */
+gboolean mm_request_is_https (MmRequest *req);
 /* The token of "Authorization: Bearer TOKEN", or NULL. */
 const char *mm_request_bearer (MmRequest *req);
 const guint8 *mm_request_body (MmRequest *req, gsize *len);

@@ -5,6 +5,7 @@
 
 #include "http/server.h"
 #include "http/request-private.h"
+#include "http/security.h"
 #include "http/static.h"
 #include "core/error.h"
 
@@ -43,23 +44,6 @@ copy_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *val
   return MHD_YES;
 }
 
-static char *
-client_ip (struct MHD_Connection *conn)
-{
-  const union MHD_ConnectionInfo *info =
-    MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  char host[NI_MAXHOST];
-  socklen_t len;
-
-  if (info == NULL || info->client_addr == NULL)
-    return NULL;
-  len = info->client_addr->sa_family == AF_INET6 ? sizeof (struct sockaddr_in6)
-                                                  : sizeof (struct sockaddr_in);
-  if (getnameinfo (info->client_addr, len, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
-    return NULL;
-  return g_strdup (host);
-}
-
 static enum MHD_Result
 queue_response (MmRequest *req)
 {
@@ -90,6 +74,7 @@ queue_response (MmRequest *req)
   for (guint i = 0; i + 1 < req->resp_headers->len; i += 2)
     MHD_add_response_header (r, g_ptr_array_index (req->resp_headers, i),
                              g_ptr_array_index (req->resp_headers, i + 1));
+  mm_http_add_security_headers (r, req->resp_type, req->https);
   g_atomic_int_set (&req->state, MM_REQUEST_SENT);
   g_mutex_unlock (&req->lock);
   ret = MHD_queue_response (req->conn, req->status, r);
@@ -174,6 +159,7 @@ on_access (void *cls, struct MHD_Connection *conn, const char *url, const char *
         {
           req = mm_request_new (conn, method, url, 0);
           req->is_static = TRUE;
+          mm_request_read_client (req, conn, server->app->trusted_proxies);
           *con_cls = req;
           return MHD_YES;
         }
@@ -185,7 +171,7 @@ on_access (void *cls, struct MHD_Connection *conn, const char *url, const char *
                                                                  MHD_HTTP_HEADER_CONTENT_TYPE));
       req->range = g_strndup (MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
                                                            MHD_HTTP_HEADER_RANGE), 256);
-      req->client_ip = client_ip (conn);
+      mm_request_read_client (req, conn, server->app->trusted_proxies);
       MHD_get_connection_values (conn, MHD_GET_ARGUMENT_KIND, copy_query, req);
       len_text = MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -213,7 +199,7 @@ on_access (void *cls, struct MHD_Connection *conn, const char *url, const char *
                                 "only GET and HEAD are allowed for files");
             }
           g_atomic_int_set (&req->state, MM_REQUEST_SENT);
-          return mm_static_serve (server->app->opts->web_root, conn, url);
+          return mm_static_serve (server->app->opts->web_root, conn, url, req->https);
         }
       if (*upload_data_size > 0)
         {

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "http/static.h"
+#include "http/security.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,7 +81,8 @@ mm_static_resolve (const char *web_root, const char *url, gboolean *fallback)
 }
 
 static enum MHD_Result
-send_text (struct MHD_Connection *conn, guint status, const char *type, const char *body)
+send_text (struct MHD_Connection *conn, guint status, const char *type, const char *body,
+           gboolean https)
 {
   struct MHD_Response *r = MHD_create_response_from_buffer (strlen (body), (void *) body,
                                                             MHD_RESPMEM_MUST_COPY);
@@ -88,6 +90,7 @@ send_text (struct MHD_Connection *conn, guint status, const char *type, const ch
 
   MHD_add_response_header (r, "Content-Type", type);
   MHD_add_response_header (r, "Cache-Control", "no-store");
+  mm_http_add_security_headers (r, type, https);
   ret = MHD_queue_response (conn, status, r);
   MHD_destroy_response (r);
   return ret;
@@ -124,7 +127,8 @@ open_file (const char *root_real, const char *path, struct stat *st)
 }
 
 enum MHD_Result
-mm_static_serve (const char *web_root, struct MHD_Connection *conn, const char *url)
+mm_static_serve (const char *web_root, struct MHD_Connection *conn, const char *url,
+                 gboolean https)
 {
   char root_real[PATH_MAX];
   g_autofree char *path = NULL;
@@ -138,11 +142,13 @@ mm_static_serve (const char *web_root, struct MHD_Connection *conn, const char *
 
   if (realpath (web_root, root_real) == NULL)
     return send_text (conn, 404, "application/json",
-                      "{\"error\":{\"code\":\"not_found\",\"message\":\"no web client is installed\"}}");
+                      "{\"error\":{\"code\":\"not_found\",\"message\":\"no web client is installed\"}}",
+                      https);
   path = mm_static_resolve (root_real, url, &fallback);
   if (path == NULL)
     return send_text (conn, 400, "application/json",
-                      "{\"error\":{\"code\":\"invalid_input\",\"message\":\"invalid path\"}}");
+                      "{\"error\":{\"code\":\"invalid_input\",\"message\":\"invalid path\"}}",
+                      https);
   fd = open_file (root_real, path, &st);
   if (fd < 0)
     {
@@ -163,7 +169,8 @@ mm_static_serve (const char *web_root, struct MHD_Connection *conn, const char *
     }
   if (fd < 0)
     return send_text (conn, 404, "application/json",
-                      "{\"error\":{\"code\":\"not_found\",\"message\":\"no such file\"}}");
+                      "{\"error\":{\"code\":\"not_found\",\"message\":\"no such file\"}}",
+                      https);
 
   if (g_str_has_suffix (path, ".html"))
     cache = "no-cache";
@@ -180,6 +187,7 @@ mm_static_serve (const char *web_root, struct MHD_Connection *conn, const char *
       r = MHD_create_response_from_buffer (0, NULL, MHD_RESPMEM_PERSISTENT);
       MHD_add_response_header (r, "ETag", etag);
       MHD_add_response_header (r, "Cache-Control", cache);
+      mm_http_add_security_headers (r, mm_static_mime_type (path), https);
       ret = MHD_queue_response (conn, MHD_HTTP_NOT_MODIFIED, r);
       MHD_destroy_response (r);
       return ret;
@@ -193,7 +201,7 @@ mm_static_serve (const char *web_root, struct MHD_Connection *conn, const char *
   MHD_add_response_header (r, "Content-Type", mm_static_mime_type (path));
   MHD_add_response_header (r, "Cache-Control", cache);
   MHD_add_response_header (r, "ETag", etag);
-  MHD_add_response_header (r, "X-Content-Type-Options", "nosniff");
+  mm_http_add_security_headers (r, mm_static_mime_type (path), https);
   ret = MHD_queue_response (conn, MHD_HTTP_OK, r);
   MHD_destroy_response (r);
   return ret;

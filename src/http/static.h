@@ -15,8 +15,9 @@ const char *mm_static_mime_type (const char *path);
  * route that index.html handles. */
 char *mm_static_resolve (const char *web_root, const char *url, gboolean *fallback);
 
-/* Answer a GET or HEAD for @url from @web_root. */
+/* Answer a GET or HEAD for @url from @web_root; @https: the request came
+ * over HTTPS (through a trusted proxy), so HSTS is sent. */
 enum MHD_Result mm_static_serve (const char *web_root, struct MHD_Connection *conn,
-                                 const char *url);
+                                 const char *url, gboolean https);
 
 G_END_DECLS

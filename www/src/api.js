@@ -87,6 +87,10 @@ export function pollEvents (url, secret, since, { signal, timeout } = {}) {
 export function sendMessage (url, secret, body) {
   return http.post(url, body, { headers: bearer(secret), timeout: 15000 }).then((r) => r.data);
 }
+// Fresh TURN credentials for a participant: {ice_servers: [...]}.
+export function getIceServers (url, secret) {
+  return http.get(url, { headers: bearer(secret), timeout: 15000 }).then((r) => r.data);
+}
 export function leaveRoom (url, secret) {
   return http.post(url, null, { headers: bearer(secret), timeout: 5000 });
 }

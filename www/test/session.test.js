@@ -1,7 +1,7 @@
 // MeetingSession against a fake server (the REST/long-poll API) and a fake
 // RTCPeerConnection: what it sends, when, and how it recovers.
 import { describe, expect, it } from 'vitest';
-import { MeetingSession } from '../src/lib/session.js';
+import { MeetingSession, iceServersExpiring, storedIceTransportPolicy } from '../src/lib/session.js';
 import { parseMedia } from '../src/lib/sdp.js';
 
 const track = (kind) => ({
@@ -50,7 +50,7 @@ class FakePC {
 }
 
 // The server: a queue of events per participant, answers to offers.
-function fakeServer ({ admitted = true } = {}) {
+function fakeServer ({ admitted = true, iceServers = [{ urls: ['stun:x:1'] }] } = {}) {
   const s = {
     joins: 0, sent: [], polls: [], queue: [], seq: 0, waiter: null, failNext: [],
     push (ev) { s.queue.push({ seq: ++s.seq, at: 0, ...ev }); if (s.waiter) { s.waiter(); s.waiter = null; } },
@@ -61,8 +61,8 @@ function fakeServer ({ admitted = true } = {}) {
         s.seq = 0; s.queue = [];
         return {
           participant: me, secret: 's' + s.joins, admitted, room: { code }, participants: [me], chat: [], last_seq: 0,
-          signalling: { events: '/ev/' + s.joins, messages: '/msg/' + s.joins, leave: '/leave/' + s.joins },
-          media: { ice_servers: [{ urls: ['stun:x:1'] }] },
+          signalling: { events: '/ev/' + s.joins, messages: '/msg/' + s.joins, leave: '/leave/' + s.joins, ice_servers: '/ice/' + s.joins },
+          media: { ice_servers: iceServers },
         };
       },
       async pollEvents (url, secret, since) {
@@ -86,6 +86,11 @@ function fakeServer ({ admitted = true } = {}) {
         return {};
       },
       async leaveRoom () { s.left = true; },
+      async getIceServers (url, secret) {
+        s.iceFetches = (s.iceFetches || 0) + 1;
+        const exp = Math.floor(Date.now() / 1000) + 3600;
+        return { ice_servers: [{ urls: ['turn:t:3478'], username: exp + ':' + secret, credential: 'fresh' }] };
+      },
       errorCode: () => null,
       errorText: (e) => String(e),
     },
@@ -123,7 +128,7 @@ describe('MeetingSession', () => {
     await until(() => pcs[0] && pcs[0].remoteDescription);
     const m = parseMedia(offers(srv)[0].sdp);
     expect(m.map((x) => [x.kind, x.direction])).toEqual([['audio', 'sendrecv'], ['video', 'sendrecv']]);
-    expect(pcs[0].config).toMatchObject({ bundlePolicy: 'max-bundle', iceServers: [{ urls: ['stun:x:1'] }] });
+    expect(pcs[0].config).toMatchObject({ bundlePolicy: 'max-bundle', iceTransportPolicy: 'all', iceServers: [{ urls: ['stun:x:1'] }] });
     await until(() => srv.sent.some((x) => x.type === 'ice'));
     const iOffer = srv.sent.findIndex((x) => x.type === 'offer');
     const iIce = srv.sent.findIndex((x) => x.type === 'ice');
@@ -253,6 +258,35 @@ describe('MeetingSession', () => {
     session.end('left');
   });
 
+  it('takes fresh TURN credentials for a new connection once the old ones expired', async () => {
+    const past = Math.floor(Date.now() / 1000) - 10;
+    const srv = fakeServer({ iceServers: [{ urls: ['turn:t:3478'], username: past + ':p1', credential: 'old' }] });
+    const { session } = start(srv);
+    await session.start();
+    await until(() => pcs[0] && pcs[0].remoteDescription);
+    // The first connection uses what the join answer gave.
+    expect(pcs[0].config.iceServers[0].credential).toBe('old');
+    expect(srv.iceFetches || 0).toBe(0);
+    srv.push({ type: 'media-failed', reason: 'ice' });
+    await until(() => pcs.length === 2 && pcs[1].remoteDescription);
+    expect(srv.iceFetches).toBe(1);
+    expect(pcs[1].config.iceServers[0].credential).toBe('fresh');
+    session.end('left');
+  });
+
+  it('keeps credentials that are still valid when it reconnects', async () => {
+    const later = Math.floor(Date.now() / 1000) + 3600;
+    const srv = fakeServer({ iceServers: [{ urls: ['turn:t:3478'], username: later + ':p1', credential: 'good' }] });
+    const { session } = start(srv);
+    await session.start();
+    await until(() => pcs[0] && pcs[0].remoteDescription);
+    srv.push({ type: 'media-failed', reason: 'ice' });
+    await until(() => pcs.length === 2 && pcs[1].remoteDescription);
+    expect(srv.iceFetches || 0).toBe(0);
+    expect(pcs[1].config.iceServers[0].credential).toBe('good');
+    session.end('left');
+  });
+
   it('waits in the lobby without media until admitted', async () => {
     const srv = fakeServer({ admitted: false });
     const { session } = start(srv);
@@ -378,5 +412,29 @@ describe('MeetingSession switching devices', () => {
     expect(session.audioTrack).toBe(mic2);
     expect(offers(srv)).toHaveLength(1);
     session.end('left');
+  });
+});
+
+describe('storedIceTransportPolicy', () => {
+  const storage = (v) => ({ getItem: (k) => (k === 'mixmeet.iceTransportPolicy' ? v : null) });
+  it('is relay only when asked for, all otherwise', () => {
+    expect(storedIceTransportPolicy(storage('relay'))).toBe('relay');
+    expect(storedIceTransportPolicy(storage('all'))).toBe('all');
+    expect(storedIceTransportPolicy(storage('nonsense'))).toBe('all');
+    expect(storedIceTransportPolicy(storage(null))).toBe('all');
+    expect(storedIceTransportPolicy(undefined)).toBe('all');
+    expect(storedIceTransportPolicy({ getItem () { throw new Error('denied'); } })).toBe('all');
+  });
+});
+
+describe('iceServersExpiring', () => {
+  const now = 1_800_000_000_000;
+  it('looks at the expiry in TURN usernames only', () => {
+    expect(iceServersExpiring([{ urls: ['stun:x:1'] }], now)).toBe(false);
+    expect(iceServersExpiring([{ urls: ['turn:x'], username: '1800003600:p', credential: 'c' }], now)).toBe(false);
+    expect(iceServersExpiring([{ urls: ['turn:x'], username: '1800000030:p', credential: 'c' }], now)).toBe(true);
+    expect(iceServersExpiring([{ urls: ['turn:x'], username: '1799999000:p', credential: 'c' }], now)).toBe(true);
+    expect(iceServersExpiring([{ urls: ['turn:x'], username: 'static-user', credential: 'c' }], now)).toBe(false);
+    expect(iceServersExpiring(undefined, now)).toBe(false);
   });
 });

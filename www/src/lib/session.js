@@ -12,6 +12,27 @@ const DISCONNECTED_GRACE_MS = 5000;
 const ANSWER_TIMEOUT_MS = 10000;
 const CONNECT_TIMEOUT_MS = 10000;   // from the answer to "connected"
 
+// 'relay' when localStorage 'mixmeet.iceTransportPolicy' is 'relay': all
+// media through the TURN servers of the join answer (for tests and for
+// troubleshooting a network; nothing in the UI sets it). 'all' otherwise.
+export function storedIceTransportPolicy (storage = globalThis.localStorage) {
+  try {
+    return storage && storage.getItem('mixmeet.iceTransportPolicy') === 'relay' ? 'relay' : 'all';
+  } catch {
+    return 'all';
+  }
+}
+
+// TURN credentials expire: their username is "EXPIRY:…" (seconds since
+// the epoch). True when one of @servers has expired or will within
+// @marginS seconds of @nowMs.
+export function iceServersExpiring (servers, nowMs, marginS = 60) {
+  return (servers || []).some((s) => {
+    const m = typeof s.username === 'string' ? /^(\d+):/.exec(s.username) : null;
+    return m !== null && Number(m[1]) - marginS < nowMs / 1000;
+  });
+}
+
 export class MeetingSession {
   constructor ({
     code, displayName = null, viewer = false, stream = null,
@@ -19,7 +40,9 @@ export class MeetingSession {
     getUserMedia = (c) => navigator.mediaDevices.getUserMedia(c),
     sleep = (ms) => new Promise((res) => setTimeout(res, ms)),
     disconnectedGraceMs = DISCONNECTED_GRACE_MS,
+    iceTransportPolicy = storedIceTransportPolicy(),
   }) {
+    this.iceTransportPolicy = iceTransportPolicy;
     this.disconnectedGraceMs = disconnectedGraceMs;
     this.code = code;
     this.displayName = displayName;
@@ -262,7 +285,12 @@ export class MeetingSession {
   createPeer () {
     this.closePeer();
     const gen = ++this.pcGen;
-    const pc = new this.PC({ iceServers: (this.join.media && this.join.media.ice_servers) || [], bundlePolicy: 'max-bundle' });
+    // The join answer's ice_servers: STUN, and TURN with credentials of our own.
+    const pc = new this.PC({
+      iceServers: (this.join.media && this.join.media.ice_servers) || [],
+      iceTransportPolicy: this.iceTransportPolicy,
+      bundlePolicy: 'max-bundle',
+    });
     this.pc = pc;
     this.offerPosted = false;
     this.remoteApplied = false;
@@ -396,8 +424,23 @@ export class MeetingSession {
     this.setProblem({ kind: 'media', text: reason + '. Reconnecting…' });
     this.closePeer();
     await this.sleep(backoffDelay(this.mediaAttempts++));
+    await this.refreshIceServers();
     this.reconnectingMedia = false;
     if (!this.stopped) this.createPeer();
+  }
+
+  // A connection that outlived its TURN credentials (the join answer's)
+  // gets fresh ones before it starts again.
+  async refreshIceServers () {
+    const media = this.join && this.join.media;
+    const url = this.join && this.join.signalling && this.join.signalling.ice_servers;
+    if (!media || !url || !this.api.getIceServers || !iceServersExpiring(media.ice_servers, Date.now())) return;
+    try {
+      const r = await this.api.getIceServers(url, this.join.secret);
+      if (r && Array.isArray(r.ice_servers)) this.join = { ...this.join, media: { ...media, ice_servers: r.ice_servers } };
+    } catch {
+      // Keep the old ones: without a relay the connection may still work.
+    }
   }
 
   post (body) {
