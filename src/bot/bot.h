@@ -167,6 +167,7 @@ struct _MmBot {
   guint caps_wait_ticks;
   gboolean remote_set;
   gboolean renegotiating;    /* a new offer is out on the same connection */
+  guint connections;         /* peer connections made so far (restarts add one) */
   guint present_id;          /* source starting or stopping the screen share */
   GstObject *screen_trans;   /* the screen's transceiver (owned), once added */
   GstPad *screen_src;        /* the screen sender's src pad (owned) */

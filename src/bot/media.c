@@ -1141,6 +1141,7 @@ mm_bot_media_start (MmBot *bot, GError **error)
     }
   if (bot->webrtc != NULL)
     {
+      bot->connections++;
       bot->caps_wait = g_timeout_add (SSRC_WAIT_MS, wait_for_ssrc, bot);
       bot->watchdog_id = g_timeout_add_seconds (CONNECT_TIMEOUT_S, watchdog, bot);
     }
