@@ -252,6 +252,7 @@ void
 mm_bot_assert_flowing (MmBot *bot, guint from, gint64 max_gap_ms)
 {
   g_autoptr (GPtrArray) lines = mm_bot_snapshot (bot);
+  gint64 longest = 0;
   guint n = 0;
 
   for (guint i = from; i < lines->len; i++)
@@ -272,9 +273,12 @@ mm_bot_assert_flowing (MmBot *bot, guint from, gint64 max_gap_ms)
           g_error ("%s: video stalled for more than %" G_GINT64_FORMAT " ms (report %u): %s",
                    bot->name, max_gap_ms, i, text);
         }
+      longest = MAX (longest, json_node_get_int (gap));
     }
   if (n == 0)
     g_error ("%s: no report since report %u", bot->name, from);
+  g_test_message ("%s: frames kept coming over %u reports, the longest gap %" G_GINT64_FORMAT
+                  " ms", bot->name, n, longest);
 }
 
 typedef struct {

@@ -164,6 +164,7 @@ struct _MmBot {
   guint caps_wait;           /* source waiting for the SSRC in the sink caps */
   guint restart_id;          /* source restarting the media after media-failed */
   guint watchdog_id;         /* source offering again if no connection comes */
+  guint watchdog_ticks;      /* its ticks since the media started */
   guint caps_wait_ticks;
   gboolean remote_set;
   gboolean renegotiating;    /* a new offer is out on the same connection */

@@ -1088,23 +1088,47 @@ build_loopback (MmBot *bot, GError **error)
   return TRUE;
 }
 
-/* A browser that gets no answer or no connection tries again: so does
- * the bot (and says so on stderr). */
-#define CONNECT_TIMEOUT_S 10
+/* A browser that gets no answer, or no connection, or whose connection
+ * fails, tries again: so does the bot (and says so on stderr).  A
+ * connection on its way is given the time a browser gives it: on a busy
+ * machine the server's DTLS handshakes with many newcomers at once take
+ * tens of seconds after ICE is through, and offering again then would
+ * only add to the load (every bot of a large audience offering anew every
+ * few seconds, none ever connected). */
+#define WATCHDOG_TICK_S 5
+#define ANSWER_TIMEOUT_S 20        /* no answer to the offer */
+#define ICE_TIMEOUT_S 30           /* answered, ICE not through */
+#define DTLS_TIMEOUT_S 120         /* ICE through, not connected */
 
 static gboolean
 watchdog (gpointer data)
 {
   MmBot *bot = data;
   GstWebRTCPeerConnectionState state = GST_WEBRTC_PEER_CONNECTION_STATE_NEW;
+  GstWebRTCICEConnectionState ice = GST_WEBRTC_ICE_CONNECTION_STATE_NEW;
+  gboolean ice_through, failed;
+  guint waited;
 
-  bot->watchdog_id = 0;
   if (bot->webrtc != NULL)
-    g_object_get (bot->webrtc, "connection-state", &state, NULL);
+    g_object_get (bot->webrtc, "connection-state", &state, "ice-connection-state", &ice, NULL);
   if (bot->stopped || (bot->remote_set && state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED))
-    return G_SOURCE_REMOVE;
-  mm_bot_log (bot, "no %s after %d s: offering again",
-              bot->remote_set ? "connection" : "answer", CONNECT_TIMEOUT_S);
+    {
+      bot->watchdog_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  bot->watchdog_ticks++;
+  waited = bot->watchdog_ticks * WATCHDOG_TICK_S;
+  ice_through = ice == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED
+                || ice == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED;
+  failed = state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED
+           || state == GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED;
+  if (!failed && waited < (!bot->remote_set ? ANSWER_TIMEOUT_S
+                           : ice_through ? DTLS_TIMEOUT_S : ICE_TIMEOUT_S))
+    return G_SOURCE_CONTINUE;
+  bot->watchdog_id = 0;
+  mm_bot_log (bot, "%s after %u s: offering again",
+              failed ? "connection failed" : !bot->remote_set ? "no answer"
+              : ice_through ? "no DTLS connection" : "no ICE connection", waited);
   mm_bot_media_restart (bot);
   return G_SOURCE_REMOVE;
 }
@@ -1143,7 +1167,8 @@ mm_bot_media_start (MmBot *bot, GError **error)
     {
       bot->connections++;
       bot->caps_wait = g_timeout_add (SSRC_WAIT_MS, wait_for_ssrc, bot);
-      bot->watchdog_id = g_timeout_add_seconds (CONNECT_TIMEOUT_S, watchdog, bot);
+      bot->watchdog_ticks = 0;
+      bot->watchdog_id = g_timeout_add_seconds (WATCHDOG_TICK_S, watchdog, bot);
     }
   return TRUE;
 }
