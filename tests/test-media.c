@@ -366,13 +366,13 @@ test_viewer_publishes (void)
 {
   g_autofree char *code = new_room (NULL);
   const char *args[] = { "--name", "late", "--color", "00ff00", "--tone", "660",
-                         "--recv-only", "--publish-after", "8", NULL };
+                         "--recv-only", "--publish-after", "5", NULL };
   MmBot *red = start_bot (code, "red", "ff0000", "440");
   MmBot *late = mm_bot_start (&h, code, args);
 
   /* First a viewer: the composite and the full mix (red's tone), seen in
-   * the 8 s before it publishes (looked for afterwards: on a busy machine
-   * the test may read the reports late). */
+   * the 5 s it watches before it publishes (looked for afterwards: on a
+   * busy machine the test may read the reports late). */
   g_assert_nonnull (mm_bot_wait (red, matches,
                                  &(Expect) { { "red", "late" }, { RED, { 0, 255, 0 } }, 2, 660, 0, 440 },
                                  MM_TEST_WAIT_S));
@@ -397,7 +397,7 @@ test_lecture_presenter (void)
   const char *teacher_args[] = { "--email", email, "--password", "correct horse", "--color", "ff0000",
                                  "--tone", "440", "--name", "teacher", NULL };
   const char *pupil_args[] = { "--name", "pupil", "--color", "00ff00", "--tone", "660",
-                               "--recv-only", "--publish-after", "12", NULL };
+                               "--recv-only", "--publish-after", "8", NULL };
   g_auto (MmJoined) host = { 0 };
   g_auto (MmJoined) eve = { 0 };
   g_auto (MmResponse) r = { 0 };
@@ -417,8 +417,8 @@ test_lecture_presenter (void)
   g_assert_cmpint (refused.status, ==, 403);
   g_assert_cmpstr (mm_error_code (&refused), ==, "forbidden");
   /* The host makes the pupil a presenter as soon as it has joined (its
-   * offer to send goes out 12 s after its first answer, whatever the
-   * test is doing then). */
+   * offer to send goes out once it has watched for 8 s, whatever the test
+   * is doing then). */
   g_assert_nonnull (mm_bot_wait (pupil, has_joined, NULL, MM_TEST_WAIT_S));
   mm_test_join (&h, code, token, NULL, &host);
   body = g_strdup_printf ("{\"type\":\"presenter\",\"participant_id\":\"%s\",\"presenter\":true}",
@@ -598,7 +598,7 @@ test_lecture_audience (void)
   const char *teacher_args[] = { "--email", email, "--password", "correct horse", "--color", "ff0000",
                                  "--tone", "440", "--name", "teacher", NULL };
   const char *pupil_args[] = { "--name", "pupil", "--color", "00ff00", "--tone", "660",
-                               "--recv-only", "--publish-after", "20", NULL };
+                               "--recv-only", "--publish-after", "8", NULL };
   const char *audience_args[] = { "--name", "viewer", "--count", "50", "--recv-only",
                                   "--no-decode", NULL };
   g_auto (MmJoined) host = { 0 };
@@ -626,7 +626,7 @@ test_lecture_audience (void)
                   (cpu2 - cpu1) / (double) sysconf (_SC_CLK_TCK) / seconds);
   (void) rss1;
   /* One more viewer, who becomes a presenter as soon as it has joined
-   * (its offer to send goes out 20 s after its first answer): the teacher
+   * (its offer to send goes out once it has watched for 8 s): the teacher
    * sees its tile. */
   pupil = mm_bot_start (&h, code, pupil_args);
   g_assert_nonnull (mm_bot_wait (pupil, has_joined, NULL, MM_TEST_WAIT_S));

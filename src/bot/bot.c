@@ -251,8 +251,9 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
     { "camera-off", 0, 0, G_OPTION_ARG_NONE, &o->camera_off,
       "Tell the room the camera is off (state video_muted), as a user who turns it off", NULL },
     { "publish-after", 0, 0, G_OPTION_ARG_INT, &o->publish_after,
-      "With --recv-only: S seconds after connecting, start sending video and audio on the "
-      "same connection (a viewer who starts publishing; renegotiation)", "S" },
+      "With --recv-only: S seconds after the first frame of the composite, start sending "
+      "video and audio on the same connection (a viewer who starts publishing; "
+      "renegotiation)", "S" },
     { "present-after", 0, 0, G_OPTION_ARG_INT, &o->present_after,
       "S seconds after connecting, share a \"screen\" (a second video of --screen-color) "
       "by renegotiating the connection", "S" },

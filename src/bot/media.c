@@ -180,13 +180,32 @@ audio_recv_description (void)
 
 /* ---- receiving ---------------------------------------------------------- */
 
+static gboolean start_publishing (gpointer data);
+
+/* Main loop: --publish-after counts from the connection's first frame of
+ * the composite, so that the bot has watched for that long (not less on a
+ * busy machine, where the first frame comes late). */
+static gboolean
+arm_publishing (gpointer data)
+{
+  MmBot *bot = data;
+
+  if (!bot->stopped && bot->webrtc != NULL && bot->present_id == 0 && !bot->publish_armed)
+    {
+      bot->publish_armed = TRUE;
+      bot->present_id = g_timeout_add_seconds ((guint) bot->app->opts.publish_after,
+                                               start_publishing, bot);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 static GstFlowReturn
 on_new_sample (GstAppSink *sink, gpointer user_data)
 {
   MmBot *bot = user_data;
   GstSample *sample = gst_app_sink_pull_sample (sink);
   GstSample *old;
-  gboolean first = FALSE;
+  gboolean first = FALSE, first_here;
 
   if (sample == NULL)
     return GST_FLOW_OK;
@@ -221,6 +240,8 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
       first = TRUE;
     }
   bot->frames++;
+  first_here = !bot->got_frame;
+  bot->got_frame = TRUE;
   {
     gint64 now = g_get_monotonic_time ();
 
@@ -235,6 +256,8 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
     gst_sample_unref (old);
   if (first)
     mm_bot_debug (bot, "first video frame decoded");
+  if (first_here && bot->app->opts.publish_after > 0)
+    g_main_context_invoke (NULL, arm_publishing, bot);
   return GST_FLOW_OK;
 }
 
@@ -680,7 +703,6 @@ on_remote_description_set (GstPromise *promise, gpointer user_data)
 }
 
 static gboolean start_presenting (gpointer data);
-static gboolean start_publishing (gpointer data);
 static gboolean add_send_only (MmBot *bot, GstElement *bin, const char *caps_text,
                                GstObject **trans_out);
 static gboolean build_senders (MmBot *bot, GstElement **video, GstElement **audio,
@@ -717,9 +739,6 @@ mm_bot_media_set_answer (MmBot *bot, const char *sdp)
   g_signal_emit_by_name (bot->webrtc, "set-remote-description", answer, promise);
   gst_webrtc_session_description_free (answer);
   bot->remote_set = TRUE;
-  if (first && bot->app->opts.publish_after > 0 && bot->present_id == 0)
-    bot->present_id = g_timeout_add_seconds ((guint) bot->app->opts.publish_after,
-                                             start_publishing, bot);
   if (first && bot->app->opts.present_after > 0 && bot->screen_trans == NULL
       && bot->present_id == 0)
     bot->present_id = g_timeout_add_seconds ((guint) bot->app->opts.present_after,
@@ -1202,8 +1221,10 @@ mm_bot_media_stop (MmBot *bot)
   bot->remote_set = FALSE;
   bot->caps_wait_ticks = 0;
   g_clear_pointer (&bot->pending_candidates, g_ptr_array_unref);
+  bot->publish_armed = FALSE;
   g_mutex_lock (&bot->lock);
   frame = g_steal_pointer (&bot->last_frame);
+  bot->got_frame = FALSE;
   g_mutex_unlock (&bot->lock);
   if (frame != NULL)
     gst_sample_unref (frame);
