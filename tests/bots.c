@@ -232,6 +232,81 @@ mm_bot_fps (JsonObject *line)
   return v != NULL && json_object_has_member (v, "fps") ? json_object_get_double_member (v, "fps") : 0;
 }
 
+gboolean
+mm_bot_receiving (JsonObject *line)
+{
+  JsonObject *v = json_object_has_member (line, "video")
+                    && JSON_NODE_HOLDS_OBJECT (json_object_get_member (line, "video"))
+                    ? json_object_get_object_member (line, "video") : NULL;
+
+  return v != NULL && json_object_get_int_member_with_default (v, "frames", 0) > 0;
+}
+
+gint64
+mm_bot_connections (JsonObject *line)
+{
+  return json_object_get_int_member_with_default (line, "connections", -1);
+}
+
+void
+mm_bot_assert_flowing (MmBot *bot, guint from, gint64 max_gap_ms)
+{
+  g_autoptr (GPtrArray) lines = mm_bot_snapshot (bot);
+  gint64 longest = 0;
+  guint n = 0;
+
+  for (guint i = from; i < lines->len; i++)
+    {
+      JsonObject *o = json_node_get_object (lines->pdata[i]);
+      JsonObject *v;
+      JsonNode *gap;
+
+      if (!json_object_has_member (o, "video"))
+        continue;            /* not a report: an event or the summary */
+      n++;
+      v = json_object_get_object_member (o, "video");
+      gap = v != NULL ? json_object_get_member (v, "max_gap_ms") : NULL;
+      if (gap == NULL || JSON_NODE_HOLDS_NULL (gap) || json_node_get_int (gap) > max_gap_ms)
+        {
+          g_autofree char *text = json_to_string (lines->pdata[i], FALSE);
+
+          g_error ("%s: video stalled for more than %" G_GINT64_FORMAT " ms (report %u): %s",
+                   bot->name, max_gap_ms, i, text);
+        }
+      longest = MAX (longest, json_node_get_int (gap));
+    }
+  if (n == 0)
+    g_error ("%s: no report since report %u", bot->name, from);
+  g_test_message ("%s: frames kept coming over %u reports, the longest gap %" G_GINT64_FORMAT
+                  " ms", bot->name, n, longest);
+}
+
+typedef struct {
+  guint left;
+} Count;
+
+static gboolean
+count_down (JsonObject *line, gpointer data)
+{
+  Count *c = data;
+
+  return json_object_has_member (line, "video") && --c->left == 0;
+}
+
+void
+mm_bot_assert_keeps_flowing (MmBot *bot, guint n, gint64 max_gap_ms)
+{
+  Count c = { n };
+  guint from;
+
+  g_mutex_lock (&bot->lock);
+  from = bot->lines->len;
+  g_mutex_unlock (&bot->lock);
+  if (mm_bot_wait (bot, count_down, &c, n * 10) == NULL)
+    g_error ("%s: fewer than %u reports in %u s", bot->name, n, n * 10);
+  mm_bot_assert_flowing (bot, from, max_gap_ms);
+}
+
 static gboolean
 find_cell (JsonObject *line, const char *name, gboolean screen, int rgb[3])
 {

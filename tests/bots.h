@@ -38,6 +38,31 @@ void mm_bot_free (MmBot *bot);
 
 /* Helpers on a report line. */
 double mm_bot_fps (JsonObject *line);
+/* Video frames came in the line's period. */
+gboolean mm_bot_receiving (JsonObject *line);
+/* The line's "connections" (peer connections the bot made so far). */
+gint64 mm_bot_connections (JsonObject *line);
+
+/* Speed is for make bench; the tests assert behaviour, with margins that a
+ * busy machine (two CPU-bound processes beside the suite on two cores)
+ * keeps.  These are the margins.
+ *
+ * MM_TEST_WAIT_S bounds the wait for a state the room must reach (tiles,
+ * colours, tones); every wait ends as soon as it holds.
+ * MM_TEST_MAX_GAP_MS is the longest wait between two video frames that
+ * still counts as "frames keep arriving" rather than a stall (the
+ * composite is sent at 30 fps: about 33 ms apart when idle). */
+#define MM_TEST_WAIT_S 120
+#define MM_TEST_MAX_GAP_MS 3000
+
+/* Frames keep arriving at @bot: in its reports from index @from to the
+ * latest (at least one), at least one frame every @max_gap_ms (counting a
+ * stall still going on at the last report).  Fails the test, naming the
+ * report, otherwise. */
+void mm_bot_assert_flowing (MmBot *bot, guint from, gint64 max_gap_ms);
+/* Wait for @n more reports of @bot (at most @n * 10 s), then
+ * mm_bot_assert_flowing over them. */
+void mm_bot_assert_keeps_flowing (MmBot *bot, guint n, gint64 max_gap_ms);
 /* The colour reported for the tile of @name (their camera or name card):
  * TRUE and *rgb if present. */
 gboolean mm_bot_cell (JsonObject *line, const char *name, int rgb[3]);

@@ -84,7 +84,7 @@ mm_harness_start_server_nowait (MmHarness *h)
                                &h->pid, -1, log_fd, log_fd, &error))
     g_error ("cannot start %s: %s", bin, error->message);
   close (log_fd);
-  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
   for (;;)
     {
       g_autofree char *text = NULL;
@@ -105,7 +105,8 @@ mm_harness_start_server_nowait (MmHarness *h)
 void
 mm_harness_start_server (MmHarness *h)
 {
-  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  /* Generous: a busy machine starts slowly; the wait ends when ready. */
+  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
 
   mm_harness_start_server_nowait (h);
   while (!ready (h))
@@ -195,7 +196,7 @@ int
 mm_harness_stop_server (MmHarness *h)
 {
   int status = -1;
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
 
   if (h->pid <= 0)
     return -1;

@@ -27,7 +27,9 @@ timed_http (const char *method, const char *path, const char *token, const char 
   return seconds_since (t0);
 }
 
-/* @path needs the database: a quick 503 database_unavailable, not a hang. */
+/* @path needs the database: a 503 database_unavailable, not a hang (the
+ * bounds here are generous, for a busy machine: a hang is a request held
+ * until a timeout of the database client, or for ever). */
 static void
 expect_db_unavailable (const char *method, const char *path, const char *token, const char *body)
 {
@@ -218,14 +220,14 @@ test_database_stopped (void)
   /* Liveness does not depend on the database ... */
   took = timed_http ("GET", "/healthz", NULL, NULL, &health);
   g_assert_cmpint (health.status, ==, 200);
-  g_assert_cmpfloat (took, <, 2);
+  g_assert_cmpfloat (took, <, 10);
   /* ... nor does signalling: A has B's arrival (seq 1), then nothing. */
   waiting = events_path (&a, 1, 1);
   took = timed_http ("GET", waiting, a.secret, NULL, &poll);
   g_assert_cmpint (poll.status, ==, 200);
   g_assert_cmpuint (json_array_get_length (json_node_get_array (mm_json_at (&poll, "events"))), ==, 0);
   g_assert_cmpint (mm_json_int (&poll, "last_seq"), ==, 1);
-  g_assert_cmpfloat (took, <, 3);
+  g_assert_cmpfloat (took, <, 10);
   mm_http (&h, "POST", b.messages, b.secret, "{\"type\":\"state\",\"hand_raised\":true}", &state);
   g_assert_cmpint (state.status, ==, 200);
   state_seen = events_path (&a, 1, 1);
@@ -236,7 +238,7 @@ test_database_stopped (void)
 
   /* The database comes back: the same server recovers by itself. */
   mm_harness_pg_start (&h);
-  took = wait_ready (15);
+  took = wait_ready (60);
   g_test_message ("ready again %.3f s after PostgreSQL restarted", took);
   g_assert_cmpfloat (took, >=, 0);
   mm_http (&h, "POST", "/api/v1/auth/login", NULL, login, &relogin);
@@ -270,20 +272,20 @@ test_database_down_at_start (void)
 
   took = timed_http ("GET", "/healthz", NULL, NULL, &health);
   g_assert_cmpint (health.status, ==, 200);
-  g_assert_cmpfloat (took, <, 2);
+  g_assert_cmpfloat (took, <, 10);
   expect_db_unavailable ("GET", "/readyz", NULL, NULL);
   expect_db_unavailable ("POST", "/api/v1/auth/login", NULL, login);
   expect_db_unavailable ("GET", "/api/v1/auth/me", token, NULL);
 
   /* It says why, and keeps trying with back-off: the second attempt comes
    * a second after the first and announces a 2 s wait. */
-  g_assert_true (wait_log (offset, "cannot reach the database", 10000));
-  g_assert_true (wait_log (offset, "retrying in 2 s", 10000));
+  g_assert_true (wait_log (offset, "cannot reach the database", 60000));
+  g_assert_true (wait_log (offset, "retrying in 2 s", 60000));
   expect_db_unavailable ("GET", "/readyz", NULL, NULL);
 
   mm_harness_pg_start (&h);
   t_pg = g_get_monotonic_time ();
-  took = wait_ready (40);
+  took = wait_ready (90);
   g_test_message ("ready %.3f s after PostgreSQL started", seconds_since (t_pg));
   g_assert_cmpfloat (took, >=, 0);
   text = log_since (offset);
@@ -375,11 +377,13 @@ test_sigterm (void)
   g_assert_false (mm_multi_run (m, 300, MM_MULTI_ANY_DONE));
 
   thread = g_thread_new ("stop", stop_server, &stop);
-  g_assert_true (mm_multi_run (m, 15000, MM_MULTI_ALL_DONE));
+  /* Answered before their 25 s timeout, and the server stopped well
+   * before it too (generous bounds, for a busy machine). */
+  g_assert_true (mm_multi_run (m, 20000, MM_MULTI_ALL_DONE));
   g_thread_join (thread);
   g_test_message ("stopped with status %d in %.3f s", stop.status, stop.took);
   g_assert_cmpint (stop.status, ==, 0);
-  g_assert_cmpfloat (stop.took, <, 5);
+  g_assert_cmpfloat (stop.took, <, 15);
   for (guint i = 0; i < 6; i++)
     {
       MmResponse *r = mm_multi_response (m, i);
@@ -414,7 +418,7 @@ test_sigterm (void)
    * and with nothing left open to clean up. */
   offset = log_size ();
   mm_harness_start_server (&h);
-  g_assert_true (wait_log (offset, "database ready", 5000));
+  g_assert_true (wait_log (offset, "database ready", 30000));
   text = log_since (offset);
   g_assert_nonnull (strstr (text, "database ready (0 migrations applied now)"));
   g_assert_null (strstr (text, "applied migration"));

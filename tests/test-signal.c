@@ -162,7 +162,7 @@ client_next (Client *c, guint timeout_ms)
 static JsonNode *
 client_expect (Client *c, const char *type)
 {
-  JsonNode *ev = client_next (c, 5000);
+  JsonNode *ev = client_next (c, 20000);
 
   if (ev == NULL)
     g_test_message ("participant %s: no %s event came", c->j.id, type);
@@ -228,11 +228,11 @@ expect_chat (Client *c, const char *text, gint64 id)
     g_assert_cmpint (ev_int (ev, "message.id"), ==, id);
 }
 
-/* Poll @sql until its answer is @want, for at most 5 s. */
+/* Poll @sql until its answer is @want, for at most 30 s. */
 static void
 assert_sql_soon (const char *sql, const char *want)
 {
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
 
   for (;;)
     {
@@ -415,48 +415,107 @@ test_cursor_resume (void)
 
 /* ---- 3. a waiting poll is woken ---------------------------------------- */
 
+/* The server's long-poll timer has a one-second granularity: it answers
+ * an empty poll no earlier than this after it got it. */
+#define TIMER_FLOOR_US (LONG_POLL_S * G_USEC_PER_SEC - G_USEC_PER_SEC / 4)
+
+/* One try: Bob's poll is held, Alice's chat wakes it.  TRUE if the answer
+ * (which must hold the chat) came sooner than the timer could have made
+ * it; FALSE when this try cannot tell (a busy machine delayed the chat or
+ * the answer past that, or the poll timed out before the chat). */
+static gboolean
+wake_once (Client *a, Client *b, guint attempt)
+{
+  g_autoptr (MmMulti) m = mm_multi_new (&h);
+  g_autofree char *path = NULL;
+  g_autofree char *text = g_strdup_printf ("wake up %u", attempt);
+  gint64 t0, posted;
+  MmResponse *r;
+  JsonArray *arr;
+
+  path = g_strdup_printf ("%s?since=%" G_GUINT64_FORMAT, b->j.events, b->seq);
+  t0 = g_get_monotonic_time ();
+  mm_multi_add (m, "GET", path, b->j.secret, NULL);
+  g_assert_true (mm_multi_run (m, 5000, MM_MULTI_ALL_SENT));
+  /* The poll is held: nothing to say yet. */
+  if (mm_multi_run (m, 400, MM_MULTI_ANY_DONE))
+    {
+      r = mm_multi_response (m, 0);
+      g_assert_cmpint (r->status, ==, 200);
+      g_assert_cmpuint (json_array_get_length (events_of (r)), ==, 0);
+      g_assert_cmpint (g_get_monotonic_time () - t0, >=, TIMER_FLOOR_US);
+      return FALSE;
+    }
+  posted = g_get_monotonic_time ();
+  chat (a, text);
+  g_assert_true (mm_multi_run (m, 5000, MM_MULTI_ALL_DONE));
+  r = mm_multi_response (m, 0);
+  g_assert_cmpint (r->status, ==, 200);
+  arr = events_of (r);
+  if (json_array_get_length (arr) == 0)
+    {
+      /* Timed out before the chat came. */
+      g_assert_cmpint (mm_multi_done_at (m, 0) - t0, >=, TIMER_FLOOR_US);
+      expect_chat (b, text, 0);
+      return FALSE;
+    }
+  g_assert_cmpuint (json_array_get_length (arr), ==, 1);
+  g_assert_cmpstr (ev_str (json_array_get_element (arr, 0), "type"), ==, "chat");
+  g_assert_cmpstr (ev_str (json_array_get_element (arr, 0), "message.text"), ==, text);
+  g_assert_cmpint (ev_int (json_array_get_element (arr, 0), "seq"), ==, (gint64) b->seq + 1);
+  g_assert_cmpint (mm_json_int (r, "last_seq"), ==, (gint64) b->seq + 1);
+  b->seq++;
+  g_test_message ("woken %.3f s after the chat, %.3f s after the poll was started",
+                  (double) (mm_multi_done_at (m, 0) - posted) / G_USEC_PER_SEC,
+                  (double) (mm_multi_done_at (m, 0) - t0) / G_USEC_PER_SEC);
+  return mm_multi_done_at (m, 0) - t0 < TIMER_FLOOR_US;
+}
+
+/* Answered by the event, before the timeout could fire.  A server that
+ * only answered at its timeout never passes; on a busy machine a try may
+ * not tell (the chat itself came late), so up to five. */
 static void
 test_wake (void)
 {
   g_autofree char *code = room_new ();
   g_auto (Client) a = { 0 };
   g_auto (Client) b = { 0 };
-  g_autoptr (MmMulti) m = mm_multi_new (&h);
-  g_autofree char *path = NULL;
-  gint64 sent, posted;
-  MmResponse *r;
-  JsonArray *arr;
+  gboolean woken = FALSE;
 
   client_join (&a, code, "Alice", NULL);
   client_join (&b, code, "Bob", NULL);
-  path = g_strdup_printf ("%s?since=%" G_GUINT64_FORMAT, b.j.events, b.seq);
-  mm_multi_add (m, "GET", path, b.j.secret, NULL);
-  g_assert_true (mm_multi_run (m, 5000, MM_MULTI_ALL_SENT));
-  sent = g_get_monotonic_time ();
-  /* The poll is held: nothing to say yet. */
-  g_assert_false (mm_multi_run (m, 400, MM_MULTI_ANY_DONE));
-
-  posted = g_get_monotonic_time ();
-  chat (&a, "wake up");
-  g_assert_true (mm_multi_run (m, 5000, MM_MULTI_ALL_DONE));
-  r = mm_multi_response (m, 0);
-  g_assert_cmpint (r->status, ==, 200);
-  arr = events_of (r);
-  g_assert_cmpuint (json_array_get_length (arr), ==, 1);
-  g_assert_cmpstr (ev_str (json_array_get_element (arr, 0), "type"), ==, "chat");
-  g_assert_cmpstr (ev_str (json_array_get_element (arr, 0), "message.text"), ==, "wake up");
-  g_assert_cmpint (ev_int (json_array_get_element (arr, 0), "seq"), ==, 1);
-  g_assert_cmpint (mm_json_int (r, "last_seq"), ==, 1);
-  /* Answered by the event, well before the 2 s timeout could fire (the
-   * server's second-granularity timer fires no earlier than 1.75 s). */
-  g_test_message ("woken %.3f s after the chat, %.3f s after the poll was sent",
-                  (double) (mm_multi_done_at (m, 0) - posted) / G_USEC_PER_SEC,
-                  (double) (mm_multi_done_at (m, 0) - sent) / G_USEC_PER_SEC);
-  g_assert_cmpint (mm_multi_done_at (m, 0) - posted, <, G_USEC_PER_SEC);
-  g_assert_cmpint (mm_multi_done_at (m, 0) - sent, <, 3 * G_USEC_PER_SEC / 2);
+  g_assert_cmpuint (b.seq, ==, 0);
+  for (guint attempt = 0; attempt < 5 && !woken; attempt++)
+    woken = wake_once (&a, &b, attempt);
+  g_assert_true (woken);
 }
 
 /* ---- 4. timeout ------------------------------------------------------- */
+
+/* GET @path with @secret up to three times, each answered @status (with
+ * no events if 200), until one answers in less than @below seconds; returns
+ * the shortest time one took.  (A busy machine may delay one request; a
+ * server that waits delays them all.) */
+static double
+quickest (const char *path, const char *secret, long status, double below)
+{
+  double best = G_MAXDOUBLE;
+
+  for (guint i = 0; i < 3 && best >= below; i++)
+    {
+      g_auto (MmResponse) r = { 0 };
+      gint64 t0 = g_get_monotonic_time ();
+
+      mm_http (&h, "GET", path, secret, NULL, &r);
+      best = MIN (best, seconds_since (t0));
+      g_assert_cmpint (r.status, ==, status);
+      if (status == 200)
+        g_assert_cmpuint (json_array_get_length (events_of (&r)), ==, 0);
+      else
+        g_assert_cmpstr (mm_error_code (&r), ==, "invalid_input");
+    }
+  return best;
+}
 
 static void
 test_timeout (void)
@@ -482,36 +541,40 @@ test_timeout (void)
   g_assert_cmpuint (json_array_get_length (events_of (&r)), ==, 0);
   g_assert_cmpint (mm_json_int (&r, "last_seq"), ==, 0);
   g_assert_cmpfloat (elapsed, >=, LONG_POLL_S - 0.5);
-  g_assert_cmpfloat (elapsed, <, LONG_POLL_S + 2);
+  /* (Ended by the timeout, not held for ever: a generous upper bound.) */
+  g_assert_cmpfloat (elapsed, <, LONG_POLL_S + 10);
 
-  /* A client may ask for a shorter wait. */
+  /* A client may ask for a shorter wait: it waits, but less than the
+   * server's own timeout. */
   t0 = g_get_monotonic_time ();
   poll_raw (&a, a.j.secret, a.seq, 1, &shorter);
   elapsed = seconds_since (t0);
   g_assert_cmpint (shorter.status, ==, 200);
   g_assert_cmpuint (json_array_get_length (events_of (&shorter)), ==, 0);
   g_assert_cmpfloat (elapsed, >=, 0.5);
-  g_assert_cmpfloat (elapsed, <, 1 + 2);
+  {
+    g_autofree char *path = g_strdup_printf ("%s?since=0&timeout=1", a.j.events);
+
+    g_assert_cmpfloat (quickest (path, a.j.secret, 200, LONG_POLL_S - 0.25), <, LONG_POLL_S - 0.25);
+  }
 
   /* timeout=0 asks without waiting. */
-  t0 = g_get_monotonic_time ();
   poll_raw (&a, a.j.secret, a.seq, 0, &now);
   g_assert_cmpint (now.status, ==, 200);
   g_assert_cmpuint (json_array_get_length (events_of (&now)), ==, 0);
   g_assert_cmpint (mm_json_int (&now, "last_seq"), ==, 0);
-  g_assert_cmpfloat (seconds_since (t0), <, 0.5);
+  {
+    g_autofree char *path = g_strdup_printf ("%s?since=0&timeout=0", a.j.events);
+
+    g_assert_cmpfloat (quickest (path, a.j.secret, 200, 0.5), <, 0.5);
+  }
 
   /* But not a longer one, and the cursor must be a number. */
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autofree char *path = g_strdup_printf ("%s?%s", a.j.events, bad[i]);
-      g_auto (MmResponse) e = { 0 };
 
-      t0 = g_get_monotonic_time ();
-      mm_http (&h, "GET", path, a.j.secret, NULL, &e);
-      g_assert_cmpint (e.status, ==, 400);
-      g_assert_cmpstr (mm_error_code (&e), ==, "invalid_input");
-      g_assert_cmpfloat (seconds_since (t0), <, 1);
+      g_assert_cmpfloat (quickest (path, a.j.secret, 400, 1), <, 1);
     }
 }
 
@@ -781,7 +844,7 @@ test_presence (void)
 
   /* Alice keeps polling; Bob never does. */
   client_expect_joined (&a, &b);
-  left = client_next (&a, (PRESENCE_S + 3) * 1000);
+  left = client_next (&a, (PRESENCE_S + 12) * 1000);
   after = seconds_since (t_b);
   g_assert_nonnull (left);
   g_test_message ("silent participant removed %.3f s after joining", after);
@@ -790,7 +853,8 @@ test_presence (void)
   g_assert_cmpstr (ev_str (left, "display_name"), ==, "Bob");
   g_assert_cmpstr (ev_str (left, "reason"), ==, "timeout");
   g_assert_cmpfloat (after, >=, PRESENCE_S - 0.5);
-  g_assert_cmpfloat (after, <, PRESENCE_S + 2.5);
+  /* (Removed at all: a generous upper bound for a busy machine.) */
+  g_assert_cmpfloat (after, <, PRESENCE_S + 10);
 
   /* Bob is gone for good. */
   poll_raw (&b, b.j.secret, b.seq, 1, &gone);

@@ -40,6 +40,7 @@ static const char help_description[] =
   "prints once a second, for each bot, one JSON line on stdout:\n"
   "\n"
   "  {\"bot\":0,\"name\":\"red\",\"participant_id\":\"PID\",\"t\":3,\"connected\":true,\n"
+  "   \"connections\":1,\n"
   "   \"video\":{\"frames\":30,\"fps\":30.0,\"width\":1280,\"height\":720},\n"
   "   \"cells\":[{\"participant_id\":\"PID\",\"display_name\":\"blue\",\"rgb\":[0,0,255]}],\n"
   "   \"audio\":{\"level_db\":-14.2,\"peaks\":[{\"hz\":880,\"db\":-12.3}]},\n"
@@ -47,6 +48,9 @@ static const char help_description[] =
   "\n"
   "  t               seconds since the start\n"
   "  connected       webrtcbin's connection-state is \"connected\"\n"
+  "  connections     peer connections made so far: 1, and one more each time\n"
+  "                  the media starts again (no connection in time, or the\n"
+  "                  server's \"media-failed\")\n"
   "  video           frames decoded in the last second, their rate, the\n"
   "                  longest wait between two frames (max_gap_ms, counting a\n"
   "                  stall still going on), and the size of the last one\n"
@@ -247,8 +251,9 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
     { "camera-off", 0, 0, G_OPTION_ARG_NONE, &o->camera_off,
       "Tell the room the camera is off (state video_muted), as a user who turns it off", NULL },
     { "publish-after", 0, 0, G_OPTION_ARG_INT, &o->publish_after,
-      "With --recv-only: S seconds after connecting, start sending video and audio on the "
-      "same connection (a viewer who starts publishing; renegotiation)", "S" },
+      "With --recv-only: S seconds after the first frame of the composite, start sending "
+      "video and audio on the same connection (a viewer who starts publishing; "
+      "renegotiation)", "S" },
     { "present-after", 0, 0, G_OPTION_ARG_INT, &o->present_after,
       "S seconds after connecting, share a \"screen\" (a second video of --screen-color) "
       "by renegotiating the connection", "S" },
@@ -545,6 +550,7 @@ print_report (MmBot *bot, const MmBotReport *r)
 
   append_head (out, bot);
   g_string_append_printf (out, ",\"connected\":%s", r->connected ? "true" : "false");
+  g_string_append_printf (out, ",\"connections\":%u", bot->connections);
   g_string_append_printf (out, ",\"video\":{\"frames\":%u,\"fps\":", r->frames);
   append_double1 (out, r->fps);
   if (r->max_gap_ms >= 0)

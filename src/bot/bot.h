@@ -42,7 +42,7 @@ typedef struct {
   int duration;              /* seconds, 0: until SIGINT/SIGTERM */
   gboolean recv_only;
   gboolean camera_off;       /* send video but say it is muted */
-  int publish_after;         /* with recv_only: s after connecting, start sending */
+  int publish_after;         /* with recv_only: s after the first frame, start sending */
   int present_after;         /* s after connecting: share a "screen" (0: never) */
   int present_for;           /* s of sharing before stopping (0: until the end) */
   char *screen_color;        /* RRGGBB of the "screen" */
@@ -165,10 +165,13 @@ struct _MmBot {
   guint caps_wait;           /* source waiting for the SSRC in the sink caps */
   guint restart_id;          /* source restarting the media after media-failed */
   guint watchdog_id;         /* source offering again if no connection comes */
+  guint watchdog_ticks;      /* its ticks since the media started */
   guint caps_wait_ticks;
   gboolean remote_set;
   gboolean renegotiating;    /* a new offer is out on the same connection */
+  guint connections;         /* peer connections made so far (restarts add one) */
   guint present_id;          /* source starting or stopping the screen share */
+  gboolean publish_armed;    /* --publish-after's timer was set for this connection */
   GstObject *screen_trans;   /* the screen's transceiver (owned), once added */
   GstPad *screen_src;        /* the screen sender's src pad (owned) */
   GPtrArray *pending_candidates;   /* of MmBotCandidate*, until the answer */
@@ -184,6 +187,7 @@ struct _MmBot {
   GstSample *last_frame;     /* RGBx */
   int coded_width, coded_height;   /* from VP8 keyframes, with no_decode */
   guint frames;
+  gboolean got_frame;        /* a frame came on this connection */
   gint64 last_frame_us;      /* monotonic, of the latest frame */
   gint64 max_gap_us;         /* longest interval between frames this period */
   gint64 first_frame_us;     /* monotonic, 0 before the first frame */

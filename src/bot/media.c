@@ -180,13 +180,32 @@ audio_recv_description (void)
 
 /* ---- receiving ---------------------------------------------------------- */
 
+static gboolean start_publishing (gpointer data);
+
+/* Main loop: --publish-after counts from the connection's first frame of
+ * the composite, so that the bot has watched for that long (not less on a
+ * busy machine, where the first frame comes late). */
+static gboolean
+arm_publishing (gpointer data)
+{
+  MmBot *bot = data;
+
+  if (!bot->stopped && bot->webrtc != NULL && bot->present_id == 0 && !bot->publish_armed)
+    {
+      bot->publish_armed = TRUE;
+      bot->present_id = g_timeout_add_seconds ((guint) bot->app->opts.publish_after,
+                                               start_publishing, bot);
+    }
+  return G_SOURCE_REMOVE;
+}
+
 static GstFlowReturn
 on_new_sample (GstAppSink *sink, gpointer user_data)
 {
   MmBot *bot = user_data;
   GstSample *sample = gst_app_sink_pull_sample (sink);
   GstSample *old;
-  gboolean first = FALSE;
+  gboolean first = FALSE, first_here;
 
   if (sample == NULL)
     return GST_FLOW_OK;
@@ -221,6 +240,8 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
       first = TRUE;
     }
   bot->frames++;
+  first_here = !bot->got_frame;
+  bot->got_frame = TRUE;
   {
     gint64 now = g_get_monotonic_time ();
 
@@ -235,6 +256,8 @@ on_new_sample (GstAppSink *sink, gpointer user_data)
     gst_sample_unref (old);
   if (first)
     mm_bot_debug (bot, "first video frame decoded");
+  if (first_here && bot->app->opts.publish_after > 0)
+    g_main_context_invoke (NULL, arm_publishing, bot);
   return GST_FLOW_OK;
 }
 
@@ -715,7 +738,6 @@ on_remote_description_set (GstPromise *promise, gpointer user_data)
 }
 
 static gboolean start_presenting (gpointer data);
-static gboolean start_publishing (gpointer data);
 static gboolean add_send_only (MmBot *bot, GstElement *bin, const char *caps_text,
                                GstObject **trans_out);
 static gboolean build_senders (MmBot *bot, GstElement **video, GstElement **audio,
@@ -752,9 +774,6 @@ mm_bot_media_set_answer (MmBot *bot, const char *sdp)
   g_signal_emit_by_name (bot->webrtc, "set-remote-description", answer, promise);
   gst_webrtc_session_description_free (answer);
   bot->remote_set = TRUE;
-  if (first && bot->app->opts.publish_after > 0 && bot->present_id == 0)
-    bot->present_id = g_timeout_add_seconds ((guint) bot->app->opts.publish_after,
-                                             start_publishing, bot);
   if (first && bot->app->opts.present_after > 0 && bot->screen_trans == NULL
       && bot->present_id == 0)
     bot->present_id = g_timeout_add_seconds ((guint) bot->app->opts.present_after,
@@ -1142,23 +1161,47 @@ build_loopback (MmBot *bot, GError **error)
   return TRUE;
 }
 
-/* A browser that gets no answer or no connection tries again: so does
- * the bot (and says so on stderr). */
-#define CONNECT_TIMEOUT_S 10
+/* A browser that gets no answer, or no connection, or whose connection
+ * fails, tries again: so does the bot (and says so on stderr).  A
+ * connection on its way is given the time a browser gives it: on a busy
+ * machine the server's DTLS handshakes with many newcomers at once take
+ * tens of seconds after ICE is through, and offering again then would
+ * only add to the load (every bot of a large audience offering anew every
+ * few seconds, none ever connected). */
+#define WATCHDOG_TICK_S 5
+#define ANSWER_TIMEOUT_S 20        /* no answer to the offer */
+#define ICE_TIMEOUT_S 30           /* answered, ICE not through */
+#define DTLS_TIMEOUT_S 120         /* ICE through, not connected */
 
 static gboolean
 watchdog (gpointer data)
 {
   MmBot *bot = data;
   GstWebRTCPeerConnectionState state = GST_WEBRTC_PEER_CONNECTION_STATE_NEW;
+  GstWebRTCICEConnectionState ice = GST_WEBRTC_ICE_CONNECTION_STATE_NEW;
+  gboolean ice_through, failed;
+  guint waited;
 
-  bot->watchdog_id = 0;
   if (bot->webrtc != NULL)
-    g_object_get (bot->webrtc, "connection-state", &state, NULL);
+    g_object_get (bot->webrtc, "connection-state", &state, "ice-connection-state", &ice, NULL);
   if (bot->stopped || (bot->remote_set && state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED))
-    return G_SOURCE_REMOVE;
-  mm_bot_log (bot, "no %s after %d s: offering again",
-              bot->remote_set ? "connection" : "answer", CONNECT_TIMEOUT_S);
+    {
+      bot->watchdog_id = 0;
+      return G_SOURCE_REMOVE;
+    }
+  bot->watchdog_ticks++;
+  waited = bot->watchdog_ticks * WATCHDOG_TICK_S;
+  ice_through = ice == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED
+                || ice == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED;
+  failed = state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED
+           || state == GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED;
+  if (!failed && waited < (!bot->remote_set ? ANSWER_TIMEOUT_S
+                           : ice_through ? DTLS_TIMEOUT_S : ICE_TIMEOUT_S))
+    return G_SOURCE_CONTINUE;
+  bot->watchdog_id = 0;
+  mm_bot_log (bot, "%s after %u s: offering again",
+              failed ? "connection failed" : !bot->remote_set ? "no answer"
+              : ice_through ? "no DTLS connection" : "no ICE connection", waited);
   mm_bot_media_restart (bot);
   return G_SOURCE_REMOVE;
 }
@@ -1195,8 +1238,10 @@ mm_bot_media_start (MmBot *bot, GError **error)
     }
   if (bot->webrtc != NULL)
     {
+      bot->connections++;
       bot->caps_wait = g_timeout_add (SSRC_WAIT_MS, wait_for_ssrc, bot);
-      bot->watchdog_id = g_timeout_add_seconds (CONNECT_TIMEOUT_S, watchdog, bot);
+      bot->watchdog_ticks = 0;
+      bot->watchdog_id = g_timeout_add_seconds (WATCHDOG_TICK_S, watchdog, bot);
     }
   return TRUE;
 }
@@ -1230,8 +1275,10 @@ mm_bot_media_stop (MmBot *bot)
   bot->remote_set = FALSE;
   bot->caps_wait_ticks = 0;
   g_clear_pointer (&bot->pending_candidates, g_ptr_array_unref);
+  bot->publish_armed = FALSE;
   g_mutex_lock (&bot->lock);
   frame = g_steal_pointer (&bot->last_frame);
+  bot->got_frame = FALSE;
   g_mutex_unlock (&bot->lock);
   if (frame != NULL)
     gst_sample_unref (frame);

@@ -19,6 +19,7 @@
 typedef struct {
   long status;              /* HTTP status, 0 when there was no answer */
   char *transport_error;    /* when status is 0 */
+  gboolean timed_out;       /* no answer within the time allowed */
   JsonNode *json;           /* the body, if it was JSON */
 } HttpResult;
 
@@ -28,6 +29,7 @@ http_result_clear (HttpResult *r)
   g_clear_pointer (&r->transport_error, g_free);
   g_clear_pointer (&r->json, json_node_unref);
   r->status = 0;
+  r->timed_out = FALSE;
 }
 
 static size_t
@@ -99,7 +101,10 @@ http_request (const char *method, const char *url, const char *bearer, const cha
 
   rc = curl_easy_perform (curl);
   if (rc != CURLE_OK)
-    out->transport_error = g_strdup (errbuf[0] != '\0' ? errbuf : curl_easy_strerror (rc));
+    {
+      out->transport_error = g_strdup (errbuf[0] != '\0' ? errbuf : curl_easy_strerror (rc));
+      out->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+    }
   else
     {
       curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &out->status);
@@ -514,8 +519,14 @@ poll_events (MmBot *bot)
         }
       /* Without a poll for longer than the presence timeout the server has
        * removed us anyway: give up rather than linger (e.g. after the
-       * server was killed). */
-      if (g_get_monotonic_time () - last_ok > (gint64) (bot->presence_timeout + 5) * G_USEC_PER_SEC)
+       * server was killed).  A poll that timed out is another matter: the
+       * server took it and was slow to answer (a busy machine); held
+       * there, it kept us present, and if the server has forgotten us it
+       * says so (404) to the next one. */
+      if (r.timed_out)
+        last_ok = g_get_monotonic_time ();
+      else if (g_get_monotonic_time () - last_ok
+               > (gint64) (bot->presence_timeout + 5) * G_USEC_PER_SEC)
         {
           g_autofree char *why = describe_failure (&r, url);
 

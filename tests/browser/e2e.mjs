@@ -39,6 +39,25 @@ const log = (m) => console.error(`[e2e ${((Date.now() - started) / 1000).toFixed
 // host shares the screen (held for PRESENT_HOLD_MS), and the result last.
 const emit = (o) => console.log(JSON.stringify(o));
 const PRESENT_HOLD_MS = Number(process.env.PRESENT_HOLD_MS || 6000);
+// Waits for what the pages must come to show are given as on an idle
+// machine and stretched SLOW times (4 unless E2E_SLOW says otherwise): a
+// busy machine makes everything slower, and a wait ends as soon as its
+// condition holds.  Speed is for make bench, not for this test.  PROBE_MS,
+// not stretched, bounds a probe whose failure is an answer (no real screen
+// capture in headless Chromium: a canvas stands in).
+const SLOW = Number(process.env.E2E_SLOW || 4);
+const T = (ms) => ms * SLOW;
+const PROBE_MS = 8000;
+// Poll @fn (async) until it returns a true value, for at most @ms.
+const until = async (fn, ms, what) => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+};
 const step = async (name, fn) => {
   log(name);
   emit({ step: name });
@@ -85,6 +104,7 @@ const ctxOpts = {
 
 async function newPage (name, opts = {}) {
   const ctx = await browser.newContext({ ...ctxOpts, ...opts });
+  ctx.setDefaultTimeout(T(30000));
   await ctx.grantPermissions(ctxOpts.permissions, { origin: base });
   const page = await ctx.newPage();
   page.on('console', (m) => { if (m.type() === 'error') log(`${name} console: ${m.text()}`); });
@@ -100,17 +120,18 @@ async function compositePlays (page, who) {
   await page.waitForFunction(() => {
     const v = document.querySelector('[data-testid=composite]');
     return v && v.videoWidth > 0 && v.currentTime > 0.5;
-  }, null, { timeout: 30000 });
-  // It goes on playing: a second of video within 10 s (a loaded machine
-  // can freeze the picture briefly, just after a new connection most).
+  }, null, { timeout: T(30000) });
+  // It goes on playing: a second of video within 10 s, stretched (a loaded
+  // machine can freeze the picture briefly, just after a new connection
+  // most).
   const a = await page.evaluate(() => document.querySelector('[data-testid=composite]').currentTime);
   await page.waitForFunction((from) => document.querySelector('[data-testid=composite]').currentTime - from > 1.0,
-    a, { timeout: 10000, polling: 200 }).catch(() => {});
+    a, { timeout: T(10000), polling: 200 }).catch(() => {});
   const v = await page.evaluate(() => {
     const e = document.querySelector('[data-testid=composite]');
     return { t: e.currentTime, w: e.videoWidth, h: e.videoHeight, paused: e.paused };
   });
-  assert(v.t - a > 1.0, `${who}: composite currentTime advanced ${a} → ${v.t} in 10 s`);
+  assert(v.t - a > 1.0, `${who}: composite currentTime advanced ${a} → ${v.t} in ${T(10000) / 1000} s`);
   assert(v.w === 1280 && v.h === 720, `${who}: composite is ${v.w}x${v.h}`);
   assert(!v.paused, `${who}: composite paused`);
   return v;
@@ -161,7 +182,7 @@ try {
     await tid(host, 'auth-email').fill(email);
     await tid(host, 'auth-password').fill('correct horse');
     await tid(host, 'auth-submit').click();
-    await tid(host, 'account-button').waitFor({ timeout: 10000 });
+    await tid(host, 'account-button').waitFor({ timeout: T(10000) });
     const token = await host.evaluate(() => localStorage.getItem('mixmeet.token'));
     assert(token && token.length === 43, 'token stored');
   });
@@ -169,21 +190,21 @@ try {
   await step('new meeting', async () => {
     await tid(host, 'new-meeting').click();
     await tid(host, 'new-instant').click();
-    await host.waitForURL(/\/[a-z]{3}-[a-z]{4}-[a-z]{3}$/, { timeout: 10000 });
+    await host.waitForURL(/\/[a-z]{3}-[a-z]{4}-[a-z]{3}$/, { timeout: T(10000) });
     code = new URL(host.url()).pathname.slice(1);
     await tid(host, 'room-title').waitFor();
     assert((await tid(host, 'room-title').textContent()).includes("Ada Host's meeting"), 'room title');
     // The preview plays the fake camera; the mic meter moves with the fake tone.
-    await host.waitForFunction(() => { const v = document.querySelector('[data-testid=preview]'); return v && v.videoWidth > 0; }, null, { timeout: 10000 });
-    await host.waitForFunction(() => { const m = document.querySelector('[data-testid=mic-level]'); return m && Number(m.dataset.level) > 0.05; }, null, { timeout: 10000 });
+    await host.waitForFunction(() => { const v = document.querySelector('[data-testid=preview]'); return v && v.videoWidth > 0; }, null, { timeout: T(10000) });
+    await host.waitForFunction(() => { const m = document.querySelector('[data-testid=mic-level]'); return m && Number(m.dataset.level) > 0.05; }, null, { timeout: T(10000) });
     assert(await tid(host, 'join-now').textContent() === 'Join now', 'Join now button');
     await shot(host, 'pre-join');
   });
 
   await step('host joins', async () => {
     await tid(host, 'join-now').click();
-    await host.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
-    await tid(host, 'ready-card').waitFor({ timeout: 5000 });
+    await host.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: T(20000) });
+    await tid(host, 'ready-card').waitFor({ timeout: T(5000) });
     await tid(host, 'copy-link').click();
     link = await host.evaluate(() => navigator.clipboard.readText());
     assert(link === `${base}/${code}`, `copied link ${link}`);
@@ -193,16 +214,16 @@ try {
   await step('guest joins from the link', async () => {
     await guest.goto(link);
     await tid(guest, 'guest-name').fill('Grace Guest');
-    await guest.waitForFunction(() => { const v = document.querySelector('[data-testid=preview]'); return v && v.videoWidth > 0; }, null, { timeout: 10000 });
+    await guest.waitForFunction(() => { const v = document.querySelector('[data-testid=preview]'); return v && v.videoWidth > 0; }, null, { timeout: T(10000) });
     await guest.setViewportSize({ width: 360, height: 740 });
     await shot(guest, 'pre-join-phone');
     await guest.setViewportSize({ width: 1280, height: 720 });
     await tid(guest, 'join-now').click();
-    await guest.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
+    await guest.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: T(20000) });
     // The host sees them arrive.
     await openPanel(host, 'people');
-    await host.locator('[data-testid=participant][data-name="Grace Guest"]').waitFor({ timeout: 10000 });
-    await tid(host, 'ready-card').waitFor({ state: 'detached', timeout: 5000 });
+    await host.locator('[data-testid=participant][data-name="Grace Guest"]').waitFor({ timeout: T(10000) });
+    await tid(host, 'ready-card').waitFor({ state: 'detached', timeout: T(5000) });
   });
 
   await step('both play the composite', async () => {
@@ -222,7 +243,7 @@ try {
       assert(await tid(viewer, 'preview').count() === 0, 'no camera preview for a viewer');
       mark('viewer page loaded');
       await tid(viewer, 'join-now').click();
-      await viewer.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
+      await viewer.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: T(20000) });
       mark('viewer connected');
       const tx = await viewer.evaluate(() => window.__mixmeet.session.pc.getTransceivers().map((t) => [t.receiver.track.kind, t.direction]));
       assert(JSON.stringify(tx) === JSON.stringify([['audio', 'recvonly'], ['video', 'recvonly']]), 'viewer transceivers ' + JSON.stringify(tx));
@@ -230,10 +251,10 @@ try {
       mark('viewer plays');
       await tid(viewer, 'toggle-hand').click();
       await openPanel(host, 'people');
-      await host.locator('[data-testid=participant][data-name="Vera Viewer"][data-hand=true]').waitFor({ timeout: 10000 });
+      await host.locator('[data-testid=participant][data-name="Vera Viewer"][data-hand=true]').waitFor({ timeout: T(10000) });
       mark('hand at the host');
       await tid(viewer, 'leave').click();
-      await viewer.locator('[data-testid=end-screen]').waitFor({ timeout: 10000 });
+      await viewer.locator('[data-testid=end-screen]').waitFor({ timeout: T(10000) });
       mark('viewer left');
     } finally {
       await viewer.context().close();
@@ -250,21 +271,21 @@ try {
       });
       await p.goto(`${base}/${code}`);
       mark('page loaded');
-      await tid(p, 'media-problem').waitFor({ timeout: 20000 });
+      await tid(p, 'media-problem').waitFor({ timeout: T(20000) });
       assert(/blocked the camera/.test(await tid(p, 'media-problem').textContent()), 'says the camera was blocked');
       mark('media problem shown');
       await tid(p, 'guest-name').fill('Nico Nocam');
       assert(await tid(p, 'join-now').isDisabled(), 'Join now waits for a choice');
       await tid(p, 'continue-without').click();
       await tid(p, 'join-now').click();
-      await p.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
+      await p.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: T(20000) });
       mark('connected');
       const tx = await p.evaluate(() => window.__mixmeet.session.pc.getTransceivers().map((t) => [t.receiver.track.kind, t.direction]));
       assert(JSON.stringify(tx) === JSON.stringify([['audio', 'recvonly'], ['video', 'recvonly']]), 'receive-only without devices ' + JSON.stringify(tx));
       await compositePlays(p, 'without devices');
       mark('plays');
       await tid(p, 'leave').click();
-      await p.locator('[data-testid=end-screen]').waitFor({ timeout: 15000 });
+      await p.locator('[data-testid=end-screen]').waitFor({ timeout: T(15000) });
       mark('left');
     } finally {
       await p.context().close();
@@ -277,16 +298,16 @@ try {
     const pid = await guest.evaluate(() => window.__mixmeet.session.participantId);
     await guest.route('**/events?*', (r) => r.abort('internetdisconnected'));
     await host.evaluate(() => window.__mixmeet.session.sendChat('wake the long poll'));
-    await tid(guest, 'problem-banner').waitFor({ timeout: 10000 });
+    await tid(guest, 'problem-banner').waitFor({ timeout: T(10000) });
     await guest.unroute('**/events?*');
-    await tid(guest, 'problem-banner').waitFor({ state: 'detached', timeout: 15000 });
+    await tid(guest, 'problem-banner').waitFor({ state: 'detached', timeout: T(15000) });
     assert(await guest.evaluate(() => window.__mixmeet.session.participantId) === pid, 'same participant after the drop');
     // The server closes the guest's media: a new RTCPeerConnection offers again.
     await guest.evaluate(() => { window.__oldPc = window.__mixmeet.session.pc; });
     await guest.evaluate(() => window.__mixmeet.session.handleEvent({ type: 'media-failed', reason: 'test' }));
     await guest.waitForFunction(() => window.__mixmeet.session.pc && window.__mixmeet.session.pc !== window.__oldPc &&
-      window.__mixmeet.session.pc.connectionState === 'connected', null, { timeout: 20000 });
-    await tid(guest, 'problem-banner').waitFor({ state: 'detached', timeout: 10000 });
+      window.__mixmeet.session.pc.connectionState === 'connected', null, { timeout: T(20000) });
+    await tid(guest, 'problem-banner').waitFor({ state: 'detached', timeout: T(10000) });
     await compositePlays(guest, 'guest after reconnecting');
   });
 
@@ -295,21 +316,21 @@ try {
     await tid(host, 'chat-input').fill('Hello from the host');
     await tid(host, 'chat-send').click();
     await openPanel(guest, 'chat');
-    await guest.locator('[data-testid=chat-message]', { hasText: 'Hello from the host' }).waitFor({ timeout: 10000 });
+    await guest.locator('[data-testid=chat-message]', { hasText: 'Hello from the host' }).waitFor({ timeout: T(10000) });
     await tid(guest, 'chat-input').fill('Hi host, guest here');
     await tid(guest, 'chat-input').press('Enter');
-    await host.locator('[data-testid=chat-message]', { hasText: 'Hi host, guest here' }).waitFor({ timeout: 10000 });
+    await host.locator('[data-testid=chat-message]', { hasText: 'Hi host, guest here' }).waitFor({ timeout: T(10000) });
     await shot(host, 'meeting-chat');
   });
 
   await step('raised hand shows at the host', async () => {
     await tid(guest, 'toggle-hand').click();
-    await tid(host, 'hands-chip').waitFor({ timeout: 10000 });
+    await tid(host, 'hands-chip').waitFor({ timeout: T(10000) });
     assert((await tid(host, 'hands-chip').textContent()).includes('Grace Guest'), 'hand chip names the guest');
     await openPanel(host, 'people');
-    await host.locator('[data-testid=participant][data-name="Grace Guest"][data-hand=true]').waitFor({ timeout: 5000 });
+    await host.locator('[data-testid=participant][data-name="Grace Guest"][data-hand=true]').waitFor({ timeout: T(5000) });
     // ... and on the guest's tile of the composite.
-    await tid(host, 'tile-hand').waitFor({ timeout: 5000 });
+    await tid(host, 'tile-hand').waitFor({ timeout: T(5000) });
     await shot(host, 'meeting-hand');
   });
 
@@ -318,31 +339,31 @@ try {
     const row = await participantRow(host, 'Grace Guest');
     await row.locator('[data-testid=participant-actions]').click();
     await tid(host, 'mute-participant').click();
-    await host.locator('[data-testid=participant][data-name="Grace Guest"][data-muted=true]').waitFor({ timeout: 10000 });
-    await guest.locator('[data-testid=toggle-mic][aria-pressed=true]').waitFor({ timeout: 10000 });
+    await host.locator('[data-testid=participant][data-name="Grace Guest"][data-muted=true]').waitFor({ timeout: T(10000) });
+    await guest.locator('[data-testid=toggle-mic][aria-pressed=true]').waitFor({ timeout: T(10000) });
     const enabled = await guest.evaluate(() => window.__mixmeet.session.audioTrack.enabled);
     assert(enabled === false, 'guest local audio track disabled');
     await openPanel(guest, 'people');
-    await guest.locator('[data-testid=participant][data-name="Grace Guest"][data-muted=true]').waitFor({ timeout: 5000 });
+    await guest.locator('[data-testid=participant][data-name="Grace Guest"][data-muted=true]').waitFor({ timeout: T(5000) });
   });
 
   await step('keyboard shortcuts', async () => {
     await host.keyboard.press('Control+e');
-    await host.locator('[data-testid=toggle-cam][aria-pressed=true]').waitFor({ timeout: 5000 });
-    await guest.locator('[data-testid=participant][data-name="Ada Host"] [aria-label="Camera off"]').waitFor({ timeout: 10000 });
+    await host.locator('[data-testid=toggle-cam][aria-pressed=true]').waitFor({ timeout: T(5000) });
+    await guest.locator('[data-testid=participant][data-name="Ada Host"] [aria-label="Camera off"]').waitFor({ timeout: T(10000) });
     await host.keyboard.press('Control+e');
-    await host.locator('[data-testid=toggle-cam][aria-pressed=false]').waitFor({ timeout: 5000 });
+    await host.locator('[data-testid=toggle-cam][aria-pressed=false]').waitFor({ timeout: T(5000) });
     await host.keyboard.press('Control+d');
-    await host.locator('[data-testid=toggle-mic][aria-pressed=true]').waitFor({ timeout: 5000 });
+    await host.locator('[data-testid=toggle-mic][aria-pressed=true]').waitFor({ timeout: T(5000) });
     await host.keyboard.press('Control+d');
-    await host.locator('[data-testid=toggle-mic][aria-pressed=false]').waitFor({ timeout: 5000 });
+    await host.locator('[data-testid=toggle-mic][aria-pressed=false]').waitFor({ timeout: T(5000) });
     // Settings: the devices of the meeting.
     await tid(host, 'more-button').click();
     await tid(host, 'open-settings').click();
-    await tid(host, 'settings-video').waitFor({ timeout: 5000 });
+    await tid(host, 'settings-video').waitFor({ timeout: T(5000) });
     assert(/fake/i.test(await tid(host, 'settings-video').textContent()), 'the camera picker names the fake camera');
     await host.keyboard.press('Escape');
-    await tid(host, 'settings-video').waitFor({ state: 'detached', timeout: 5000 });
+    await tid(host, 'settings-video').waitFor({ state: 'detached', timeout: T(5000) });
   });
 
   await step('phone-size meeting', async () => {
@@ -352,8 +373,12 @@ try {
     await shot(guest, 'meeting-phone');
     await tid(guest, 'open-people').click();
     await tid(guest, 'panel-people').waitFor();
-    await guest.waitForTimeout(600);   // the drawer slides in
-    const box = await tid(guest, 'panel-people').boundingBox();
+    // The drawer slides in: full-screen once it is in.
+    let box = null;
+    await until(async () => {
+      box = await tid(guest, 'panel-people').boundingBox();
+      return box && box.width >= 350 && box.x >= 0;
+    }, T(2000), 'the people drawer').catch(() => {});
     assert(box && box.width >= 350, 'phone panel is full-screen, width ' + (box && box.width));
     await shot(guest, 'meeting-phone-people');
     await tid(guest, 'close-panel').click();
@@ -363,7 +388,7 @@ try {
   await step('screen share', async () => {
     const offersBefore = await host.evaluate(() => window.__mixmeet.session.offers);
     await tid(host, 'toggle-present').click();
-    const ok = await tid(host, 'presenting-bar').waitFor({ timeout: 8000 }).then(() => true).catch(() => false);
+    const ok = await tid(host, 'presenting-bar').waitFor({ timeout: PROBE_MS }).then(() => true).catch(() => false);
     if (!ok) {
       // Headless Chromium without a capturable screen: a canvas stands in
       // for the screen as the input source.
@@ -377,14 +402,14 @@ try {
         navigator.mediaDevices.getDisplayMedia = async () => c.captureStream(15);
       });
       await tid(host, 'toggle-present').click();
-      await tid(host, 'presenting-bar').waitFor({ timeout: 8000 });
+      await tid(host, 'presenting-bar').waitFor({ timeout: T(8000) });
     }
     const tx = await host.evaluate(() => window.__mixmeet.session.pc.getTransceivers().map((t) => [t.mid, t.direction, !!t.sender.track]));
     assert(tx.length === 3 && tx[2][1] === 'sendonly' && tx[2][2], 'a third, send-only transceiver ' + JSON.stringify(tx));
-    await host.waitForFunction((n) => window.__mixmeet.session.offers === n + 1 && window.__mixmeet.session.pc.signalingState === 'stable', offersBefore, { timeout: 10000 });
-    const shown = await host.locator('[data-testid=stage][data-layout=presentation][data-screen-tile=true]').waitFor({ timeout: 15000 }).then(() => true).catch(() => false);
+    await host.waitForFunction((n) => window.__mixmeet.session.offers === n + 1 && window.__mixmeet.session.pc.signalingState === 'stable', offersBefore, { timeout: T(10000) });
+    const shown = await host.locator('[data-testid=stage][data-layout=presentation][data-screen-tile=true]').waitFor({ timeout: T(15000) }).then(() => true).catch(() => false);
     assert(shown, 'the server shows the presentation layout with a screen tile');
-    await guest.locator('[data-testid=stage][data-layout=presentation]').waitFor({ timeout: 10000 });
+    await guest.locator('[data-testid=stage][data-layout=presentation]').waitFor({ timeout: T(10000) });
     await guest.locator('[data-testid=participant][data-name="Ada Host"]').count();
     await shot(guest, 'meeting-presentation');
     emit({ step: 'presenting' });
@@ -392,16 +417,16 @@ try {
     assert(await host.locator('[data-testid=stage][data-layout=presentation][data-screen-tile=true]').count() === 1, 'still presenting');
     // Stop: no renegotiation, the sender's track is null.
     await host.locator('[data-testid=presenting-bar] button').click();
-    await tid(host, 'presenting-bar').waitFor({ state: 'detached', timeout: 5000 });
+    await tid(host, 'presenting-bar').waitFor({ state: 'detached', timeout: T(5000) });
     const after = await host.evaluate(() => ({ offers: window.__mixmeet.session.offers, n: window.__mixmeet.session.pc.getTransceivers().length, track: !!window.__mixmeet.session.pc.getTransceivers()[2].sender.track }));
     assert(after.offers === offersBefore + 1 && after.n === 3 && !after.track, 'stopping does not renegotiate ' + JSON.stringify(after));
-    await host.locator('[data-testid=stage][data-screen-tile=false]').waitFor({ timeout: 15000 });
+    await host.locator('[data-testid=stage][data-screen-tile=false]').waitFor({ timeout: T(15000) });
     // Again: the same transceiver, replaceTrack, still no new offer.
     await tid(host, 'toggle-present').click();
-    await tid(host, 'presenting-bar').waitFor({ timeout: 8000 });
+    await tid(host, 'presenting-bar').waitFor({ timeout: T(8000) });
     const again = await host.evaluate(() => ({ offers: window.__mixmeet.session.offers, n: window.__mixmeet.session.pc.getTransceivers().length, track: !!window.__mixmeet.session.pc.getTransceivers()[2].sender.track }));
     assert(again.offers === offersBefore + 1 && again.n === 3 && again.track, 'sharing again reuses the transceiver ' + JSON.stringify(again));
-    await host.locator('[data-testid=stage][data-screen-tile=true]').waitFor({ timeout: 15000 });
+    await host.locator('[data-testid=stage][data-screen-tile=true]').waitFor({ timeout: T(15000) });
     await host.locator('[data-testid=presenting-bar] button').click();
     steps.composite_after_share = await compositePlays(guest, 'guest after sharing');
     ran.screen = true;
@@ -411,20 +436,20 @@ try {
     if (!(await serverKnows(host, { type: 'record', on: false }))) { skipped.recording = 'server has no record message'; return; }
     await tid(host, 'more-button').click();
     await tid(host, 'toggle-record').click();
-    await tid(guest, 'recording-chip').waitFor({ timeout: 10000 });
-    await tid(host, 'recording-chip').waitFor({ timeout: 5000 });
-    await host.waitForTimeout(2000);
+    await tid(guest, 'recording-chip').waitFor({ timeout: T(10000) });
+    await tid(host, 'recording-chip').waitFor({ timeout: T(5000) });
+    await host.waitForTimeout(3000);
     await tid(host, 'more-button').click();
     assert((await tid(host, 'toggle-record').textContent()).includes('Stop recording'), 'the menu offers to stop');
     await tid(host, 'toggle-record').click();
-    await tid(guest, 'recording-chip').waitFor({ state: 'detached', timeout: 15000 });
+    await tid(guest, 'recording-chip').waitFor({ state: 'detached', timeout: T(15000) });
     ran.recording = true;
   });
 
   await step('guest leaves', async () => {
     await tid(guest, 'leave').click();
-    await guest.locator('[data-testid=end-screen][data-reason=left]').waitFor({ timeout: 10000 });
-    await host.locator('[data-testid=participant]', { hasText: 'Grace Guest' }).waitFor({ state: 'detached', timeout: 10000 });
+    await guest.locator('[data-testid=end-screen][data-reason=left]').waitFor({ timeout: T(10000) });
+    await host.locator('[data-testid=participant]', { hasText: 'Grace Guest' }).waitFor({ state: 'detached', timeout: T(10000) });
     await shot(guest, 'end');
   });
 
@@ -432,32 +457,33 @@ try {
     if (!(await serverKnows(host, { type: 'lock', locked: false }))) { skipped.lock = 'server has no lock message'; return; }
     await openPanel(host, 'people');
     await tid(host, 'lock-switch').click();
-    await host.locator('[data-testid=lock-switch]:checked').waitFor({ timeout: 5000 });
+    await host.locator('[data-testid=lock-switch]:checked').waitFor({ timeout: T(5000) });
     await tid(guest, 'rejoin').click();
-    await guest.locator('[data-testid=end-screen][data-reason=locked]').waitFor({ timeout: 15000 });
+    await guest.locator('[data-testid=end-screen][data-reason=locked]').waitFor({ timeout: T(15000) });
     await tid(host, 'lock-switch').click();
-    await host.locator('[data-testid=lock-switch]:not(:checked)').waitFor({ timeout: 5000 });
+    await host.locator('[data-testid=lock-switch]:not(:checked)').waitFor({ timeout: T(5000) });
     ran.lock = true;
   });
 
   await step('host leaves', async () => {
     await tid(host, 'leave').click();
-    await host.locator('[data-testid=end-screen][data-reason=left]').waitFor({ timeout: 10000 });
+    await host.locator('[data-testid=end-screen][data-reason=left]').waitFor({ timeout: T(10000) });
   });
 
   await step('recording in the history', async () => {
     await tid(host, 'home').click();
-    await tid(host, 'recent-meetings').locator('text=' + code).first().waitFor({ timeout: 10000 });
+    await tid(host, 'recent-meetings').locator('text=' + code).first().waitFor({ timeout: T(10000) });
     if (!ran.recording) { skipped.recordingHistory = 'nothing was recorded'; return; }
     const card = tid(host, 'recent-meetings').locator('.MuiCard-root', { hasText: code }).first();
-    await card.locator('[data-testid=recording][data-status=complete]').first().click({ timeout: 10000 });
+    await card.locator('[data-testid=recording][data-status=complete]').first().click({ timeout: T(10000) });
     // The player learns the duration (the file has cues) and seeks.
     const v = await host.waitForFunction(() => {
       const e = document.querySelector('[data-testid=recording-video]');
       return e && e.readyState >= 1 && isFinite(e.duration) && e.duration > 0 ? { d: e.duration, w: e.videoWidth, h: e.videoHeight } : null;
-    }, null, { timeout: 15000 }).then((h) => h.jsonValue());
+    }, null, { timeout: T(15000) }).then((h) => h.jsonValue());
     mark(`recording plays: ${v.d.toFixed(2)} s, ${v.w}x${v.h}`);
-    assert(v.d > 1.5 && v.d < 30, 'recording duration ' + v.d);
+    // About the 3 s it ran (less when the recorder started late on a busy machine).
+    assert(v.d > 1.0 && v.d < 30, 'recording duration ' + v.d);
     assert(v.w === 1280 && v.h === 720, `recording is ${v.w}x${v.h}`);
     const seeked = await host.evaluate((to) => new Promise((resolve) => {
       const e = document.querySelector('[data-testid=recording-video]');
@@ -467,53 +493,53 @@ try {
     assert(Math.abs(seeked - v.d / 2) < 0.5, `seeked to ${seeked} of ${v.d}`);
     await shot(host, 'recording');
     await tid(host, 'close-recording').click();
-    await tid(host, 'recording-dialog').waitFor({ state: 'detached', timeout: 5000 });
+    await tid(host, 'recording-dialog').waitFor({ state: 'detached', timeout: T(5000) });
     ran.recordingHistory = true;
   });
 
   await step('lobby and removal', async () => {
     await tid(host, 'new-meeting').click();
     await tid(host, 'new-lobby').click();
-    const moved = await host.waitForURL(/\/[a-z]{3}-[a-z]{4}-[a-z]{3}$/, { timeout: 5000 }).then(() => true).catch(() => false);
+    const moved = await host.waitForURL(/\/[a-z]{3}-[a-z]{4}-[a-z]{3}$/, { timeout: T(5000) }).then(() => true).catch(() => false);
     if (!moved) { skipped.lobby = 'server refused lobby rooms'; return; }
     const lobbyCode = new URL(host.url()).pathname.slice(1);
     await tid(host, 'join-now').click();
-    await host.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
+    await host.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: T(20000) });
     await host.evaluate(() => window.__mixmeet.session.sendChat('said before you came'));
     await guest.goto(`${base}/${lobbyCode}`);
     await tid(guest, 'join-now').waitFor();
     assert(await tid(guest, 'join-now').textContent() === 'Ask to join', 'Ask to join button');
     await tid(guest, 'join-now').click();
-    await tid(guest, 'lobby-wait').waitFor({ timeout: 10000 });
-    await host.locator('[data-testid=toast][data-kind=knock]', { hasText: 'Grace Guest wants to join' }).waitFor({ timeout: 10000 });
+    await tid(guest, 'lobby-wait').waitFor({ timeout: T(10000) });
+    await host.locator('[data-testid=toast][data-kind=knock]', { hasText: 'Grace Guest wants to join' }).waitFor({ timeout: T(10000) });
     await openPanel(host, 'people');
     await host.locator('[data-testid=lobby-entry]', { hasText: 'Grace Guest' }).locator('[data-testid=admit]').click();
-    await guest.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
-    await host.locator('[data-testid=participant][data-name="Grace Guest"]').waitFor({ timeout: 10000 });
+    await guest.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: T(20000) });
+    await host.locator('[data-testid=participant][data-name="Grace Guest"]').waitFor({ timeout: T(10000) });
     await compositePlays(guest, 'admitted guest');
     await openPanel(guest, 'chat');
-    await guest.locator('[data-testid=chat-message]', { hasText: 'said before you came' }).waitFor({ timeout: 5000 });
+    await guest.locator('[data-testid=chat-message]', { hasText: 'said before you came' }).waitFor({ timeout: T(5000) });
     ran.lobby = true;
     // Removal.
     const row = await participantRow(host, 'Grace Guest');
     await row.locator('[data-testid=participant-actions]').click();
     await tid(host, 'remove-participant').click();
-    await guest.locator('[data-testid=end-screen][data-reason=removed]').waitFor({ timeout: 10000 });
-    await host.locator('[data-testid=participant][data-name="Grace Guest"]').waitFor({ state: 'detached', timeout: 10000 });
+    await guest.locator('[data-testid=end-screen][data-reason=removed]').waitFor({ timeout: T(10000) });
+    await host.locator('[data-testid=participant][data-name="Grace Guest"]').waitFor({ state: 'detached', timeout: T(10000) });
     await shot(guest, 'removed');
     ran.remove = true;
     await tid(host, 'leave').click();
-    await host.locator('[data-testid=end-screen]').waitFor({ timeout: 10000 });
+    await host.locator('[data-testid=end-screen]').waitFor({ timeout: T(10000) });
   });
 
   await step('lecture', async () => {
     await tid(host, 'home').click();
     await tid(host, 'new-meeting').click();
     await tid(host, 'new-lecture').click();
-    await host.waitForURL(/\/[a-z]{3}-[a-z]{4}-[a-z]{3}$/, { timeout: 5000 });
+    await host.waitForURL(/\/[a-z]{3}-[a-z]{4}-[a-z]{3}$/, { timeout: T(5000) });
     const lcode = new URL(host.url()).pathname.slice(1);
     await tid(host, 'join-now').click();
-    await host.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
+    await host.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: T(20000) });
     if (!(await serverKnows(host, { type: 'presenter', participant_id: 'nobody', presenter: true }))) {
       skipped.lecture = 'server has no presenter message';
       return;
@@ -523,27 +549,27 @@ try {
     assert(wlink === `${base}/watch/${lcode}`, 'a lecture is shared as its viewer page: ' + wlink);
     await guest.goto(wlink);
     await tid(guest, 'join-now').click();
-    await guest.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: 20000 });
-    await host.locator('[data-testid=stage][data-tiles="1"]').waitFor({ timeout: 15000 });
+    await guest.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: T(20000) });
+    await host.locator('[data-testid=stage][data-tiles="1"]').waitFor({ timeout: T(15000) });
     // The host sees the audience: one viewer, none once they present.
-    await host.locator('[data-testid=viewer-count][data-count="1"]').waitFor({ timeout: 10000 });
+    await host.locator('[data-testid=viewer-count][data-count="1"]').waitFor({ timeout: T(10000) });
     const offers = await guest.evaluate(() => window.__mixmeet.session.offers);
     await openPanel(host, 'people');
     const row = await participantRow(host, 'Grace Guest');
     await row.locator('[data-testid=participant-actions]').click();
     await tid(host, 'toggle-presenter').click();
-    await guest.locator('[data-testid=toast][data-kind=presenter]').waitFor({ timeout: 10000 });
+    await guest.locator('[data-testid=toast][data-kind=presenter]').waitFor({ timeout: T(10000) });
     await tid(guest, 'toggle-cam').click();
-    await guest.waitForFunction((n) => window.__mixmeet.session.offers === n + 1 && window.__mixmeet.session.pc.signalingState === 'stable', offers, { timeout: 15000 });
+    await guest.waitForFunction((n) => window.__mixmeet.session.offers === n + 1 && window.__mixmeet.session.pc.signalingState === 'stable', offers, { timeout: T(15000) });
     const tx = await guest.evaluate(() => window.__mixmeet.session.pc.getTransceivers().map((t) => [t.receiver.track.kind, t.direction, !!t.sender.track]));
     assert(JSON.stringify(tx) === JSON.stringify([['audio', 'recvonly', false], ['video', 'recvonly', false], ['video', 'sendonly', true]]),
       'the new presenter sends on a new send-only transceiver ' + JSON.stringify(tx));
-    await host.locator('[data-testid=stage][data-tiles="2"]').waitFor({ timeout: 15000 });
-    await host.locator('[data-testid=viewer-count][data-count="0"]').waitFor({ timeout: 10000 });
+    await host.locator('[data-testid=stage][data-tiles="2"]').waitFor({ timeout: T(15000) });
+    await host.locator('[data-testid=viewer-count][data-count="0"]').waitFor({ timeout: T(10000) });
     await shot(host, 'lecture');
     await tid(guest, 'leave').click();
     await tid(host, 'leave').click();
-    await host.locator('[data-testid=end-screen]').waitFor({ timeout: 10000 });
+    await host.locator('[data-testid=end-screen]').waitFor({ timeout: T(10000) });
     ran.lecture = true;
   });
 

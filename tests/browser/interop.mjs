@@ -1,7 +1,7 @@
 // interop.mjs — Debian's Chromium (fake camera and microphone) joins a
 // mixmeet room through interop.html and plays the composite.
 //
-//   node interop.mjs BASE_URL ROOM_CODE [SECONDS]
+//   node interop.mjs BASE_URL ROOM_CODE [SECONDS [stdin]]
 //
 // Prints one JSON line: {"ok": bool, "decoded": N, "painted": N, "width": W,
 // "height": H, "stats": {...}, "t": {...}, ...}.  ok means: connected, and
@@ -13,16 +13,24 @@
 // frame is in, the composite has up to ADVANCE_SECONDS more to show that it
 // goes on: the count is of frames decoded by the WebRTC stack (getStats),
 // which does not depend on how often headless Chromium paints; painted
-// frames (requestVideoFrameCallback) are reported too.  The page stays at
-// least STAY_SECONDS after its first frame, so that the others in the room
-// have time to see its camera in their composite (their reports come once
-// a second).
+// frames (requestVideoFrameCallback) are reported too.  The page stays in
+// the room so that the others there can see its camera in their composite:
+// with "stdin", until its standard input ends (the caller closes it once
+// it has seen the camera; at most STAY_MAX_SECONDS after the first frame),
+// otherwise STAY_SECONDS after its first frame.
 import { chromium } from 'playwright-core';
 
-const [base, code, seconds = '60'] = process.argv.slice(2);
-const ADVANCE_SECONDS = 30;
+const [base, code, seconds = '60', stay = ''] = process.argv.slice(2);
+const ADVANCE_SECONDS = 60;
 const WANT = 30;
 const STAY_SECONDS = 5;
+const STAY_MAX_SECONDS = 240;
+let released = false;
+if (stay === 'stdin') {
+  process.stdin.on('data', () => {});
+  process.stdin.on('end', () => { released = true; });
+  process.stdin.on('error', () => { released = true; });
+}
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: [
@@ -47,7 +55,11 @@ try {
   let r = null;
   let stats = null;
   let first = null;
-  while (Date.now() < deadline) {
+  for (;;) {
+    const now = Date.now();
+    if (!first && now > deadline) break;
+    const stayed = stay === 'stdin' ? released : first && now - first.at >= STAY_SECONDS * 1000;
+    if (first && now > deadline && (stayed || now - first.at > STAY_MAX_SECONDS * 1000)) break;
     r = await page.evaluate(() => {
       const v = document.getElementById('remote');
       return { ...window.result, width: v.videoWidth, height: v.videoHeight };
@@ -59,7 +71,7 @@ try {
       deadline = first.at + ADVANCE_SECONDS * 1000;
     }
     if (first && stats.framesDecoded - first.decoded > WANT && r.frames - first.painted > 0
-        && Date.now() - first.at >= STAY_SECONDS * 1000) break;
+        && stayed) break;
     await new Promise((res) => setTimeout(res, 250));
   }
   const decoded = first ? stats.framesDecoded - first.decoded : 0;
