@@ -109,9 +109,15 @@ remux_seekable (const char *path, GError **error)
   GstElement *e;
   gboolean ok;
 
+  /* Unbounded queues: the muxer waits for both tracks, and a live file may
+   * hold more than a queue's worth of one track before the other starts
+   * (a track that stayed empty holds nothing until the end).  Bounded, the
+   * demuxer blocks on the full queue and the rewrite never ends. */
   pipe = gst_parse_launch ("filesrc name=src ! matroskademux name=d "
-                           "d.video_0 ! queue ! m.video_0 "
-                           "d.audio_0 ! queue ! m.audio_0 "
+                           "d.video_0 ! queue max-size-time=0 max-size-buffers=0 "
+                           "max-size-bytes=0 ! m.video_0 "
+                           "d.audio_0 ! queue max-size-time=0 max-size-buffers=0 "
+                           "max-size-bytes=0 ! m.audio_0 "
                            "webmmux name=m writing-app=mixmeet ! filesink name=dst",
                            error);
   if (pipe == NULL)
