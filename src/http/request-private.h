@@ -47,6 +47,9 @@ struct _MmRequest {
 
   MmRequestResumeFunc on_finish;   /* called after the state becomes DONE */
   gpointer on_finish_data;
+
+  gint64 started_us;         /* monotonic, at its first byte (for /metrics) */
+  const char *route;         /* route pattern, "static", or NULL (unmatched) */
 };
 
 MmRequest *mm_request_new (struct MHD_Connection *conn, const char *method,

@@ -298,3 +298,9 @@ mm_request_finish_errorf (MmRequest *req, gint code, const char *format, ...)
   va_end (ap);
   mm_request_finish_error (req, error);
 }
+
+void
+mm_request_finish_text (MmRequest *req, guint status, const char *type, char *body, gsize len)
+{
+  finish (req, status, type, body, len);
+}

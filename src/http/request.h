@@ -57,6 +57,9 @@ void mm_request_finish_file (MmRequest *req, guint status, const char *type, int
 void mm_request_finish_json (MmRequest *req, guint status, JsonNode *node);
 /* Finish with @status and @body, which is already JSON text.  (transfer full) */
 void mm_request_finish_json_text (MmRequest *req, guint status, char *body);
+/* Finish with @len bytes of @body (transfer full) as @type. */
+void mm_request_finish_text (MmRequest *req, guint status, const char *type, char *body,
+                             gsize len);
 /* Finish with an empty body (204). */
 void mm_request_finish_empty (MmRequest *req, guint status);
 /* Finish with the status and JSON error body that @error maps to. */
