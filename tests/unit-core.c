@@ -3,9 +3,11 @@
  * Nothing here needs PostgreSQL or a running mixmeetd. */
 #include "config.h"
 
+#include "core/cidr.h"
 #include "core/error.h"
 #include "core/options.h"
 #include "core/password.h"
+#include "core/prom.h"
 #include "core/queue.h"
 #include "core/roomcode.h"
 #include "core/secret.h"
@@ -932,6 +934,125 @@ test_error_codes_distinct (void)
   g_assert_cmpstr (g_quark_to_string (MM_ERROR), ==, "mm-error-quark");
 }
 
+/* ---- CIDR lists ---------------------------------------------------------- */
+
+static void
+test_cidr_ipv4 (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MmCidrList) l = mm_cidr_list_parse (" 10.0.0.0/8, 192.168.1.7 ,,172.16.0.0/12",
+                                                 &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (mm_cidr_list_length (l), ==, 3);
+  g_assert_true (mm_cidr_list_match (l, "10.0.0.1"));
+  g_assert_true (mm_cidr_list_match (l, "10.255.255.255"));
+  g_assert_false (mm_cidr_list_match (l, "11.0.0.0"));
+  g_assert_true (mm_cidr_list_match (l, "192.168.1.7"));
+  g_assert_false (mm_cidr_list_match (l, "192.168.1.8"));
+  g_assert_true (mm_cidr_list_match (l, "172.31.255.1"));
+  g_assert_false (mm_cidr_list_match (l, "172.32.0.1"));
+  g_assert_false (mm_cidr_list_match (l, "::1"));
+  g_assert_false (mm_cidr_list_match (l, NULL));
+  g_assert_false (mm_cidr_list_match (l, "unknown"));
+  g_assert_false (mm_cidr_list_match (l, "10.0.0.1:80"));
+}
+
+static void
+test_cidr_ipv6 (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MmCidrList) l = mm_cidr_list_parse ("::1,fd00::/8,2001:db8:1::/48", &error);
+  g_autoptr (MmCidrList) all = mm_cidr_list_parse ("::/0", &error);
+  g_autoptr (MmCidrList) none = mm_cidr_list_parse ("", &error);
+
+  g_assert_no_error (error);
+  g_assert_true (mm_cidr_list_match (l, "::1"));
+  g_assert_true (mm_cidr_list_match (l, "0:0:0:0:0:0:0:1"));
+  g_assert_false (mm_cidr_list_match (l, "::2"));
+  g_assert_true (mm_cidr_list_match (l, "fdab:cd::1"));
+  g_assert_false (mm_cidr_list_match (l, "fe80::1"));
+  g_assert_true (mm_cidr_list_match (l, "2001:db8:1:ffff::1"));
+  g_assert_false (mm_cidr_list_match (l, "2001:db8:2::1"));
+  g_assert_false (mm_cidr_list_match (l, "127.0.0.1"));
+  g_assert_true (mm_cidr_list_match (all, "2001:db8::1"));
+  g_assert_true (mm_cidr_list_match (all, "8.8.8.8"));
+  g_assert_cmpuint (mm_cidr_list_length (none), ==, 0);
+  g_assert_false (mm_cidr_list_match (none, "127.0.0.1"));
+}
+
+/* A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d. */
+static void
+test_cidr_mapped (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MmCidrList) v4 = mm_cidr_list_parse ("127.0.0.1,10.0.0.0/8", &error);
+  g_autoptr (MmCidrList) v6 = mm_cidr_list_parse ("::ffff:192.168.0.0/112", &error);
+  g_autoptr (MmCidrList) any4 = mm_cidr_list_parse ("0.0.0.0/0", &error);
+
+  g_assert_no_error (error);
+  g_assert_true (mm_cidr_list_match (v4, "::ffff:127.0.0.1"));
+  g_assert_true (mm_cidr_list_match (v4, "::FFFF:10.9.8.7"));
+  g_assert_false (mm_cidr_list_match (v4, "::ffff:127.0.0.2"));
+  g_assert_true (mm_cidr_list_match (v6, "192.168.44.1"));
+  g_assert_false (mm_cidr_list_match (v6, "192.169.0.1"));
+  g_assert_true (mm_cidr_list_match (any4, "203.0.113.9"));
+  g_assert_true (mm_cidr_list_match (any4, "::ffff:203.0.113.9"));
+  g_assert_false (mm_cidr_list_match (any4, "2001:db8::1"));
+}
+
+static void
+test_cidr_bad (void)
+{
+  const char *bad[] = { "10.0.0.0/33", "::/129", "10.0.0.256", "10.0.0.0/", "10.0.0.0/-1",
+                        "10.0.0.0/+8", "10.0.0.0/8/8", "localhost", "10.0.0.0 /8",
+                        "fe80::1%eth0", "1.2.3", "127.0.0.1, nope", "/8" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (MmCidrList) l = mm_cidr_list_parse (bad[i], &error);
+
+      g_assert_null (l);
+      g_assert_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT);
+      /* The message quotes the bad entry (alone when the list has more). */
+      g_assert_nonnull (strstr (error->message,
+                                g_str_equal (bad[i], "127.0.0.1, nope") ? "\"nope\"" : bad[i]));
+    }
+}
+
+/* ---- the Prometheus text format ----------------------------------------- */
+
+static void
+test_prom_text (void)
+{
+  static const gdouble bounds[] = { 0.1, 1 };
+  g_autoptr (MmProm) p = mm_prom_new ();
+  g_autoptr (MmHistogram) h = mm_histogram_new (bounds, G_N_ELEMENTS (bounds));
+  g_autofree char *text = NULL;
+
+  mm_prom_family (p, "x_total", "counter", "Help with \\ and\nnewline");
+  mm_prom_sample (p, "x_total", (const char *[]) { "a", "q\"b\\c\nd", NULL }, 3);
+  mm_prom_single (p, "y", "gauge", "A gauge", 0.25);
+  mm_histogram_observe (h, 0.05);
+  mm_histogram_observe (h, 0.5);
+  mm_histogram_observe (h, 7);
+  mm_prom_family (p, "z_seconds", "histogram", "A histogram");
+  mm_prom_histogram (p, "z_seconds", (const char *[]) { "room", "r", NULL }, h);
+  text = mm_prom_finish (g_steal_pointer (&p), NULL);
+  g_assert_cmpstr (text, ==,
+                   "# HELP x_total Help with \\\\ and\\nnewline\n"
+                   "# TYPE x_total counter\n"
+                   "x_total{a=\"q\\\"b\\\\c\\nd\"} 3\n"
+                   "# HELP y A gauge\n# TYPE y gauge\ny 0.25\n"
+                   "# HELP z_seconds A histogram\n# TYPE z_seconds histogram\n"
+                   "z_seconds_bucket{room=\"r\",le=\"0.1\"} 1\n"
+                   "z_seconds_bucket{room=\"r\",le=\"1\"} 2\n"
+                   "z_seconds_bucket{room=\"r\",le=\"+Inf\"} 3\n"
+                   "z_seconds_sum{room=\"r\"} 7.55\n"
+                   "z_seconds_count{room=\"r\"} 3\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -983,6 +1104,12 @@ main (int argc, char **argv)
 
   g_test_add_func ("/core/error/table", test_error_table);
   g_test_add_func ("/core/error/codes-distinct", test_error_codes_distinct);
+
+  g_test_add_func ("/core/cidr/ipv4", test_cidr_ipv4);
+  g_test_add_func ("/core/cidr/ipv6", test_cidr_ipv6);
+  g_test_add_func ("/core/cidr/mapped", test_cidr_mapped);
+  g_test_add_func ("/core/cidr/bad", test_cidr_bad);
+  g_test_add_func ("/core/prom/text", test_prom_text);
 
   return g_test_run ();
 }
