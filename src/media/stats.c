@@ -67,6 +67,7 @@ struct _MmMediaStats {
   Video *video;           /* shared with the probes */
   GstPad *pads[3];        /* compositor src, encoder sink, encoder src */
   gulong probes[4];
+  GMutex lock;            /* guards tracks (bins may change on any thread) */
   GPtrArray *tracks;      /* Track* */
   gulong added_id, removed_id;
 };
@@ -302,28 +303,33 @@ track_add (MmMediaStats *s, GstElement *el)
 static void
 on_element_added (GstBin *bin, GstElement *el, gpointer data)
 {
-  track_add (data, el);
+  MmMediaStats *s = data;
+
+  g_mutex_lock (&s->lock);
+  track_add (s, el);
+  g_mutex_unlock (&s->lock);
 }
 
 static void
 on_element_removed (GstBin *bin, GstElement *el, gpointer data)
 {
   MmMediaStats *s = data;
+  MmMediaTotals d = { 0 };
 
+  g_mutex_lock (&s->lock);
   for (guint i = 0; i < s->tracks->len; i++)
     {
       Track *t = s->tracks->pdata[i];
 
       if (t->webrtc == el)
         {
-          MmMediaTotals d = { 0 };
-
           poll_track (t, &d);
-          mm_metrics_media_add (&d);
           g_ptr_array_remove_index_fast (s->tracks, i);
-          return;
+          break;
         }
     }
+  g_mutex_unlock (&s->lock);
+  mm_metrics_media_add (&d);
 }
 
 /* ---- the object -------------------------------------------------------- */
@@ -349,6 +355,7 @@ mm_media_stats_new (GstElement *pipeline)
   GValue item = G_VALUE_INIT;
 
   s->pipeline = gst_object_ref (pipeline);
+  g_mutex_init (&s->lock);
   s->video = g_new0 (Video, 1);
   s->video->ref_count = 1;
   g_mutex_init (&s->video->lock);
@@ -386,8 +393,10 @@ mm_media_stats_poll (MmMediaStats *s)
 {
   MmMediaTotals d = { 0 };
 
+  g_mutex_lock (&s->lock);
   for (guint i = 0; i < s->tracks->len; i++)
     poll_track (s->tracks->pdata[i], &d);
+  g_mutex_unlock (&s->lock);
   mm_metrics_media_add (&d);
 }
 
@@ -421,6 +430,7 @@ mm_media_stats_free (MmMediaStats *s)
   for (guint i = 0; i < G_N_ELEMENTS (s->pads); i++)
     g_clear_object (&s->pads[i]);
   g_ptr_array_unref (s->tracks);
+  g_mutex_clear (&s->lock);
   video_unref (s->video);
   gst_object_unref (s->pipeline);
   g_free (s);
