@@ -206,17 +206,18 @@ account_source (Track *t, guint session, const GstStructure *s, MmMediaTotals *d
       l = g_new0 (Last, 1);
       g_hash_table_insert (t->last, k, l);
     }
+  /* Each PLI or FIR received is counted once, on the source it is about. */
+  gst_structure_get_uint (s, "recv-pli-count", &pli);
+  gst_structure_get_uint (s, "recv-fir-count", &fir);
+  grow (pli, &l->pli, &d->pli_received);
+  grow (fir, &l->fir, &d->fir_received);
   if (internal)
     {
-      /* Ours: what we send, and the keyframe requests about it. */
+      /* Ours: what we send. */
       gst_structure_get_uint64 (s, "packets-sent", &packets);
       gst_structure_get_uint64 (s, "octets-sent", &octets);
-      gst_structure_get_uint (s, "recv-pli-count", &pli);
-      gst_structure_get_uint (s, "recv-fir-count", &fir);
       grow (packets, &l->packets_out, &d->packets_out);
       grow (octets, &l->bytes_out, &d->bytes_out);
-      grow (pli, &l->pli, &d->pli_received);
-      grow (fir, &l->fir, &d->fir_received);
     }
   else
     {
