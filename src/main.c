@@ -28,10 +28,13 @@ static GLogWriterOutput
 write_log (GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
 {
   const char *domain = NULL, *message = NULL, *name;
-  g_autoptr (GDateTime) now = NULL;
   g_autofree char *stamp = NULL;
 
   if ((level & G_LOG_LEVEL_MASK) > max_level && !(level & G_LOG_FLAG_FATAL))
+    return G_LOG_WRITER_HANDLED;
+  /* Under systemd: structured entries (the journal adds the time). */
+  if (GPOINTER_TO_INT (data)
+      && g_log_writer_journald (level, fields, n, NULL) == G_LOG_WRITER_HANDLED)
     return G_LOG_WRITER_HANDLED;
   for (gsize i = 0; i < n; i++)
     {
@@ -49,9 +52,8 @@ write_log (GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data
     case G_LOG_LEVEL_INFO: name = "info"; break;
     default: name = "debug"; break;
     }
-  now = g_date_time_new_now_utc ();
-  stamp = g_date_time_format (now, "%H:%M:%S.%f");
-  stamp[12] = '\0';   /* milliseconds */
+  /* ISO 8601 in UTC with milliseconds: 2026-12-06T23:16:07.123Z */
+  stamp = mm_iso8601 (mm_wall_ms ());
   fprintf (stderr, "%s %s %s: %s\n", stamp, domain ? domain : "mixmeet", name,
            message ? message : "");
   return G_LOG_WRITER_HANDLED;
@@ -199,7 +201,8 @@ main (int argc, char **argv)
   GThread *db_thread;
   MmApp app = { 0 };
 
-  g_log_set_writer_func (write_log, NULL, NULL);
+  g_log_set_writer_func (write_log,
+                         GINT_TO_POINTER (g_log_writer_is_journald (fileno (stderr))), NULL);
   opts = mm_options_parse (&argc, &argv, &exit_now, &error);
   if (opts == NULL)
     {
@@ -209,6 +212,12 @@ main (int argc, char **argv)
       return 2;
     }
   max_level = level_from_name (opts->log_level);
+  app.metrics_allow = mm_cidr_list_parse (opts->metrics_allow, &error);
+  if (app.metrics_allow == NULL)
+    {
+      g_printerr ("mixmeetd: [metrics] allow: %s\n", error->message);
+      return 2;
+    }
   gst_init (NULL, NULL);
   if (!mm_media_check_elements (&error))
     {
@@ -287,6 +296,7 @@ main (int argc, char **argv)
   mm_throttle_free (app.login_by_ip);
   mm_cidr_list_free (app.trusted_proxies);
   mm_db_free (app.db);
+  mm_cidr_list_free (app.metrics_allow);
   g_main_loop_unref (app.loop);
   g_message ("stopped");
   return 0;

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/options.h"
 #include "core/password.h"
+#include "core/prom.h"
 #include "core/queue.h"
 #include "core/roomcode.h"
 #include "core/secret.h"
@@ -1066,6 +1067,38 @@ test_cidr_to_string (void)
   g_assert_cmpstr (v6, ==, "2001:db8::1");
 }
 
+/* ---- the Prometheus text format ----------------------------------------- */
+
+static void
+test_prom_text (void)
+{
+  static const gdouble bounds[] = { 0.1, 1 };
+  g_autoptr (MmProm) p = mm_prom_new ();
+  g_autoptr (MmHistogram) h = mm_histogram_new (bounds, G_N_ELEMENTS (bounds));
+  g_autofree char *text = NULL;
+
+  mm_prom_family (p, "x_total", "counter", "Help with \\ and\nnewline");
+  mm_prom_sample (p, "x_total", (const char *[]) { "a", "q\"b\\c\nd", NULL }, 3);
+  mm_prom_single (p, "y", "gauge", "A gauge", 0.25);
+  mm_histogram_observe (h, 0.05);
+  mm_histogram_observe (h, 0.5);
+  mm_histogram_observe (h, 7);
+  mm_prom_family (p, "z_seconds", "histogram", "A histogram");
+  mm_prom_histogram (p, "z_seconds", (const char *[]) { "room", "r", NULL }, h);
+  text = mm_prom_finish (g_steal_pointer (&p), NULL);
+  g_assert_cmpstr (text, ==,
+                   "# HELP x_total Help with \\\\ and\\nnewline\n"
+                   "# TYPE x_total counter\n"
+                   "x_total{a=\"q\\\"b\\\\c\\nd\"} 3\n"
+                   "# HELP y A gauge\n# TYPE y gauge\ny 0.25\n"
+                   "# HELP z_seconds A histogram\n# TYPE z_seconds histogram\n"
+                   "z_seconds_bucket{room=\"r\",le=\"0.1\"} 1\n"
+                   "z_seconds_bucket{room=\"r\",le=\"1\"} 2\n"
+                   "z_seconds_bucket{room=\"r\",le=\"+Inf\"} 3\n"
+                   "z_seconds_sum{room=\"r\"} 7.55\n"
+                   "z_seconds_count{room=\"r\"} 3\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1123,6 +1156,8 @@ main (int argc, char **argv)
 
   g_test_add_func ("/core/error/table", test_error_table);
   g_test_add_func ("/core/error/codes-distinct", test_error_codes_distinct);
+
+  g_test_add_func ("/core/prom/text", test_prom_text);
 
   return g_test_run ();
 }

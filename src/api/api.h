@@ -78,6 +78,10 @@ void mm_api_meetings_add_recordings (MmApp *app, MmDbConn *c, JsonArray *meeting
 void mm_api_healthz (MmApp *app, MmRequest *req);
 void mm_api_readyz (MmApp *app, MmRequest *req);
 
+/* metrics.c — main loop: the Prometheus text format, for the addresses
+ * of [metrics] allow or a request with [metrics] token (403 otherwise). */
+void mm_api_metrics (MmApp *app, MmRequest *req);
+
 /* Acquire a database connection, or finish @req with 503 and return NULL. */
 MmDbConn *mm_api_db (MmApp *app, MmRequest *req);
 

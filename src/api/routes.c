@@ -8,6 +8,7 @@
 static const MmRoute routes[] = {
   { "GET", "/healthz", mm_api_healthz, MM_RUN_MAIN },
   { "GET", "/readyz", mm_api_readyz, MM_RUN_WORKER },
+  { "GET", "/metrics", mm_api_metrics, MM_RUN_MAIN },
 
   { "POST", "/api/v1/auth/register", mm_api_register, MM_RUN_WORKER },
   { "POST", "/api/v1/auth/login", mm_api_login, MM_RUN_WORKER },

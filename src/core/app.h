@@ -35,6 +35,7 @@ struct _MmApp {
   gint shutting_down;        /* atomic */
   gint db_ready;             /* atomic: migrations applied */
   guint8 link_key[32];       /* signs links to recordings; new each start */
+  MmCidrList *metrics_allow; /* [metrics] allow, parsed (owned) */
 };
 
 typedef void (*MmWorkFunc) (MmApp *app, gpointer data);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
 
 #include "core/room.h"
 #include "core/error.h"
@@ -40,6 +41,7 @@ struct _MmRoom {
   GQueue closed;              /* MmParticipant* (owned) denied or removed, whose
                                * queue still holds their last event */
   MmMedia *media;             /* the pipeline, once someone sends an offer */
+  MmMediaStats *stats;        /* its figures for /metrics, with it */
   MmLayoutKind layout;        /* the host's choice, kept for the pipeline */
 };
 
@@ -71,6 +73,8 @@ struct _MmParticipant {
   gboolean audio_muted;
   gboolean muted_by_host;
   gboolean video_muted;
+  gboolean has_media;         /* made an offer (for /metrics) */
+  gboolean sends_media;       /* and its latest offer sends */
 };
 
 const char *
@@ -404,6 +408,7 @@ room_free (gpointer data)
   g_mutex_lock (&room->rooms->locked_lock);
   g_hash_table_remove (room->rooms->locked, room->code);
   g_mutex_unlock (&room->rooms->locked_lock);
+  g_clear_pointer (&room->stats, mm_media_stats_free);
   g_clear_pointer (&room->media, mm_media_free);
   g_hash_table_unref (room->by_id);
   g_free (room->code);
@@ -541,6 +546,48 @@ guint
 mm_rooms_n_waiting (MmRooms *rooms)
 {
   return rooms->n_waiting;
+}
+
+void
+mm_rooms_counts (MmRooms *rooms, MmRoomsCounts *out)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  memset (out, 0, sizeof *out);
+  out->long_polls = rooms->n_waiting;
+  g_hash_table_iter_init (&it, rooms->by_code);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      MmRoom *room = value;
+
+      out->rooms++;
+      out->participants += g_queue_get_length (&room->members);
+      out->lobby += g_queue_get_length (&room->lobby);
+      for (GList *l = room->members.head; l != NULL; l = l->next)
+        {
+          MmParticipant *p = l->data;
+
+          if (p->has_media && !p->sends_media)
+            out->viewers++;
+        }
+    }
+}
+
+void
+mm_rooms_foreach_stats (MmRooms *rooms, MmRoomStatsFunc func, gpointer data)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, rooms->by_code);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      MmRoom *room = value;
+
+      if (room->stats != NULL)
+        func (room->code, room->stats, data);
+    }
 }
 
 MmParticipant *
@@ -767,6 +814,7 @@ mm_participant_offer (MmParticipant *p, const char *sdp, GError **error)
       room->media = mm_media_new (room->rooms->app, room->code, &sink, error);
       if (room->media == NULL)
         return FALSE;
+      room->stats = mm_media_stats_new (mm_media_pipeline (room->media));
       if (room->layout != MM_LAYOUT_GRID)
         mm_media_set_layout (room->media, room->layout);
     }
@@ -774,6 +822,8 @@ mm_participant_offer (MmParticipant *p, const char *sdp, GError **error)
    * connection or replaces it with a new one (mm_media_offer). */
   if (!mm_media_offer (room->media, p->id, p->display_name, sdp, error))
     return FALSE;
+  p->has_media = TRUE;
+  p->sends_media = sends;
   if (p->audio_muted)
     mm_media_set_audio_muted (room->media, p->id, TRUE);
   if (p->video_muted)

@@ -14,6 +14,7 @@
 #include "core/queue.h"
 #include "http/request.h"
 #include "media/egress.h"
+#include "media/stats.h"
 
 G_BEGIN_DECLS
 
@@ -171,6 +172,21 @@ void mm_rooms_broadcast (MmRooms *rooms, const char *code, const char *type, Jso
 MmRoom *mm_rooms_lookup (MmRooms *rooms, const char *code);
 guint mm_room_n_participants (MmRoom *room);
 guint mm_rooms_n_waiting (MmRooms *rooms);
+
+/* What is live now, for /metrics.  Main loop. */
+typedef struct {
+  guint rooms;          /* rooms in memory (someone is in them) */
+  guint participants;   /* in the meetings, not in a lobby */
+  guint viewers;        /* of those, connected to receive only */
+  guint lobby;          /* waiting in a lobby */
+  guint long_polls;     /* events requests waiting for an event */
+} MmRoomsCounts;
+void mm_rooms_counts (MmRooms *rooms, MmRoomsCounts *out);
+
+/* Call @func for each live room whose media runs, with its figures
+ * (transfer none).  Main loop. */
+typedef void (*MmRoomStatsFunc) (const char *code, MmMediaStats *stats, gpointer data);
+void mm_rooms_foreach_stats (MmRooms *rooms, MmRoomStatsFunc func, gpointer data);
 
 /* Answer every waiting long-poll with an empty list; polls that come
  * after get 503 shutting_down. */

@@ -30,6 +30,7 @@ struct _MmRequest {
   char *client_ip;           /* who the client is (see mm_request_read_client) */
   char *peer_ip;             /* the TCP peer: the client, or a proxy */
   gboolean https;            /* a trusted proxy says it came over HTTPS */
+  gboolean proxied_untrusted; /* has X-Forwarded-For from a peer not trusted */
   GByteArray *body;
   gsize max_body;
   gboolean too_large;
@@ -50,6 +51,9 @@ struct _MmRequest {
 
   MmRequestResumeFunc on_finish;   /* called after the state becomes DONE */
   gpointer on_finish_data;
+
+  gint64 started_us;         /* monotonic, at its first byte (for /metrics) */
+  const char *route;         /* route pattern, "static", or NULL (unmatched) */
 };
 
 MmRequest *mm_request_new (struct MHD_Connection *conn, const char *method,

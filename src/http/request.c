@@ -76,6 +76,7 @@ const char *mm_request_path (MmRequest *req) { return req->path; }
 const char *mm_request_client_ip (MmRequest *req) { return req->client_ip ? req->client_ip : "unknown"; }
 const char *mm_request_peer_ip (MmRequest *req) { return req->peer_ip ? req->peer_ip : "unknown"; }
 gboolean mm_request_is_https (MmRequest *req) { return req->https; }
+gboolean mm_request_via_untrusted_proxy (MmRequest *req) { return req->proxied_untrusted; }
 
 /* ---- who the client is ------------------------------------------------ */
 
@@ -164,6 +165,8 @@ mm_request_read_client (MmRequest *req, struct MHD_Connection *conn, const MmCid
     {
       req->client_ip = g_strdup (req->peer_ip);
       req->https = FALSE;
+      req->proxied_untrusted =
+        MHD_lookup_connection_value (conn, MHD_HEADER_KIND, "X-Forwarded-For") != NULL;
       return;
     }
   MHD_get_connection_values (conn, MHD_HEADER_KIND, collect_forwarded, &f);
@@ -402,4 +405,10 @@ mm_request_finish_errorf (MmRequest *req, gint code, const char *format, ...)
   error = g_error_new_valist (MM_ERROR, code, format, ap);
   va_end (ap);
   mm_request_finish_error (req, error);
+}
+
+void
+mm_request_finish_text (MmRequest *req, guint status, const char *type, char *body, gsize len)
+{
+  finish (req, status, type, body, len);
 }

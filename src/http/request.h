@@ -30,6 +30,10 @@ const char *mm_request_client_ip (MmRequest *req);
 const char *mm_request_peer_ip (MmRequest *req);
 /* TRUE when a trusted proxy said the request came over HTTPS. */
 gboolean mm_request_is_https (MmRequest *req);
+/* The request says it was forwarded (X-Forwarded-For) by a peer that is
+ * not a trusted proxy: its client address is that peer's, not the
+ * client's, and must not grant anything by address. */
+gboolean mm_request_via_untrusted_proxy (MmRequest *req);
 /* The token of "Authorization: Bearer TOKEN", or NULL. */
 const char *mm_request_bearer (MmRequest *req);
 const guint8 *mm_request_body (MmRequest *req, gsize *len);
@@ -63,6 +67,9 @@ void mm_request_finish_file (MmRequest *req, guint status, const char *type, int
 void mm_request_finish_json (MmRequest *req, guint status, JsonNode *node);
 /* Finish with @status and @body, which is already JSON text.  (transfer full) */
 void mm_request_finish_json_text (MmRequest *req, guint status, char *body);
+/* Finish with @len bytes of @body (transfer full) as @type. */
+void mm_request_finish_text (MmRequest *req, guint status, const char *type, char *body,
+                             gsize len);
 /* Finish with an empty body (204). */
 void mm_request_finish_empty (MmRequest *req, guint status);
 /* Finish with the status and JSON error body that @error maps to. */

@@ -8,6 +8,7 @@
 #include "http/security.h"
 #include "http/static.h"
 #include "core/error.h"
+#include "core/metrics.h"
 
 #include <microhttpd.h>
 #include <netdb.h>
@@ -103,7 +104,8 @@ static gboolean
 is_api_path (const char *url)
 {
   return g_str_has_prefix (url, "/api/") || g_str_equal (url, "/api")
-         || g_str_equal (url, "/healthz") || g_str_equal (url, "/readyz");
+         || g_str_equal (url, "/healthz") || g_str_equal (url, "/readyz")
+         || g_str_equal (url, "/metrics");
 }
 
 static enum MHD_Result
@@ -129,6 +131,7 @@ route_request (MmServer *server, MmRequest *req)
   if (g_atomic_int_get (&server->app->shutting_down))
     return reply_now (req, MM_ERROR_SHUTTING_DOWN, "the server is shutting down");
 
+  req->route = route->pattern;
   /* Suspend first, then hand over: the handler may finish (and resume)
    * at once on another thread. */
   req->on_finish = on_finish;
@@ -158,12 +161,15 @@ on_access (void *cls, struct MHD_Connection *conn, const char *url, const char *
       if (!is_api_path (url))
         {
           req = mm_request_new (conn, method, url, 0);
+          req->started_us = g_get_monotonic_time ();
+          req->route = "static";
           req->is_static = TRUE;
           mm_request_read_client (req, conn, server->app->trusted_proxies);
           *con_cls = req;
           return MHD_YES;
         }
       req = mm_request_new (conn, method, url, (gsize) server->app->opts->max_body);
+      req->started_us = g_get_monotonic_time ();
       *con_cls = req;
       req->authorization = g_strdup (MHD_lookup_connection_value (conn, MHD_HEADER_KIND,
                                                                   MHD_HTTP_HEADER_AUTHORIZATION));
@@ -231,6 +237,13 @@ on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
 
   if (req != NULL)
     {
+      const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+
+      mm_metrics_http_request (req->method, req->route ? req->route : "unmatched",
+                               info != NULL ? info->http_status : 0,
+                               (gdouble) (g_get_monotonic_time () - req->started_us)
+                               / G_USEC_PER_SEC);
       *con_cls = NULL;
       mm_request_unref (req);
     }

@@ -2993,3 +2993,9 @@ mm_media_set_video_muted (MmMedia *m, const char *pid, gboolean muted)
   if (p->tile != NULL)
     relayout (m);
 }
+
+GstElement *
+mm_media_pipeline (MmMedia *m)
+{
+  return m->pipeline;
+}

@@ -13,6 +13,7 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include <gst/gst.h>
 
 #include "core/app.h"
 #include "media/egress.h"
@@ -107,5 +108,9 @@ gboolean mm_media_egress_on (MmMedia *m, MmEgressKind kind);
 guint mm_media_n_peers (MmMedia *m);
 /* Does @pid have a connection (not one being closed)? */
 gboolean mm_media_has_peer (MmMedia *m, const char *pid);
+
+/* The room's pipeline, for readers of its figures (media/stats.h).
+ * Returns: (transfer none) */
+GstElement *mm_media_pipeline (MmMedia *m);
 
 G_END_DECLS

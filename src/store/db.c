@@ -336,3 +336,17 @@ mm_db_describe (const char *conninfo)
   PQconninfoFree (opts);
   return g_string_free (out, FALSE);
 }
+
+void
+mm_db_pool_stats (MmDb *db, guint *in_use, guint *size)
+{
+  guint n = 0;
+
+  g_mutex_lock (&db->lock);
+  for (guint i = 0; i < db->size; i++)
+    if (db->conns[i].busy)
+      n++;
+  g_mutex_unlock (&db->lock);
+  *in_use = n;
+  *size = db->size;
+}

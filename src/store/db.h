@@ -61,6 +61,9 @@ char *mm_db_last_error (MmDb *db);
 /* @conninfo without its password, for messages.  Returns: (transfer full) */
 char *mm_db_describe (const char *conninfo);
 
+/* Connections of the pool taken now, and the pool's size.  Any thread. */
+void mm_db_pool_stats (MmDb *db, guint *in_use, guint *size);
+
 /* The raw connection, for start-up code (migrations). */
 PGconn *mm_db_conn_pg (MmDbConn *conn);
 
