@@ -4,6 +4,8 @@
 #include "harness.h"
 
 #include <curl/curl.h>
+#include <gio/gio.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <libpq-fe.h>
@@ -709,4 +711,61 @@ mm_multi_done_at (MmMulti *m, guint i)
   MultiReq *r = g_ptr_array_index (m->reqs, i);
 
   return r->done_at;
+}
+
+/* ---- helpers of the tests with other servers --------------------------- */
+
+char *
+mm_test_src_path (const char *first, ...)
+{
+  const char *src = env_or ("MM_TEST_SRCDIR", ".");
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *top = g_path_is_absolute (src) ? g_strdup (src)
+                                                  : g_build_filename (cwd, src, NULL);
+  g_autoptr (GString) path = g_string_new (top);
+  va_list ap;
+
+  va_start (ap, first);
+  for (const char *p = first; p != NULL; p = va_arg (ap, const char *))
+    {
+      g_string_append_c (path, G_DIR_SEPARATOR);
+      g_string_append (path, p);
+    }
+  va_end (ap);
+  return g_string_free (g_steal_pointer (&path), FALSE);
+}
+
+void
+mm_test_make_certificate (const char *cert, const char *key)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *err = NULL;
+  const char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                         "-days", "2", "-subj", "/CN=localhost",
+                         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                         "-keyout", key, "-out", cert, NULL };
+  int status;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL,
+                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
+                     &status, &error))
+    g_error ("cannot run openssl (Debian: openssl): %s", error->message);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("openssl req failed: %s", err);
+}
+
+void
+mm_test_wait_tcp (guint16 port, const char *what, const char *log)
+{
+  for (int i = 0; i < 200; i++)
+    {
+      g_autoptr (GSocketClient) c = g_socket_client_new ();
+      g_autoptr (GSocketConnection) conn =
+        g_socket_client_connect_to_host (c, "127.0.0.1", port, NULL, NULL);
+
+      if (conn != NULL)
+        return;
+      g_usleep (50000);
+    }
+  g_error ("%s did not listen on port %u; see %s", what, port, log);
 }

@@ -135,4 +135,17 @@ MmResponse *mm_multi_response (MmMulti *m, guint i);
 /* When request @i finished (monotonic µs), 0 while it runs. */
 gint64 mm_multi_done_at (MmMulti *m, guint i);
 
+/* A path under the source tree (MM_TEST_SRCDIR, made absolute): the
+ * components up to a NULL.  Returns: (transfer full) */
+char *mm_test_src_path (const char *first, ...) G_GNUC_NULL_TERMINATED;
+
+/* A self-signed certificate for localhost and 127.0.0.1, written by
+ * `openssl req` to @cert with its key in @key (PEM).  Aborts if openssl
+ * fails. */
+void mm_test_make_certificate (const char *cert, const char *key);
+
+/* Wait until something accepts TCP connections on 127.0.0.1:@port (10 s);
+ * abort naming @what and @log otherwise. */
+void mm_test_wait_tcp (guint16 port, const char *what, const char *log);
+
 G_END_DECLS

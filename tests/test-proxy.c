@@ -175,40 +175,9 @@ free_port (void)
 static void
 make_certificate (const char *dir)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *err = NULL;
-  int status;
-
   cert = g_build_filename (dir, "cert.pem", NULL);
   key = g_build_filename (dir, "key.pem", NULL);
-  {
-    const char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                           "-days", "2", "-subj", "/CN=localhost",
-                           "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                           "-keyout", key, "-out", cert, NULL };
-
-    if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH
-                       | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err, &status, &error))
-      g_error ("cannot run openssl (Debian: openssl): %s", error->message);
-    if (!g_spawn_check_wait_status (status, NULL))
-      g_error ("openssl req failed: %s", err);
-  }
-}
-
-static void
-wait_listening (guint16 port)
-{
-  for (int i = 0; i < 200; i++)
-    {
-      g_autoptr (GSocketClient) c = g_socket_client_new ();
-      g_autoptr (GSocketConnection) conn =
-        g_socket_client_connect_to_host (c, "127.0.0.1", port, NULL, NULL);
-
-      if (conn != NULL)
-        return;
-      g_usleep (50000);
-    }
-  g_error ("nginx did not listen on port %u; see %s/nginx-error.log", port, nginx.dir);
+  mm_test_make_certificate (cert, key);
 }
 
 /* The child dies with the test program, even a killed one. */
@@ -286,8 +255,12 @@ nginx_start (void)
       g_error ("cannot start nginx (Debian: nginx-light): %s", error->message);
     close (fd);
   }
-  wait_listening (nginx.https_port);
-  wait_listening (nginx.http_port);
+  {
+    g_autofree char *log = g_build_filename (nginx.dir, "nginx-error.log", NULL);
+
+    mm_test_wait_tcp (nginx.https_port, "nginx", log);
+    mm_test_wait_tcp (nginx.http_port, "nginx", log);
+  }
 }
 
 static void

@@ -34,25 +34,6 @@ static struct {
   char *dir;
 } turn;
 
-static char *
-src_path (const char *first, ...)
-{
-  const char *src = g_getenv ("MM_TEST_SRCDIR") ? g_getenv ("MM_TEST_SRCDIR") : ".";
-  g_autofree char *cwd = g_get_current_dir ();
-  g_autofree char *top = g_path_is_absolute (src) ? g_strdup (src) : g_build_filename (cwd, src, NULL);
-  g_autoptr (GString) path = g_string_new (top);
-  va_list ap;
-
-  va_start (ap, first);
-  for (const char *p = first; p != NULL; p = va_arg (ap, const char *))
-    {
-      g_string_append_c (path, G_DIR_SEPARATOR);
-      g_string_append (path, p);
-    }
-  va_end (ap);
-  return g_string_free (g_steal_pointer (&path), FALSE);
-}
-
 /* ---- coturn ------------------------------------------------------------ */
 
 static gboolean
@@ -83,41 +64,6 @@ pick_port (const guint16 *taken, guint n)
       if (!clash && port_free (SOCK_STREAM, p) && port_free (SOCK_DGRAM, p))
         return p;
     }
-}
-
-static void
-make_certificate (const char *cert, const char *key)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *err = NULL;
-  const char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                         "-days", "2", "-subj", "/CN=localhost",
-                         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                         "-keyout", key, "-out", cert, NULL };
-  int status;
-
-  if (!g_spawn_sync (NULL, (char **) argv, NULL,
-                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
-                     &status, &error))
-    g_error ("cannot run openssl (Debian: openssl): %s", error->message);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("openssl req failed: %s", err);
-}
-
-static void
-wait_tcp (guint16 port)
-{
-  for (int i = 0; i < 200; i++)
-    {
-      g_autoptr (GSocketClient) c = g_socket_client_new ();
-      g_autoptr (GSocketConnection) conn =
-        g_socket_client_connect_to_host (c, "127.0.0.1", port, NULL, NULL);
-
-      if (conn != NULL)
-        return;
-      g_usleep (50000);
-    }
-  g_error ("coturn did not listen on port %u; see %s/turnserver.log", port, turn.dir);
 }
 
 static void
@@ -154,7 +100,7 @@ coturn_start (void)
   g_mkdir_with_parents (turn.dir, 0755);
   cert = g_build_filename (turn.dir, "cert.pem", NULL);
   key = g_build_filename (turn.dir, "key.pem", NULL);
-  make_certificate (cert, key);
+  mm_test_make_certificate (cert, key);
   /* Loopback only; loopback peers allowed (mixmeetd is on 127.0.0.1);
    * multicast peers are not refused (no-multicast-peers is not set). */
   text = g_strdup_printf ("listening-ip=127.0.0.1\nrelay-ip=127.0.0.1\n"
@@ -181,8 +127,12 @@ coturn_start (void)
       g_error ("cannot start turnserver (Debian: coturn): %s", error->message);
   }
   close (fd);
-  wait_tcp (turn.port);
-  wait_tcp (turn.tls_port);
+  {
+    g_autofree char *turn_log = g_build_filename (turn.dir, "turnserver.log", NULL);
+
+    mm_test_wait_tcp (turn.port, "coturn", turn_log);
+    mm_test_wait_tcp (turn.tls_port, "coturn", turn_log);
+  }
 }
 
 static void
@@ -403,7 +353,7 @@ has_error (JsonObject *gather, gint code)
 static void
 test_browser_relay (void)
 {
-  g_autofree char *dir = src_path ("tests", "browser", NULL);
+  g_autofree char *dir = mm_test_src_path ("tests", "browser", NULL);
   g_autofree char *modules = g_build_filename (dir, "node_modules", "playwright-core", NULL);
   g_autofree char *script = g_build_filename (dir, "turn.mjs", NULL);
   g_autofree char *node = g_find_program_in_path ("node");
@@ -536,7 +486,7 @@ main (int argc, char **argv)
   g_autofree char *cwd = g_get_current_dir ();
   g_autofree char *built = g_build_filename (cwd, "www", "dist", NULL);   /* VPATH builds */
   g_autofree char *www = g_file_test (built, G_FILE_TEST_IS_DIR) ? g_strdup (built)
-                                                                   : src_path ("www", "dist", NULL);
+                                                                   : mm_test_src_path ("www", "dist", NULL);
   g_autofree char *extra = NULL;
   g_autofree char *turn_uris = NULL;
   int rc;

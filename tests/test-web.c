@@ -13,25 +13,6 @@
 
 static MmHarness h;
 
-static char *
-src_path (const char *first, ...)
-{
-  const char *src = g_getenv ("MM_TEST_SRCDIR") ? g_getenv ("MM_TEST_SRCDIR") : ".";
-  g_autofree char *cwd = g_get_current_dir ();
-  g_autofree char *top = g_path_is_absolute (src) ? g_strdup (src) : g_build_filename (cwd, src, NULL);
-  g_autoptr (GString) path = g_string_new (top);
-  va_list ap;
-
-  va_start (ap, first);
-  for (const char *p = first; p != NULL; p = va_arg (ap, const char *))
-    {
-      g_string_append_c (path, G_DIR_SEPARATOR);
-      g_string_append (path, p);
-    }
-  va_end (ap);
-  return g_string_free (g_steal_pointer (&path), FALSE);
-}
-
 static gboolean
 saw_presentation (JsonObject *line, gpointer data)
 {
@@ -61,7 +42,7 @@ two_people (JsonObject *line, gpointer data)
 static void
 test_e2e (void)
 {
-  g_autofree char *dir = src_path ("tests", "browser", NULL);
+  g_autofree char *dir = mm_test_src_path ("tests", "browser", NULL);
   g_autofree char *modules = g_build_filename (dir, "node_modules", "playwright-core", NULL);
   g_autofree char *script = g_build_filename (dir, "e2e.mjs", NULL);
   g_autofree char *node = g_find_program_in_path ("node");
@@ -175,7 +156,7 @@ main (int argc, char **argv)
   g_autofree char *cwd = g_get_current_dir ();
   g_autofree char *built = g_build_filename (cwd, "www", "dist", NULL);   /* VPATH builds */
   g_autofree char *www = g_file_test (built, G_FILE_TEST_IS_DIR) ? g_strdup (built)
-                                                                   : src_path ("www", "dist", NULL);
+                                                                   : mm_test_src_path ("www", "dist", NULL);
   int rc;
 
   g_test_init (&argc, &argv, NULL);
