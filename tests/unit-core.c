@@ -819,7 +819,8 @@ test_options_parse (OptionsFixture *f, gconstpointer data)
   const char *args[] = {
     "mixmeetd", "--config", f->path, "--port", "9100",
     "--database", "dbname=fromcli", "--db-pool-size=7",
-    "--port-file", "/tmp/port", "--log-level", "debug", NULL,
+    "--port-file", "/tmp/port", "--log-level", "debug",
+    "--metrics-token", "scrape-me", "--trusted-proxies", "10.0.0.0/8", NULL,
   };
   Args a;
 
@@ -840,6 +841,8 @@ test_options_parse (OptionsFixture *f, gconstpointer data)
   g_assert_cmpint (o->db_pool_size, ==, 7);
   g_assert_cmpstr (o->log_level, ==, "debug");
   g_assert_cmpstr (o->port_file, ==, "/tmp/port");
+  g_assert_cmpstr (o->metrics_token, ==, "scrape-me");
+  g_assert_cmpstr (o->trusted_proxies, ==, "10.0.0.0/8");
   g_assert_cmpint (o->presence_timeout, ==, 40);  /* default */
   args_clear (&a);
 }

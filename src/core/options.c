@@ -422,6 +422,12 @@ mm_options_parse (int *argc, char ***argv, gboolean *exit_now, GError **error)
 
       if (g_str_equal (s->group, "database"))
         name = g_str_equal (s->key, "url") ? "database" : "db-pool-size";
+      else if (g_str_equal (s->group, "metrics"))
+        {
+          g_autofree char *full = g_strconcat ("metrics-", s->key, NULL);
+
+          name = g_intern_string (full);
+        }
       entries[n++] = (GOptionEntry) { name, 0, 0, G_OPTION_ARG_STRING, &cli[i],
                                       NULL, s->kind == KIND_STRING ? "TEXT" : "N" };
     }
