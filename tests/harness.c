@@ -7,11 +7,13 @@
 #include <gio/gio.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <libpq-fe.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -755,9 +757,9 @@ mm_test_make_certificate (const char *cert, const char *key)
 }
 
 void
-mm_test_wait_tcp (guint16 port, const char *what, const char *log)
+mm_test_wait_tcp (guint16 port, guint timeout_s, const char *what, const char *log)
 {
-  for (int i = 0; i < 200; i++)
+  for (guint i = 0; i < timeout_s * 20; i++)
     {
       g_autoptr (GSocketClient) c = g_socket_client_new ();
       g_autoptr (GSocketConnection) conn =
@@ -768,4 +770,59 @@ mm_test_wait_tcp (guint16 port, const char *what, const char *log)
       g_usleep (50000);
     }
   g_error ("%s did not listen on port %u; see %s", what, port, log);
+}
+
+/* The child dies with the test program, even a killed one. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+GPid
+mm_test_spawn_logged (const char *const *argv, const char *log, const char *package)
+{
+  g_autoptr (GError) error = NULL;
+  int fd = g_open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  GPid pid = 0;
+
+  if (fd < 0)
+    g_error ("cannot open %s: %s", log, g_strerror (errno));
+  if (!g_spawn_async_with_fds (NULL, (char **) argv, NULL,
+                               G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent,
+                               NULL, &pid, -1, fd, fd, &error))
+    g_error ("cannot start %s (Debian: %s): %s", argv[0], package, error->message);
+  close (fd);
+  return pid;
+}
+
+void
+mm_test_stop_child (GPid *pid, int sig)
+{
+  int status;
+
+  if (*pid <= 0)
+    return;
+  kill (*pid, sig);
+  waitpid (*pid, &status, 0);
+  g_spawn_close_pid (*pid);
+  *pid = 0;
+}
+
+char *
+mm_test_browser_node (const char *what)
+{
+  g_autofree char *modules = mm_test_src_path ("tests", "browser", "node_modules",
+                                               "playwright-core", NULL);
+  g_autofree char *node = g_find_program_in_path ("node");
+
+  if (node != NULL && g_file_test (modules, G_FILE_TEST_IS_DIR)
+      && g_file_test ("/usr/bin/chromium", G_FILE_TEST_IS_EXECUTABLE))
+    return g_steal_pointer (&node);
+  /* CI installs them (quickstart.sh): there the test must run. */
+  if (g_getenv ("CI") != NULL)
+    g_error ("%s needs node, tests/browser/node_modules and /usr/bin/chromium", what);
+  g_test_skip ("needs node, npm ci in tests/browser and Debian's chromium "
+               "(./quickstart.sh check installs them)");
+  return NULL;
 }

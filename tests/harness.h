@@ -144,8 +144,24 @@ char *mm_test_src_path (const char *first, ...) G_GNUC_NULL_TERMINATED;
  * fails. */
 void mm_test_make_certificate (const char *cert, const char *key);
 
-/* Wait until something accepts TCP connections on 127.0.0.1:@port (10 s);
- * abort naming @what and @log otherwise. */
-void mm_test_wait_tcp (guint16 port, const char *what, const char *log);
+/* Wait until something accepts TCP connections on 127.0.0.1:@port, at
+ * most @timeout_s seconds; abort naming @what and @log otherwise. */
+void mm_test_wait_tcp (guint16 port, guint timeout_s, const char *what, const char *log);
+
+/* Start another server of a test (nginx, coturn): @argv looked up in PATH,
+ * its stdout and stderr appended to @log, and killed by the kernel when the
+ * test program dies, even killed.  Aborts naming @package (the Debian
+ * package to install) if it cannot start.  Returns its pid; stop it with
+ * mm_test_stop_child. */
+GPid mm_test_spawn_logged (const char *const *argv, const char *log, const char *package);
+
+/* Send @sig to *@pid (if > 0), reap it and set *@pid to 0. */
+void mm_test_stop_child (GPid *pid, int sig);
+
+/* The node program for a browser test (playwright-core in tests/browser,
+ * Debian's chromium), or NULL when they are missing: then the test is
+ * skipped, except under CI (where quickstart.sh installs them), where it
+ * aborts naming @what.  Returns: (transfer full) */
+char *mm_test_browser_node (const char *what);
 
 G_END_DECLS

@@ -1388,31 +1388,17 @@ nginx_start (Nginx *n)
                         &error))
       g_error ("cannot start nginx (Debian: nginx-light libnginx-mod-rtmp): %s", error->message);
   }
-  /* Listening? */
-  for (int i = 0; i < 100; i++)
-    {
-      g_autoptr (GSocketClient) c = g_socket_client_new ();
-      g_autoptr (GSocketConnection) conn =
-        g_socket_client_connect_to_host (c, "127.0.0.1", n->port, NULL, NULL);
+  {
+    g_autofree char *log = g_build_filename (h.dir, "nginx-error.log", NULL);
 
-      if (conn != NULL)
-        return;
-      g_usleep (50000);
-    }
-  g_error ("nginx did not listen on port %u", n->port);
+    mm_test_wait_tcp (n->port, 5, "nginx", log);
+  }
 }
 
 static void
 nginx_stop (Nginx *n)
 {
-  int status;
-
-  if (n->pid <= 0)
-    return;
-  kill (n->pid, SIGKILL);
-  waitpid (n->pid, &status, 0);
-  g_spawn_close_pid (n->pid);
-  n->pid = 0;
+  mm_test_stop_child (&n->pid, SIGKILL);
 }
 
 #define UNBOUNDED_QUEUE "queue max-size-time=0 max-size-buffers=0 max-size-bytes=0"
@@ -1736,14 +1722,10 @@ is_other_colour (JsonObject *line, gpointer data)
 static void
 test_browser_interop (void)
 {
-  const char *src = g_getenv ("MM_TEST_SRCDIR") ? g_getenv ("MM_TEST_SRCDIR") : ".";
-  g_autofree char *cwd = g_get_current_dir ();
-  g_autofree char *dir = g_path_is_absolute (src) ? g_build_filename (src, "tests", "browser", NULL)
-                                                  : g_build_filename (cwd, src, "tests", "browser", NULL);
-  g_autofree char *modules = g_build_filename (dir, "node_modules", "playwright-core", NULL);
+  g_autofree char *dir = mm_test_src_path ("tests", "browser", NULL);
   g_autofree char *script = g_build_filename (dir, "interop.mjs", NULL);
   g_autofree char *err = NULL;
-  g_autofree char *node = g_find_program_in_path ("node");
+  g_autofree char *node = NULL;
   g_autofree char *code = NULL;
   g_autofree char *err_path = NULL;
   g_autoptr (GError) error = NULL;
@@ -1757,16 +1739,9 @@ test_browser_interop (void)
   char buf[4096];
   gssize n;
 
-  if (node == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR)
-      || !g_file_test ("/usr/bin/chromium", G_FILE_TEST_IS_EXECUTABLE))
-    {
-      /* CI installs them (quickstart.sh): there the test must run. */
-      if (g_getenv ("CI") != NULL)
-        g_error ("the browser test needs node, tests/browser/node_modules and /usr/bin/chromium");
-      g_test_skip ("needs node, npm ci in tests/browser and Debian's chromium "
-                   "(./quickstart.sh check installs them)");
-      return;
-    }
+  node = mm_test_browser_node ("the browser test");
+  if (node == NULL)
+    return;
   code = new_room (NULL);
   red = start_bot (code, "red", "ff0000", "440");
   blue = start_bot (code, "blue", "0000ff", "880");

@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,13 +142,6 @@ header (Resp *r, const char *name)
 
 /* ---- nginx with the sample site ---------------------------------------- */
 
-static char *
-src_file (const char *a, const char *b)
-{
-  const char *src = g_getenv ("MM_TEST_SRCDIR") ? g_getenv ("MM_TEST_SRCDIR") : ".";
-  return g_build_filename (src, a, b, NULL);
-}
-
 static void
 replace (GString *text, const char *what, const char *with)
 {
@@ -180,18 +172,11 @@ make_certificate (const char *dir)
   mm_test_make_certificate (cert, key);
 }
 
-/* The child dies with the test program, even a killed one. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 static void
 nginx_start (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *sample = src_file ("data", "nginx-mixmeet.conf");
+  g_autofree char *sample = mm_test_src_path ("data", "nginx-mixmeet.conf", NULL);
   g_autofree char *text = NULL;
   g_autofree char *site = NULL;
   g_autofree char *conf = NULL;
@@ -244,36 +229,14 @@ nginx_start (void)
   conf = g_build_filename (nginx.dir, "nginx.conf", NULL);
   g_assert_true (g_file_set_contents (conf, main_text, -1, NULL));
   {
-    const char *argv[] = { "nginx", "-p", nginx.dir, "-c", conf, "-e",
-                           "stderr", NULL };
-    g_autofree char *log = g_build_filename (nginx.dir, "nginx-stderr.log", NULL);
-    int fd = g_open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-    if (!g_spawn_async_with_fds (NULL, (char **) argv, NULL,
-                                 G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
-                                 &nginx.pid, -1, fd, fd, &error))
-      g_error ("cannot start nginx (Debian: nginx-light): %s", error->message);
-    close (fd);
-  }
-  {
+    const char *argv[] = { "nginx", "-p", nginx.dir, "-c", conf, "-e", "stderr", NULL };
+    g_autofree char *out = g_build_filename (nginx.dir, "nginx-stderr.log", NULL);
     g_autofree char *log = g_build_filename (nginx.dir, "nginx-error.log", NULL);
 
-    mm_test_wait_tcp (nginx.https_port, "nginx", log);
-    mm_test_wait_tcp (nginx.http_port, "nginx", log);
+    nginx.pid = mm_test_spawn_logged (argv, out, "nginx-light");
+    mm_test_wait_tcp (nginx.https_port, 10, "nginx", log);
+    mm_test_wait_tcp (nginx.http_port, 10, "nginx", log);
   }
-}
-
-static void
-nginx_stop (void)
-{
-  int status;
-
-  if (nginx.pid <= 0)
-    return;
-  kill (nginx.pid, SIGTERM);
-  waitpid (nginx.pid, &status, 0);
-  g_spawn_close_pid (nginx.pid);
-  nginx.pid = 0;
 }
 
 static void
@@ -705,7 +668,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/bad-trusted-proxies", test_bad_trusted_proxies);
   g_test_add_func ("/proxy/long-poll", test_long_poll);
   rc = g_test_run ();
-  nginx_stop ();
+  mm_test_stop_child (&nginx.pid, SIGTERM);
   mm_harness_stop (&h);
   {
     g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", web_root);

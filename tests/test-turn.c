@@ -14,7 +14,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -78,23 +77,14 @@ pick_ports (void)
   turn.relay_min = (guint16) (46000 + 200 * g_random_int_range (0, 40));
 }
 
-/* The child dies with the test program, even a killed one. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 static void
 coturn_start (void)
 {
-  g_autoptr (GError) error = NULL;
   g_autofree char *cert = NULL;
   g_autofree char *key = NULL;
   g_autofree char *conf = NULL;
   g_autofree char *text = NULL;
   g_autofree char *log = NULL;
-  int fd;
 
   turn.dir = g_build_filename (h.dir, "turn", NULL);
   g_mkdir_with_parents (turn.dir, 0755);
@@ -117,35 +107,13 @@ coturn_start (void)
   conf = g_build_filename (turn.dir, "turnserver.conf", NULL);
   g_assert_true (g_file_set_contents (conf, text, -1, NULL));
   log = g_build_filename (turn.dir, "turnserver.log", NULL);
-  fd = g_open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
   {
     const char *argv[] = { "turnserver", "-c", conf, NULL };
 
-    if (!g_spawn_async_with_fds (NULL, (char **) argv, NULL,
-                                 G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
-                                 &turn.pid, -1, fd, fd, &error))
-      g_error ("cannot start turnserver (Debian: coturn): %s", error->message);
+    turn.pid = mm_test_spawn_logged (argv, log, "coturn");
   }
-  close (fd);
-  {
-    g_autofree char *turn_log = g_build_filename (turn.dir, "turnserver.log", NULL);
-
-    mm_test_wait_tcp (turn.port, "coturn", turn_log);
-    mm_test_wait_tcp (turn.tls_port, "coturn", turn_log);
-  }
-}
-
-static void
-coturn_stop (void)
-{
-  int status;
-
-  if (turn.pid <= 0)
-    return;
-  kill (turn.pid, SIGTERM);
-  waitpid (turn.pid, &status, 0);
-  g_spawn_close_pid (turn.pid);
-  turn.pid = 0;
+  mm_test_wait_tcp (turn.port, 10, "coturn", log);
+  mm_test_wait_tcp (turn.tls_port, 10, "coturn", log);
 }
 
 static void (*bots_abort_hook) (void);
@@ -354,9 +322,8 @@ static void
 test_browser_relay (void)
 {
   g_autofree char *dir = mm_test_src_path ("tests", "browser", NULL);
-  g_autofree char *modules = g_build_filename (dir, "node_modules", "playwright-core", NULL);
   g_autofree char *script = g_build_filename (dir, "turn.mjs", NULL);
-  g_autofree char *node = g_find_program_in_path ("node");
+  g_autofree char *node = NULL;
   g_autofree char *token = NULL;
   g_autofree char *code = NULL;
   g_autofree char *udp = g_strdup_printf ("turn:127.0.0.1:%u?transport=udp", turn.port);
@@ -381,15 +348,9 @@ test_browser_relay (void)
   size_t cap = 0;
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
 
-  if (node == NULL || !g_file_test (modules, G_FILE_TEST_IS_DIR)
-      || !g_file_test ("/usr/bin/chromium", G_FILE_TEST_IS_EXECUTABLE))
-    {
-      if (g_getenv ("CI") != NULL)
-        g_error ("the TURN browser test needs node, tests/browser/node_modules and /usr/bin/chromium");
-      g_test_skip ("needs node, npm ci in tests/browser and Debian's chromium "
-                   "(./quickstart.sh check installs them)");
-      return;
-    }
+  node = mm_test_browser_node ("the TURN browser test");
+  if (node == NULL)
+    return;
   {
     g_autofree char *index = g_build_filename (g_getenv ("MM_TEST_WEB_ROOT"), "index.html", NULL);
 
@@ -511,7 +472,7 @@ main (int argc, char **argv)
   g_test_add_func ("/turn/bad-settings", test_bad_settings);
   g_test_add_func ("/turn/browser-relay", test_browser_relay);
   rc = g_test_run ();
-  coturn_stop ();
+  mm_test_stop_child (&turn.pid, SIGTERM);
   mm_harness_stop (&h);
   return rc;
 }
