@@ -313,25 +313,18 @@ mm_options_load_file (MmOptions *o, const char *path, GError **error)
       for (guint k = 0; keys != NULL && keys[k] != NULL; k++)
         {
           const Setting *s = find_setting (groups[g], keys[k]);
-          g_autofree char *where = g_strdup_printf ("%s:%u: [%s] %s", path,
-                                                    line_of (text, groups[g], keys[k]),
-                                                    groups[g], keys[k]);
+          g_autofree char *where = g_strdup_printf ("[%s] %s", groups[g], keys[k]);
           g_autofree char *value = NULL;
 
           if (s == NULL)
-            {
-              g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                           "%s: unknown setting", where);
-              return FALSE;
-            }
-          value = g_key_file_get_string (kf, groups[g], keys[k], error);
-          if (value == NULL)
-            {
-              g_prefix_error (error, "%s: ", where);
-              return FALSE;
-            }
-          if (!set_from_text (o, s, g_strstrip (value), where, error))
-            return FALSE;
+            g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT, "%s: unknown setting", where);
+          else if ((value = g_key_file_get_string (kf, groups[g], keys[k], error)) == NULL)
+            g_prefix_error (error, "%s: ", where);
+          else if (set_from_text (o, s, g_strstrip (value), where, error))
+            continue;
+          /* The line is looked for only to say where the error is. */
+          g_prefix_error (error, "%s:%u: ", path, line_of (text, groups[g], keys[k]));
+          return FALSE;
         }
     }
   return TRUE;
