@@ -19,7 +19,7 @@
 // pre-join, meeting, meeting-chat, meeting-phone, meeting-phone-people,
 // meeting-presentation, end, recording, removed (failure-host/-guest/-page on
 // failure).
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -80,22 +80,7 @@ const errorText = (e) => {
 };
 let current = null;   // the page a step opened, shot on failure
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream',
-    '--auto-select-desktop-capture-source=Entire screen',
-    '--allow-loopback-in-peer-connection',
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-gpu',
-    '--no-first-run',
-  ],
-});
+const browser = await launchChromium(['--auto-select-desktop-capture-source=Entire screen', '--disable-gpu']);
 
 const ctxOpts = {
   viewport: { width: 1280, height: 720 },

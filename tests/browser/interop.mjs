@@ -18,7 +18,7 @@
 // with "stdin", until its standard input ends (the caller closes it once
 // it has seen the camera; at most STAY_MAX_SECONDS after the first frame),
 // otherwise STAY_SECONDS after its first frame.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const [base, code, seconds = '60', stay = ''] = process.argv.slice(2);
 const ADVANCE_SECONDS = 60;
@@ -31,20 +31,7 @@ if (stay === 'stdin') {
   process.stdin.on('end', () => { released = true; });
   process.stdin.on('error', () => { released = true; });
 }
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream',
-    '--allow-loopback-in-peer-connection',
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
+const browser = await launchChromium();
 let result = { ok: false };
 try {
   const page = await browser.newPage();

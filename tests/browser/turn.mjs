@@ -18,7 +18,7 @@
 // stdout: JSON lines; the last one is the result
 // {"ok": bool, "frames_decoded": N, "local_candidate_type": "relay", ...};
 // exit status 1 on failure.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './launch.mjs';
 
 const [base, code] = process.argv.slice(2);
 if (!base || !code) {
@@ -30,23 +30,11 @@ const log = (m) => console.error(`[turn ${((Date.now() - started) / 1000).toFixe
 const emit = (o) => console.log(JSON.stringify(o));
 const result = { ok: false };
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream',
-    '--allow-loopback-in-peer-connection',
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-gpu',
-    '--no-first-run',
-    // coturn's TLS listener has a self-signed certificate made by the test.
-    ...(process.env.TURN_TLS ? ['--ignore-certificate-errors'] : []),
-  ],
-});
+const browser = await launchChromium([
+  '--disable-gpu',
+  // coturn's TLS listener has a self-signed certificate made by the test.
+  ...(process.env.TURN_TLS ? ['--ignore-certificate-errors'] : []),
+]);
 
 // Gather candidates with only @server, relays only: how many relay
 // candidates, and the ICE candidate errors (code, text).
