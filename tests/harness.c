@@ -810,6 +810,17 @@ mm_test_stop_child (GPid *pid, int sig)
 }
 
 char *
+mm_test_web_client_dir (void)
+{
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *built = g_build_filename (cwd, "www", "dist", NULL);
+
+  if (g_file_test (built, G_FILE_TEST_IS_DIR))
+    return g_steal_pointer (&built);
+  return mm_test_src_path ("www", "dist", NULL);
+}
+
+char *
 mm_test_browser_node (const char *what)
 {
   g_autofree char *modules = mm_test_src_path ("tests", "browser", "node_modules",

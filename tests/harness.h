@@ -158,6 +158,10 @@ GPid mm_test_spawn_logged (const char *const *argv, const char *log, const char 
 /* Send @sig to *@pid (if > 0), reap it and set *@pid to 0. */
 void mm_test_stop_child (GPid *pid, int sig);
 
+/* The built web client: www/dist of the build directory (a VPATH build
+ * makes it there), else of the source tree.  Returns: (transfer full) */
+char *mm_test_web_client_dir (void);
+
 /* The node program for a browser test (playwright-core in tests/browser,
  * Debian's chromium), or NULL when they are missing: then the test is
  * skipped, except under CI (where quickstart.sh installs them), where it

@@ -444,10 +444,7 @@ test_browser_relay (void)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *cwd = g_get_current_dir ();
-  g_autofree char *built = g_build_filename (cwd, "www", "dist", NULL);   /* VPATH builds */
-  g_autofree char *www = g_file_test (built, G_FILE_TEST_IS_DIR) ? g_strdup (built)
-                                                                   : mm_test_src_path ("www", "dist", NULL);
+  g_autofree char *www = mm_test_web_client_dir ();
   g_autofree char *extra = NULL;
   g_autofree char *turn_uris = NULL;
   int rc;
