@@ -23,7 +23,7 @@ mode=${1:-}
 # Debian packages the build and the tests need.
 packages="build-essential autoconf automake libtool pkg-config
   libglib2.0-dev libjson-glib-dev libmicrohttpd-dev libpq-dev libssl-dev libcrypt-dev
-  libcurl4-openssl-dev libnice-dev postgresql
+  libcurl4-openssl-dev libnice-dev libsrtp2-dev postgresql
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-nice gstreamer1.0-x gstreamer1.0-tools"
