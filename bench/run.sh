@@ -176,7 +176,7 @@ delays() {
     if ($1 == p "in") { ink[$3 " " $4] = $5 }
     else if ($1 == p "mix") { nm++; mpts[nm] = $2; mp[nm] = $3; mus[nm] = $4 }
     else if ($1 == p "enc") { enc[$2] = $3 }
-    else if ($1 == p "out" && $2 == rpid) { no++; ous[no] = $5 }
+    else if ($1 == p "out" && ($2 == rpid || $2 == "*")) { no++; ous[no] = $5 }
     next }
   index($0, change) { nc++; con[nc] = (index($0, on) > 0); cm[nc] = num($0, tkey)
     ckey[nc] = num($0, "ssrc") " " num($0, "rtp_ts"); next }

@@ -9,6 +9,7 @@
 #include "core/secret.h"
 #include "http/server.h"
 #include "media/media.h"
+#include "transport/transport.h"
 #include "store/db.h"
 #include "store/meetings.h"
 #include "store/migrate.h"
@@ -190,6 +191,38 @@ close_meetings (MmApp *app)
   mm_db_release (c);
 }
 
+/* The one UDP port of every room's media: bound to [media] address (or
+ * the HTTP listen address), announcing [media] public-ip, or else the
+ * addresses of [media] ice-addresses, or else the bound one's. */
+static MmTransport *
+start_transport (const MmOptions *o, GError **error)
+{
+  const char *bind = *o->media_address != '\0' ? o->media_address : o->listen;
+  g_auto (GStrv) listed = g_strsplit (*o->public_ip != '\0' ? o->public_ip : o->ice_addresses,
+                                      ",", -1);
+  g_autoptr (GPtrArray) announce = g_ptr_array_new ();
+  MmTransportConfig config = { 0 };
+  MmTransport *t;
+
+  for (guint i = 0; listed[i] != NULL; i++)
+    if (*g_strstrip (listed[i]) != '\0')
+      g_ptr_array_add (announce, listed[i]);
+  g_ptr_array_add (announce, NULL);
+  config.address = bind;
+  config.port = (guint16) o->media_port;
+  config.announce = announce->len > 1 ? (const char *const *) announce->pdata : NULL;
+  config.consent_timeout_s = 30;
+  t = mm_transport_new (&config, error);
+  if (t == NULL)
+    {
+      g_prefix_error (error, "[media] port %d on %s: ", o->media_port, bind);
+      return NULL;
+    }
+  g_message ("media on udp://%s:%u/ (open this UDP port to clients)", bind,
+             mm_transport_port (t));
+  return t;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -262,6 +295,12 @@ main (int argc, char **argv)
       g_printerr ("mixmeetd: %s\n", error->message);
       return 1;
     }
+  app.transport = start_transport (opts, &error);
+  if (app.transport == NULL)
+    {
+      g_printerr ("mixmeetd: %s\n", error->message);
+      return 1;
+    }
   routes = mm_api_routes (&n_routes);
   app.server = mm_server_new (&app, routes, n_routes, &error);
   if (app.server == NULL)
@@ -292,6 +331,7 @@ main (int argc, char **argv)
   g_thread_pool_free (app.workers, FALSE, TRUE);
   close_meetings (&app);
   mm_server_free (app.server);
+  mm_transport_free (app.transport);
   mm_throttle_free (app.login_by_email);
   mm_throttle_free (app.login_by_ip);
   mm_cidr_list_free (app.trusted_proxies);

@@ -20,6 +20,7 @@ G_BEGIN_DECLS
 typedef struct _MmDb MmDb;
 typedef struct _MmRooms MmRooms;
 typedef struct _MmServer MmServer;
+typedef struct _MmTransport MmTransport;
 
 struct _MmApp {
   MmOptions *opts;           /* owned */
@@ -36,6 +37,7 @@ struct _MmApp {
   gint db_ready;             /* atomic: migrations applied */
   guint8 link_key[32];       /* signs links to recordings; new each start */
   MmCidrList *metrics_allow; /* [metrics] allow, parsed (owned) */
+  MmTransport *transport;    /* every room's WebRTC, on one UDP port (owned) */
 };
 
 typedef void (*MmWorkFunc) (MmApp *app, gpointer data);

@@ -51,12 +51,11 @@ mm_options_new_default (void)
   o->jitter_latency = 40;
   o->keyframe_interval = 500;
   o->ice_addresses = g_strdup ("");
-  o->udp_port_min = 0;
-  o->udp_port_max = 0;
+  o->media_address = g_strdup ("");
+  o->media_port = 10000;
   o->stun_server = g_strdup ("");
   o->egress_bitrate = 2500;
   o->rtmp_url = g_strdup ("");
-  o->turn_server = g_strdup ("");
   o->trusted_proxies = g_strdup ("");
   o->public_ip = g_strdup ("");
   o->turn_uris = g_strdup ("");
@@ -82,7 +81,7 @@ mm_options_free (MmOptions *o)
   g_free (o->pipelines_dir);
   g_free (o->ice_addresses);
   g_free (o->stun_server);
-  g_free (o->turn_server);
+  g_free (o->media_address);
   g_free (o->rtmp_url);
   g_free (o->trusted_proxies);
   g_free (o->public_ip);
@@ -158,17 +157,15 @@ static const Setting settings[] = {
   NUM ("media", "keyframe-interval", KIND_INT, keyframe_interval, 0, 60000,
        "Milliseconds between forced keyframes at most (500)"),
   STR ("media", "ice-addresses", ice_addresses,
-       "Comma-separated local addresses ICE may use (all, with loopback when listening on it)"),
-  NUM ("media", "udp-port-min", KIND_INT, udp_port_min, 0, 65535,
-       "Lowest UDP port for media (0: any)"),
-  NUM ("media", "udp-port-max", KIND_INT, udp_port_max, 0, 65535,
-       "Highest UDP port for media (0: any)"),
+       "Comma-separated addresses our ICE candidates announce (those of the bound address)"),
+  STR ("media", "address", media_address,
+       "Address the media UDP port is bound to (the [server] listen address)"),
+  NUM ("media", "port", KIND_INT, media_port, 0, 65535,
+       "The one UDP port of every participant's media: ICE, DTLS and SRTP (10000; 0: any)"),
   STR ("media", "public-ip", public_ip,
        "Address announced to clients in place of the local one, for 1:1 NAT and containers"),
   STR ("media", "stun-server", stun_server,
-       "stun://host:port the server uses, also advertised to clients"),
-  STR ("media", "turn-server", turn_server,
-       "turn://user:pass@host:port the server itself relays through (none)"),
+       "stun://host:port given to clients in the join answer (none)"),
   STR ("media", "turn-uris", turn_uris,
        "Comma-separated TURN URIs given to clients, e.g. "
        "turn:turn.example.com:3478,turns:turn.example.com:443?transport=tcp"),
@@ -365,13 +362,6 @@ mm_options_validate (const MmOptions *o, GError **error)
                    o->presence_timeout, o->long_poll_timeout);
       return FALSE;
     }
-  if (o->udp_port_min > o->udp_port_max || (o->udp_port_min == 0) != (o->udp_port_max == 0))
-    {
-      g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                   "udp-port-min and udp-port-max must both be set, min <= max (got %d-%d)",
-                   o->udp_port_min, o->udp_port_max);
-      return FALSE;
-    }
   if (!g_strv_contains (levels, o->log_level))
     {
       g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
@@ -415,9 +405,11 @@ mm_options_parse (int *argc, char ***argv, gboolean *exit_now, GError **error)
 
       if (g_str_equal (s->group, "database"))
         name = g_str_equal (s->key, "url") ? "database" : "db-pool-size";
-      else if (g_str_equal (s->group, "metrics"))
+      else if (g_str_equal (s->group, "metrics")
+               || (g_str_equal (s->group, "media")
+                   && (g_str_equal (s->key, "port") || g_str_equal (s->key, "address"))))
         {
-          g_autofree char *full = g_strconcat ("metrics-", s->key, NULL);
+          g_autofree char *full = g_strconcat (s->group, "-", s->key, NULL);
 
           name = g_intern_string (full);
         }

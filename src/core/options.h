@@ -39,10 +39,9 @@ typedef struct {
   gint jitter_latency;      /* ms buffered in receive jitterbuffers */
   gint keyframe_interval;   /* ms: forced keyframes at most this often */
   char *ice_addresses;      /* comma-separated local addresses for ICE, "" = all */
-  gint udp_port_min;        /* 0 = any */
-  gint udp_port_max;
+  char *media_address;      /* the media port's bind address, "" = [server] listen */
+  gint media_port;          /* the one UDP port of all media, 0 = any */
   char *stun_server;        /* stun://host:port or "" */
-  char *turn_server;        /* turn(s)://user:pass@host:port or "" */
   char *public_ip;          /* address announced instead of the local one, or "" */
   char *turn_uris;          /* comma-separated TURN URIs for clients, or "" */
   char *turn_secret;        /* coturn static-auth-secret, or "" */

@@ -1,23 +1,30 @@
-/* media.c — the room pipeline: webrtcbin per participant, one composite,
- * mix-minus audio.
+/* media.c — the room pipeline: one composite, mix-minus audio, and every
+ * participant's connection on the transport (transport/transport.h).
  *
  * Structure.  The fixed parts are bins parsed from the files in pipelines/:
- * the composite (video-mix: compositor → vp8enc → tee "vtee"), the full
- * mix (audio-mix: audiomixer → opusenc → tee "atee") and one mix-minus per
- * participant who sends audio.  Each participant's incoming video and
- * audio are decoded by bins (video-in, audio-in) ending in a tee.  Every
+ * the composite (video-mix: compositor → vp8enc → tee "vtee" → one
+ * payloader → "vsend"), the full mix (audio-mix: audiomixer → opusenc →
+ * tee "atee" → one payloader → "asend") and one mix-minus per participant
+ * who sends audio.  What reaches a "send" sink goes to an MmStream, which
+ * protects and sends the same packets to every endpoint subscribed to it:
+ * no element, queue or thread per receiver.  Each participant's incoming
+ * video and audio enter an appsrc at the head of a bin (video-in,
+ * audio-in: jitter buffer, depayloader, decoder) ending in a tee; the
+ * transport's thread pushes the unprotected packets there.  Every
  * connection between a tee and a consumer is a Branch: a small bin of its
- * own (a queue, for receivers also a packetiser) between a request pad on
- * the tee and a request pad on the consumer (compositor, audiomixer,
- * webrtcbin).  Branches are detached with an IDLE probe on the tee pad,
- * which cuts the tee pad from the branch before any pad is removed, so a
- * shared tee never stops for someone leaving.  A branch that fails is
- * contained: the tee goes on for the others and the participant it
- * served is closed (its client offers again).
+ * own (a queue, a label) between a request pad on the tee and a request
+ * pad on the consumer (compositor, audiomixer).  Branches are detached
+ * with an IDLE probe on the tee pad, which cuts the tee pad from the
+ * branch before any pad is removed, so a shared tee never stops for
+ * someone leaving.  A branch that fails is contained: the tee goes on for
+ * the others and the participant it served is closed (its client offers
+ * again).
  *
  * Threads.  Everything here runs on the main loop, except the GStreamer
- * callbacks marked "streaming thread", which only build self-contained
- * elements and hand over to the main loop with mm_app_run_main().
+ * callbacks marked "streaming thread" and the endpoint callbacks marked
+ * "transport thread", which touch only what is theirs (an input under
+ * the peer's in_lock) and hand over to the main loop with
+ * mm_app_run_main().
  */
 #include "config.h"
 
@@ -28,12 +35,14 @@
 #include "media/tap.h"
 #include "core/error.h"
 
-#include <agent.h>
-#include <interfaces.h>
+#include "transport/rtcp.h"
+#include "transport/sdp.h"
+#include "transport/transport.h"
+
+#include <gio/gio.h>
+#include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
-#include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
-#include <gst/webrtc/webrtc.h>
 #include <math.h>
 #include <string.h>
 
@@ -50,7 +59,7 @@ typedef struct {
   GstPad *tee_pad;        /* request pad of the tee */
   GstPad *src_ghost;      /* on src_bin, targets tee_pad */
   GstBin *sink_bin;       /* holds the consumer, or NULL for a top-level one */
-  GstElement *sink_el;    /* compositor, audiomixer or webrtcbin */
+  GstElement *sink_el;    /* compositor or audiomixer */
   GstPad *sink_pad;       /* request pad of the consumer */
   GstPad *sink_ghost;     /* on sink_bin, targets sink_pad (or NULL) */
   Peer *owner;            /* a removal that waits for this branch */
@@ -58,6 +67,31 @@ typedef struct {
   gint detaching;         /* TRUE, then 2 once unlinked (atomic) */
   gint failed;            /* its first failure was posted (atomic) */
 } Branch;
+
+/* What a participant sends: its camera, its voice, a shared screen. */
+typedef enum {
+  IN_CAMERA,
+  IN_VOICE,
+  IN_SCREEN,
+  N_INPUTS
+} InputRole;
+
+/* Feedback from an input to the participant who sends it (input_feedback). */
+typedef struct {
+  MmEndpoint *ep;           /* owned */
+  gint ssrc;                /* atomic: the sender's SSRC once known, else 0 */
+  gint64 last_request_us;   /* of a keyframe (its streaming thread only) */
+} Feedback;
+
+/* An input as the transport thread sees it: under the peer's in_lock. */
+typedef struct {
+  GstElement *appsrc;       /* owned: the packets go in here; NULL once stopped */
+  Feedback *fb;             /* owned by the appsrc's pad probe */
+  guint8 pt;
+  guint32 ssrc;             /* 0 until known (a=ssrc, or the first packet) */
+  char mid[33];             /* of its m-line (the MID header extension) */
+  gboolean seen;            /* a packet arrived: the bin is in use */
+} Input;
 
 struct _Peer {
   gint ref_count;
@@ -68,20 +102,26 @@ struct _Peer {
   guint order;
   gboolean removed;
 
-  GstElement *webrtc;
-  gboolean remote_set;
-  gboolean answer_requested;
-  gboolean answer_sent;       /* a re-offer may come from now on */
+  MmEndpoint *ep;             /* its connection (owned) */
+  gboolean connected;         /* ICE and DTLS done */
   char *ice_ufrag;            /* of the client's offer: the same in a re-offer
                                * means the same connection, renegotiated */
-  GPtrArray *pending_ice;     /* "mline\ncandidate" strings */
-  GPtrArray *ice_out;         /* JsonObject*: our "ice" events until the answer */
-  guint answer_timer;         /* source closing the connection if no answer comes */
-  GPtrArray *sink_pads;       /* webrtcbin sink pads we requested */
+  char *fingerprint;          /* of its certificate: the same with another ufrag
+                               * is an ICE restart */
+  MmSdpSetup setup;           /* our DTLS role, kept for every answer */
+  guint32 video_ssrc;         /* ours towards it */
+  guint32 audio_ssrc;
+  gboolean video_sub;         /* it receives m->video_stream */
+  MmStream *audio_stream;     /* the mix it hears (m->audio_stream or its
+                               * mix_stream), or NULL */
+  GMutex in_lock;
+  Input inputs[N_INPUTS];     /* under in_lock */
+  GstBin *input_bins[N_INPUTS];   /* owned refs, main loop */
+  guint8 mid_ext;             /* the MID header extension's id, or 0 */
+  MmProbeRtp *probe_in;
 
   gboolean sends_audio, sends_video, wants_audio, wants_video;
-  guint audio_pt, video_pt;
-  gint video_mline, audio_mline;  /* m-lines of the camera and the voice, or -1 */
+  gint video_mline, audio_mline;  /* m-lines of the composite and the mix out, or -1 */
   gint screen_mline;          /* a second video m-line: a shared screen, or -1 */
   gboolean presenting;        /* the client sends on it */
   gboolean screen_paused;     /* the client said it stopped (state presenting=false) */
@@ -89,18 +129,16 @@ struct _Peer {
   Branch *screen_tile;        /* screen_in → compositor */
 
   GstBin *mix;                /* mix-minus of everyone else, if sending audio */
+  MmStream *mix_stream;       /* its packets, to this participant */
   gboolean mix_ready;         /* its output is negotiated: voices may join */
-  GstBin *video_in;           /* decoder bins, once media arrives */
+  GstBin *video_in;           /* decoder bins (of input_bins), once media arrives */
   GstBin *audio_in;
-  Branch *video_out;          /* composite → webrtcbin */
-  Branch *audio_out;          /* a mix → webrtcbin */
   Branch *tile;               /* video_in → compositor */
   GstElement *card;           /* placeholder under the tile (name card) */
   GstPad *card_pad;           /* its compositor pad, and the ghost of it */
   GstPad *card_ghost;
   GPtrArray *voices;          /* Branch*: audio_in → other mixes */
   GPtrArray *mix_inputs;      /* Branch*: others' audio_in → my mix */
-  GPtrArray *spare_inputs;    /* GstBin*: decoders of streams not used */
 
   gboolean audio_muted;
   gboolean video_muted;
@@ -121,6 +159,8 @@ struct _MmMedia {
   GstElement *venc;
   GstElement *vtee;
   GstBin *full_mix;
+  MmStream *video_stream;     /* the composite's packets, to every receiver */
+  MmStream *audio_stream;     /* the full mix's, to everyone who does not speak */
   GHashTable *peers;          /* id → Peer* (owned ref) */
   GPtrArray *leaving;         /* Peer*: out of peers, not torn down yet (no ref) */
   guint next_order;
@@ -192,11 +232,17 @@ peer_unref (gpointer data)
   g_free (p->id);
   g_free (p->name);
   g_free (p->ice_ufrag);
-  g_ptr_array_unref (p->pending_ice);
-  g_ptr_array_unref (p->ice_out);
-  g_ptr_array_unref (p->sink_pads);
+  g_free (p->fingerprint);
+  for (guint i = 0; i < N_INPUTS; i++)
+    {
+      g_clear_object (&p->inputs[i].appsrc);
+      g_clear_object (&p->input_bins[i]);
+    }
+  g_mutex_clear (&p->in_lock);
+  if (p->ep != NULL)
+    mm_endpoint_unref (p->ep);
+  mm_probe_rtp_free (p->probe_in);
   g_ptr_array_unref (p->voices);
-  g_ptr_array_unref (p->spare_inputs);
   g_ptr_array_unref (p->mix_inputs);
   g_free (p);
 }
@@ -577,28 +623,103 @@ branch_move (Branch *b, GstBin *to)
   b->move_to = to;
 }
 
-/* ---- input timing ------------------------------------------------------ */
+/* ---- to the transport ------------------------------------------------- */
 
-/* rtpbin lines up the streams of one sender from its RTCP sender reports
- * (lip sync): it delays the voice until the matching camera frame would
- * play.  The compositor shows each camera frame as soon as it has one and
- * does not wait for its time, so that delay only held the voice back in
- * the mix (80 ms in make bench, and the mix then lagged the composite by
- * as much at every receiver).  Offsets above 1 ns are ignored: each
- * stream keeps its own arrival timing. */
+typedef struct {
+  MmStream *stream;      /* not owned: freed after the pipeline has stopped */
+  MmProbeRtp *probe;     /* owned, or NULL */
+} Sender;
+
 static void
-keep_input_timing (Peer *p)
+sender_free (gpointer data)
 {
-  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (p->webrtc), "rtpbin");
+  Sender *snd = data;
 
-  if (rtpbin == NULL)
+  mm_probe_rtp_free (snd->probe);
+  g_free (snd);
+}
+
+#define MM_SEND_BATCH 32
+/* Packets of the composite kept for NACKs: about 2 s at 1.5 Mbit/s. */
+#define MM_VIDEO_HISTORY 512
+
+static void
+send_buffers (Sender *snd, GstBuffer **bufs, guint n)
+{
+  MmPacket packets[MM_SEND_BATCH];
+  GstMapInfo maps[MM_SEND_BATCH];
+  guint mapped = 0;
+
+  for (guint i = 0; i < n; i++)
+    if (gst_buffer_map (bufs[i], &maps[mapped], GST_MAP_READ))
+      {
+        packets[mapped].data = maps[mapped].data;
+        packets[mapped].len = maps[mapped].size;
+        mm_probe_rtp_note (snd->probe, maps[mapped].data, maps[mapped].size);
+        mapped++;
+      }
+  mm_stream_send (snd->stream, packets, mapped);
+  for (guint i = 0; i < mapped; i++)
+    gst_buffer_unmap (bufs[i], &maps[i]);
+}
+
+/* Streaming thread: the payloaded packets of a composite or a mix, on
+ * their way into the fakesink that ends its pipeline, go to everyone who
+ * receives them (once for all: the transport protects and sends a copy
+ * for each). */
+static GstPadProbeReturn
+on_packets (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Sender *snd = data;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
     {
-      peer_log (p, G_LOG_LEVEL_WARNING,
-                "webrtcbin has no element named rtpbin: inputs stay lip-synced");
-      return;
+      GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+      guint n = gst_buffer_list_length (list);
+      GstBuffer *bufs[MM_SEND_BATCH];
+
+      for (guint i = 0; i < n; i += MM_SEND_BATCH)
+        {
+          guint k = MIN (MM_SEND_BATCH, n - i);
+
+          for (guint j = 0; j < k; j++)
+            bufs[j] = gst_buffer_list_get (list, i + j);
+          send_buffers (snd, bufs, k);
+        }
     }
-  g_object_set (rtpbin, "max-ts-offset", (gint64) 1, NULL);
-  gst_object_unref (rtpbin);
+  else if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+    {
+      GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+      send_buffers (snd, &buf, 1);
+    }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Hand what reaches the sink @name of @bin to @stream. */
+static gboolean
+attach_sender (GstBin *bin, const char *name, MmStream *stream, const char *probe_name,
+               GError **error)
+{
+  GstElement *sink = gst_bin_get_by_name (bin, name);
+  GstPad *pad;
+  Sender *snd;
+
+  if (sink == NULL)
+    {
+      g_set_error (error, MM_ERROR, MM_ERROR_INTERNAL,
+                   "a pipeline file has no sink named %s for the transport", name);
+      return FALSE;
+    }
+  snd = g_new0 (Sender, 1);
+  snd->stream = stream;
+  snd->probe = probe_name != NULL ? mm_probe_rtp_new (probe_name, TRUE) : NULL;
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                     on_packets, snd, sender_free);
+  gst_object_unref (pad);
+  gst_object_unref (sink);
+  return TRUE;
 }
 
 /* ---- keyframes --------------------------------------------------------- */
@@ -628,6 +749,13 @@ force_keyframe (MmMedia *m)
   gst_pad_send_event (src, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
                                                                          TRUE, 0));
   gst_object_unref (src);
+}
+
+/* Transport thread: a receiver lost part of the composite (PLI, FIR). */
+static void
+keyframe_requested (MmStream *stream, gpointer data)
+{
+  force_keyframe (data);
 }
 
 /* ---- layout ------------------------------------------------------------ */
@@ -897,13 +1025,12 @@ branch_is (const Branch *b, GstObject *o)
   return b != NULL && o == GST_OBJECT (b->bin);
 }
 
-/* The peer a failed branch serves: the receiver of its media out, the
- * owner of a tile, the listener of a mix-minus input. */
+/* The peer a failed branch serves: the owner of a tile, the listener of
+ * a mix-minus input. */
 static gboolean
 branch_of_peer (Peer *p, GstObject *o)
 {
-  if (branch_is (p->video_out, o) || branch_is (p->audio_out, o) || branch_is (p->tile, o)
-      || branch_is (p->screen_tile, o))
+  if (branch_is (p->tile, o) || branch_is (p->screen_tile, o))
     return TRUE;
   for (guint i = 0; i < p->mix_inputs->len; i++)
     if (branch_is (p->mix_inputs->pdata[i], o))
@@ -925,11 +1052,11 @@ peer_of (MmMedia *m, GstObject *obj)
         {
           Peer *p = value;
 
-          if (o == GST_OBJECT (p->webrtc) || o == GST_OBJECT (p->video_in)
-              || o == GST_OBJECT (p->audio_in) || o == GST_OBJECT (p->mix)
-              || o == GST_OBJECT (p->screen_in)
-              || o == GST_OBJECT (p->card) || branch_of_peer (p, o))
+          if (o == GST_OBJECT (p->mix) || o == GST_OBJECT (p->card) || branch_of_peer (p, o))
             return p;
+          for (guint i = 0; i < N_INPUTS; i++)
+            if (p->input_bins[i] != NULL && o == GST_OBJECT (p->input_bins[i]))
+              return p;
         }
     }
   return NULL;
@@ -1019,11 +1146,9 @@ mm_media_check_elements (GError **error)
     const char *element;
     const char *package;
   } needed[] = {
-    { "webrtcbin", "gstreamer1.0-plugins-bad" },
-    { "nicesrc", "gstreamer1.0-nice" },
-    { "dtlssrtpenc", "gstreamer1.0-plugins-bad" },
-    { "srtpenc", "gstreamer1.0-plugins-bad" },
-    { "rtpbin", "gstreamer1.0-plugins-good" },
+    { "appsrc", "gstreamer1.0-plugins-base" },
+    { "rtpjitterbuffer", "gstreamer1.0-plugins-good" },
+    { "fakesink", "libgstreamer1.0-0" },
     { "compositor", "gstreamer1.0-plugins-base" },
     { "audiomixer", "gstreamer1.0-plugins-base" },
     { "videotestsrc", "gstreamer1.0-plugins-base" },
@@ -1068,17 +1193,16 @@ gboolean
 mm_media_check_pipelines (MmApp *app, GError **error)
 {
   static const char *const names[] = { "video-mix", "audio-mix", "video-in", "audio-in",
-                                        "video-out", "audio-out", "tile-in", "voice-in",
-                                        "placeholder" };
+                                        "tile-in", "voice-in", "placeholder" };
   const char *vars[] = { "WIDTH", "640", "HEIGHT", "360", "FRAMERATE", "30", "BITRATE", "32000",
-                         "PT", "96", NULL };
+                         "LATENCY", "40", NULL };
   MmMedia fake = { .app = app };
-  NiceAddress addr;
+  g_autoptr (GInetAddress) addr = NULL;
 
   g_auto (GStrv) listed = g_strsplit (app->opts->ice_addresses, ",", -1);
 
-  nice_address_init (&addr);
-  if (*app->opts->public_ip != '\0' && !nice_address_set_from_string (&addr, app->opts->public_ip))
+  if (*app->opts->public_ip != '\0'
+      && (addr = g_inet_address_new_from_string (app->opts->public_ip)) == NULL)
     {
       g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
                    "media.public-ip: %s is not an IP address", app->opts->public_ip);
@@ -1088,7 +1212,9 @@ mm_media_check_pipelines (MmApp *app, GError **error)
     {
       const char *a = g_strstrip (listed[i]);
 
-      if (*a != '\0' && !nice_address_set_from_string (&addr, a))
+      g_autoptr (GInetAddress) one = *a != '\0' ? g_inet_address_new_from_string (a) : NULL;
+
+      if (*a != '\0' && one == NULL)
         {
           g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
                        "media.ice-addresses: %s is not an IP address", a);
@@ -1167,6 +1293,14 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
       mm_media_free (m);
       return NULL;
     }
+  m->video_stream = mm_stream_new (app->transport, 90000, MM_VIDEO_HISTORY, keyframe_requested, m);
+  m->audio_stream = mm_stream_new (app->transport, 48000, 0, NULL, NULL);
+  if (!attach_sender (m->video_mix, "vsend", m->video_stream, "*", error)
+      || !attach_sender (m->full_mix, "asend", m->audio_stream, "*", error))
+    {
+      mm_media_free (m);
+      return NULL;
+    }
   set_upstream_floor (m, m->compositor);
   {
     GstElement *amix = gst_bin_get_by_name (m->full_mix, "amix");
@@ -1221,11 +1355,8 @@ media_unref (MmMedia *m)
       remove_card (m, p);
       for (guint i = 0; i < p->voices->len; i++)
         branch_free_now (p->voices->pdata[i], TRUE);
-      if (p->video_out != NULL)
-        branch_free_now (p->video_out, FALSE);
-      if (p->audio_out != NULL)
-        branch_free_now (p->audio_out, FALSE);
-      p->tile = p->video_out = p->audio_out = NULL;
+      p->tile = NULL;
+      g_clear_pointer (&p->mix_stream, mm_stream_free);
       g_ptr_array_set_size (p->voices, 0);
       g_ptr_array_set_size (p->mix_inputs, 0);
     }
@@ -1236,6 +1367,8 @@ media_unref (MmMedia *m)
   g_clear_object (&m->venc);
   g_clear_object (&m->vtee);
   g_clear_object (&m->pipeline);
+  g_clear_pointer (&m->video_stream, mm_stream_free);
+  g_clear_pointer (&m->audio_stream, mm_stream_free);
   g_free (m->code);
   g_free (m->active_speaker);
   g_free (m->speaker_candidate);
@@ -1243,18 +1376,20 @@ media_unref (MmMedia *m)
   g_free (m);
 }
 
-/* Stop @p's webrtcbin and take it out of the pipeline, as the room
- * closes. */
+/* Close @p's connection as the room closes: nothing goes to it any more
+ * and its inputs stop. */
 static void
 stop_connection (MmMedia *m, Peer *p)
 {
-  if (p->webrtc == NULL)
-    return;
-  g_signal_handlers_disconnect_by_data (p->webrtc, p);
-  gst_element_set_locked_state (p->webrtc, TRUE);
-  gst_element_set_state (p->webrtc, GST_STATE_NULL);
-  gst_bin_remove (GST_BIN (m->pipeline), p->webrtc);
-  p->webrtc = NULL;
+  if (p->video_sub)
+    mm_stream_remove (m->video_stream, p->ep);
+  if (p->audio_stream != NULL)
+    mm_stream_remove (p->audio_stream, p->ep);
+  p->video_sub = FALSE;
+  p->audio_stream = NULL;
+  if (p->ep != NULL)
+    mm_endpoint_close (p->ep);
+  stop_inputs (p);
 }
 
 void
@@ -1274,11 +1409,7 @@ mm_media_free (MmMedia *m)
   for (int k = 0; k < 2; k++)
     if (m->egress[k] != NULL)
       mm_egress_stop (g_steal_pointer (&m->egress[k]), TRUE);
-  /* The connections first, and out of the pipeline: each webrtcbin feeds
-   * the composite and the mixes (through its decoders) and is fed by
-   * them, a cycle in the room's graph that leaves the pipeline no order
-   * to stop its elements in, sinks first ("loop detected in the graph").
-   * Without them the graph runs one way, from the sources to the sinks. */
+  /* The connections first: nothing is sent or taken any more. */
   g_hash_table_iter_init (&it, m->peers);
   while (g_hash_table_iter_next (&it, NULL, &value))
     stop_connection (m, value);
@@ -1294,7 +1425,6 @@ mm_media_free (MmMedia *m)
   while (g_hash_table_iter_next (&it, NULL, &value))
     {
       ((Peer *) value)->removed = TRUE;
-      g_clear_handle_id (&((Peer *) value)->answer_timer, g_source_remove);
     }
   room_log (m, G_LOG_LEVEL_INFO, "media closed (%" G_GINT64_FORMAT " ms)",
             (g_get_monotonic_time () - t0) / 1000);
@@ -1440,9 +1570,7 @@ mm_media_n_peers (MmMedia *m)
 typedef struct {
   Peer *p;
   char *text;
-  guint mline;
-  GstBin *bin;
-  gboolean video;
+  InputRole role;
 } Hop;
 
 static void
@@ -1452,8 +1580,6 @@ hop_free (gpointer data)
 
   peer_unref (h->p);
   g_free (h->text);
-  if (h->bin != NULL)
-    gst_object_unref (h->bin);
   g_free (h);
 }
 
@@ -1463,91 +1589,6 @@ hop_new (Peer *p)
   Hop *h = g_new0 (Hop, 1);
   h->p = peer_ref (p);
   return h;
-}
-
-/* A candidate of ours as the client must see it: with [media] public-ip
- * set, a host candidate carries that address in place of the local one
- * (1:1 NAT, a container with published ports).  Candidates of the other
- * address family and server-reflexive or relayed ones stay as they are.
- * Returns (transfer full). */
-static char *
-announced_candidate (const MmOptions *o, const char *candidate)
-{
-  g_auto (GStrv) f = NULL;
-  NiceAddress local, pub;
-
-  if (*o->public_ip == '\0')
-    return g_strdup (candidate);
-  f = g_strsplit (candidate, " ", -1);
-  nice_address_init (&local);
-  nice_address_init (&pub);
-  if (g_strv_length (f) < 8 || g_strcmp0 (f[6], "typ") != 0 || g_strcmp0 (f[7], "host") != 0
-      || !nice_address_set_from_string (&local, f[4])
-      || !nice_address_set_from_string (&pub, o->public_ip)
-      || nice_address_ip_version (&local) != nice_address_ip_version (&pub))
-    return g_strdup (candidate);
-  g_free (f[4]);
-  f[4] = g_strdup (o->public_ip);
-  return g_strjoinv (" ", f);
-}
-
-/* Our answer @sdp as the client must see it: a=candidate lines, if any,
- * as announced_candidate() says.  Returns (transfer full). */
-static char *
-announced_sdp (const MmOptions *o, const char *sdp)
-{
-  g_auto (GStrv) lines = NULL;
-  GString *out;
-
-  if (*o->public_ip == '\0' || strstr (sdp, "a=candidate:") == NULL)
-    return g_strdup (sdp);
-  lines = g_strsplit (sdp, "\r\n", -1);
-  out = g_string_new (NULL);
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      if (g_str_has_prefix (lines[i], "a=candidate:"))
-        {
-          g_autofree char *c = announced_candidate (o, lines[i] + strlen ("a="));
-
-          g_string_append_printf (out, "a=%s", c);
-        }
-      else
-        g_string_append (out, lines[i]);
-      if (lines[i + 1] != NULL)
-        g_string_append (out, "\r\n");
-    }
-  return g_string_free (out, FALSE);
-}
-
-static void
-send_ice (MmApp *app, gpointer data)
-{
-  Hop *h = data;
-  Peer *p = h->p;
-  g_autoptr (JsonObject) ev = NULL;
-
-  if (p->removed)
-    return;
-  ev = json_object_new ();
-  json_object_set_string_member (ev, "candidate", h->text);
-  json_object_set_int_member (ev, "sdp_mline_index", h->mline);
-  /* A client takes our candidates only once it has our answer. */
-  if (!p->answer_sent)
-    g_ptr_array_add (p->ice_out, g_steal_pointer (&ev));
-  else
-    p->m->sink.send (p->m->sink.data, p->id, "ice", ev);
-}
-
-/* Streaming thread. */
-static void
-on_ice_candidate (GstElement *webrtc, guint mline, char *candidate, gpointer data)
-{
-  Peer *p = data;
-  Hop *h = hop_new (p);
-
-  h->mline = mline;
-  h->text = announced_candidate (p->app->opts, candidate);
-  mm_app_run_main (p->m->app, send_ice, h, hop_free);
 }
 
 /* Close @p's connection and tell its client why in a "media-failed"
@@ -1566,217 +1607,261 @@ close_peer (Peer *p, const char *why)
   mm_media_remove (m, pid);
 }
 
-/* An offer webrtcbin refused, or could not answer: @h->text says why. */
+/* Main loop: the endpoint connected (no @h->text) or closed for good. */
 static void
-negotiation_failed (MmApp *app, gpointer data)
-{
-  Hop *h = data;
-
-  if (!h->p->removed)
-    close_peer (h->p, h->text);
-}
-
-/* Main loop: webrtcbin never answering must not leave a participant
- * waiting (every later offer would get 409) with no word of it. */
-#define MM_ANSWER_TIMEOUT_S 30
-
-static gboolean
-answer_overdue (gpointer data)
-{
-  Peer *p = data;
-
-  p->answer_timer = 0;
-  if (!p->removed)
-    close_peer (p, "no answer could be made to the offer in "
-                G_STRINGIFY (MM_ANSWER_TIMEOUT_S) " s");
-  return G_SOURCE_REMOVE;
-}
-
-static void
-wait_for_answer (Peer *p)
-{
-  g_clear_handle_id (&p->answer_timer, g_source_remove);
-  p->answer_timer = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, MM_ANSWER_TIMEOUT_S,
-                                                answer_overdue, peer_ref (p), peer_unref);
-}
-
-static void
-send_answer (MmApp *app, gpointer data)
-{
-  Hop *h = data;
-  Peer *p = h->p;
-  g_autoptr (JsonObject) ev = NULL;
-
-  if (p->removed)
-    return;
-  g_clear_handle_id (&p->answer_timer, g_source_remove);
-  ev = json_object_new ();
-  json_object_set_string_member (ev, "sdp", h->text);
-  p->m->sink.send (p->m->sink.data, p->id, "answer", ev);
-  p->answer_sent = TRUE;
-  for (guint i = 0; i < p->ice_out->len; i++)
-    p->m->sink.send (p->m->sink.data, p->id, "ice", p->ice_out->pdata[i]);
-  g_ptr_array_set_size (p->ice_out, 0);
-  if (p->m->layout_event != NULL)
-    p->m->sink.send (p->m->sink.data, p->id, "layout", p->m->layout_event);
-  peer_log (p, G_LOG_LEVEL_INFO, "answered");
-  force_keyframe (p->m);
-}
-
-/* The error a webrtcbin promise was answered with, or NULL.
- * Returns: (transfer full) */
-static GError *
-promise_error (GstPromise *promise)
-{
-  const GstStructure *reply = gst_promise_get_reply (promise);
-  GError *error = NULL;
-
-  if (reply != NULL && gst_structure_has_field (reply, "error"))
-    gst_structure_get (reply, "error", G_TYPE_ERROR, &error, NULL);
-  return error;
-}
-
-/* webrtcbin's thread: the answer is our local description now (or
- * webrtcbin could not apply it: a re-offer that changes the direction of
- * an m-line, say, which webrtcbin 1.22 does not implement). */
-static void
-on_local_set (GstPromise *promise, gpointer data)
-{
-  Hop *h = data;
-  g_autoptr (GError) error = promise_error (promise);
-  Hop *out = hop_new (h->p);
-
-  if (error != NULL)
-    {
-      out->text = g_strdup_printf ("the answer to the offer could not be applied: %s",
-                                   error->message);
-      mm_app_run_main (h->p->m->app, negotiation_failed, out, hop_free);
-    }
-  else
-    {
-      out->text = announced_sdp (h->p->app->opts, h->text);
-      mm_app_run_main (h->p->m->app, send_answer, out, hop_free);
-    }
-  gst_promise_unref (promise);
-}
-
-/* Streaming thread: the answer is ready (or webrtcbin could make none). */
-static void
-on_answer_created (GstPromise *promise, gpointer data)
-{
-  Peer *p = data;
-  const GstStructure *reply = gst_promise_get_reply (promise);
-  g_autoptr (GError) error = promise_error (promise);
-  GstWebRTCSessionDescription *answer = NULL;
-  Hop *h = hop_new (p);
-
-  if (reply != NULL && gst_structure_has_field (reply, "answer"))
-    gst_structure_get (reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, NULL);
-  gst_promise_unref (promise);
-  if (answer == NULL)
-    {
-      h->text = g_strdup_printf ("no answer could be made to the offer: %s",
-                                 error != NULL ? error->message : "webrtcbin gave none");
-      mm_app_run_main (p->m->app, negotiation_failed, h, hop_free);
-      return;
-    }
-  h->text = gst_sdp_message_as_text (answer->sdp);
-  g_signal_emit_by_name (p->webrtc, "set-local-description", answer,
-                         gst_promise_new_with_change_func (on_local_set, h, hop_free));
-  gst_webrtc_session_description_free (answer);
-}
-
-static gboolean
-pad_has_ssrc (GstPad *pad)
-{
-  GstCaps *caps = gst_pad_get_current_caps (pad);
-  gboolean ok = caps != NULL && gst_caps_get_size (caps) > 0
-                && gst_structure_has_field (gst_caps_get_structure (caps, 0), "ssrc");
-
-  if (caps != NULL)
-    gst_caps_unref (caps);
-  return ok;
-}
-
-static void maybe_answer (Peer *p);
-
-static void
-retry_answer (MmApp *app, gpointer data)
-{
-  Hop *h = data;
-  maybe_answer (h->p);
-}
-
-/* Streaming thread. */
-static void
-on_sink_caps (GstPad *pad, GParamSpec *pspec, gpointer data)
-{
-  Peer *p = data;
-  mm_app_run_main (p->m->app, retry_answer, hop_new (p), hop_free);
-}
-
-/* Create the answer once the remote description is set and every sink
- * pad's caps carry the SSRC (without them webrtcbin leaves out the
- * a=ssrc … msid lines). */
-static void
-maybe_answer (Peer *p)
-{
-  if (p->removed || !p->remote_set || p->answer_requested)
-    return;
-  for (guint i = 0; i < p->sink_pads->len; i++)
-    if (!pad_has_ssrc (p->sink_pads->pdata[i]))
-      return;   /* notify::caps calls again */
-  p->answer_requested = TRUE;
-  g_signal_emit_by_name (p->webrtc, "create-answer", NULL,
-                         gst_promise_new_with_change_func (on_answer_created, peer_ref (p),
-                                                           peer_unref));
-}
-
-static void
-add_ice_now (Peer *p, guint mline, const char *candidate)
-{
-  g_signal_emit_by_name (p->webrtc, "add-ice-candidate", mline, candidate);
-}
-
-static void
-remote_set (MmApp *app, gpointer data)
+endpoint_changed (MmApp *app, gpointer data)
 {
   Hop *h = data;
   Peer *p = h->p;
 
   if (p->removed)
     return;
-  p->remote_set = TRUE;
-  for (guint i = 0; i < p->pending_ice->len; i++)
+  if (h->text != NULL)
     {
-      const char *entry = p->pending_ice->pdata[i];
-      const char *nl = strchr (entry, '\n');
-
-      add_ice_now (p, (guint) g_ascii_strtoull (entry, NULL, 10), nl + 1);
-    }
-  g_ptr_array_set_size (p->pending_ice, 0);
-  maybe_answer (p);
-}
-
-/* Streaming thread: webrtcbin took the offer, or refused it. */
-static void
-on_remote_set (GstPromise *promise, gpointer data)
-{
-  Peer *p = data;
-  g_autoptr (GError) error = promise_error (promise);
-  Hop *h = hop_new (p);
-
-  gst_promise_unref (promise);
-  if (error != NULL)
-    {
-      h->text = g_strdup_printf ("the offer was refused: %s", error->message);
-      mm_app_run_main (p->m->app, negotiation_failed, h, hop_free);
+      close_peer (p, h->text);
       return;
     }
-  mm_app_run_main (p->m->app, remote_set, h, hop_free);
+  p->connected = TRUE;
+  peer_log (p, G_LOG_LEVEL_INFO, "connected");
+  /* A receiver decodes from a keyframe on. */
+  if (p->video_sub)
+    force_keyframe (p->m);
+}
+
+/* Transport thread. */
+static void
+on_endpoint_state (MmEndpoint *ep, MmEndpointState state, const char *reason, gpointer data)
+{
+  Peer *p = data;
+  Hop *h;
+
+  if (state == MM_ENDPOINT_CHECKING)
+    return;
+  h = hop_new (p);
+  if (state == MM_ENDPOINT_CLOSED)
+    h->text = g_strdup (reason != NULL ? reason : "the connection closed");
+  mm_app_run_main (p->app, endpoint_changed, h, hop_free);
+}
+
+static void
+nothing (MmApp *app, gpointer data)
+{
+}
+
+/* Transport thread: no callback of the endpoint runs any more; its
+ * reference to the peer is dropped on the main loop, which owns peers. */
+static void
+endpoint_destroyed (gpointer data)
+{
+  Peer *p = data;
+
+  mm_app_run_main (p->app, nothing, p, peer_unref);
 }
 
 /* ---- incoming media ---------------------------------------------------- */
+
+static void
+feedback_free (gpointer data)
+{
+  Feedback *fb = data;
+
+  mm_endpoint_unref (fb->ep);
+  g_free (fb);
+}
+
+/* Streaming thread: what a participant's input bin asks of its sender
+ * (upstream events reaching its appsrc) goes out as RTCP: the
+ * depayloader's keyframe requests as PLI (one per 300 ms at most), the
+ * jitter buffer's retransmission requests as NACK. */
+static GstPadProbeReturn
+input_feedback (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Feedback *fb = data;
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  const GstStructure *s = gst_event_get_structure (ev);
+  guint32 ssrc = (guint32) g_atomic_int_get (&fb->ssrc);
+
+  if (gst_video_event_is_force_key_unit (ev))
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      if (ssrc != 0 && now - fb->last_request_us >= 300 * 1000)
+        {
+          fb->last_request_us = now;
+          mm_endpoint_request_keyframe (fb->ep, ssrc);
+        }
+      return GST_PAD_PROBE_DROP;
+    }
+  if (s != NULL && gst_structure_has_name (s, "GstRTPRetransmissionRequest"))
+    {
+      guint seqnum = 0, rssrc = 0;
+
+      if (gst_structure_get_uint (s, "seqnum", &seqnum)
+          && gst_structure_get_uint (s, "ssrc", &rssrc))
+        {
+          guint16 seq = (guint16) seqnum;
+
+          mm_endpoint_nack (fb->ep, rssrc, &seq, 1);
+        }
+      return GST_PAD_PROBE_DROP;
+    }
+  return GST_PAD_PROBE_OK;
+}
+
+/* The receiving end of one m-line @p sends on: pipelines/video-in or
+ * audio-in, whose appsrc "rtpsrc" the transport thread feeds (on_rtp).
+ * Its media enters the composite or the mixes when the first packet
+ * arrives (input_ready). */
+static gboolean
+add_input (Peer *p, InputRole role, const MmSdpMedia *md, GError **error)
+{
+  MmMedia *m = p->m;
+  g_autofree char *lat = g_strdup_printf ("%d", m->app->opts->jitter_latency);
+  const char *vars[] = { "LATENCY", lat, NULL };
+  gboolean video = md->kind == MM_SDP_VIDEO;
+  const char *file = video ? "video-in" : "audio-in";
+  g_autoptr (GstCaps) caps = NULL;
+  GstElement *src;
+  GstBin *bin;
+  GstPad *pad;
+  Feedback *fb;
+
+  if (p->input_bins[role] != NULL)
+    return TRUE;
+  bin = make_bin (m, file, vars, error);
+  if (bin == NULL)
+    return FALSE;
+  src = gst_bin_get_by_name (bin, "rtpsrc");
+  if (src == NULL || !GST_IS_APP_SRC (src))
+    {
+      g_set_error (error, MM_ERROR, MM_ERROR_INTERNAL,
+                   "pipelines/%s.pipeline must start with an appsrc named rtpsrc", file);
+      g_clear_object (&src);
+      gst_object_unref (gst_object_ref_sink (bin));
+      return FALSE;
+    }
+  caps = gst_caps_new_simple ("application/x-rtp",
+                              "media", G_TYPE_STRING, video ? "video" : "audio",
+                              "encoding-name", G_TYPE_STRING, video ? "VP8" : "OPUS",
+                              "payload", G_TYPE_INT, (gint) md->pt,
+                              "clock-rate", G_TYPE_INT, video ? 90000 : 48000, NULL);
+  g_object_set (src, "caps", caps, NULL);
+  fb = g_new0 (Feedback, 1);
+  fb->ep = mm_endpoint_ref (p->ep);
+  fb->ssrc = (gint) md->ssrc;
+  pad = gst_element_get_static_pad (src, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, input_feedback, fb, feedback_free);
+  gst_object_unref (pad);
+  p->input_bins[role] = gst_object_ref (bin);
+  gst_bin_add (GST_BIN (m->pipeline), GST_ELEMENT (bin));
+  gst_element_sync_state_with_parent (GST_ELEMENT (bin));
+  g_mutex_lock (&p->in_lock);
+  p->inputs[role].appsrc = src;   /* the reference gst_bin_get_by_name gave */
+  p->inputs[role].fb = fb;
+  p->inputs[role].pt = md->pt;
+  p->inputs[role].ssrc = md->ssrc;
+  g_strlcpy (p->inputs[role].mid, md->mid != NULL ? md->mid : "", sizeof p->inputs[role].mid);
+  p->inputs[role].seen = FALSE;
+  g_mutex_unlock (&p->in_lock);
+  return TRUE;
+}
+
+/* No packet reaches @p's inputs any more, and their bins stop (they are
+ * taken out of the pipeline by peer_teardown). */
+static void
+stop_inputs (Peer *p)
+{
+  GstElement *srcs[N_INPUTS];
+
+  g_mutex_lock (&p->in_lock);
+  for (guint i = 0; i < N_INPUTS; i++)
+    {
+      srcs[i] = p->inputs[i].appsrc;
+      memset (&p->inputs[i], 0, sizeof p->inputs[i]);
+    }
+  g_mutex_unlock (&p->in_lock);
+  for (guint i = 0; i < N_INPUTS; i++)
+    {
+      g_clear_object (&srcs[i]);
+      if (p->input_bins[i] != NULL)
+        {
+          gst_element_set_locked_state (GST_ELEMENT (p->input_bins[i]), TRUE);
+          gst_element_set_state (GST_ELEMENT (p->input_bins[i]), GST_STATE_NULL);
+        }
+    }
+}
+
+/* Transport thread, under in_lock: the input an RTP packet belongs to, by
+ * its SSRC, else by the MID header extension, else by payload type (the
+ * first input of that type still without an SSRC); the SSRC is learned
+ * then. */
+static Input *
+route_packet (Peer *p, const MmRtpHeader *h)
+{
+  Input *found = NULL;
+
+  for (guint i = 0; i < N_INPUTS && found == NULL; i++)
+    if (p->inputs[i].appsrc != NULL && p->inputs[i].ssrc == h->ssrc)
+      return &p->inputs[i];
+  if (p->mid_ext != 0)
+    {
+      gsize len = 0;
+      const guint8 *mid = mm_rtp_find_extension (h, p->mid_ext, &len);
+
+      for (guint i = 0; mid != NULL && i < N_INPUTS && found == NULL; i++)
+        if (p->inputs[i].appsrc != NULL && strlen (p->inputs[i].mid) == len
+            && memcmp (p->inputs[i].mid, mid, len) == 0)
+          found = &p->inputs[i];
+    }
+  for (guint i = 0; i < N_INPUTS && found == NULL; i++)
+    if (p->inputs[i].appsrc != NULL && p->inputs[i].ssrc == 0 && p->inputs[i].pt == h->pt)
+      found = &p->inputs[i];
+  if (found != NULL && found->ssrc != h->ssrc)
+    {
+      found->ssrc = h->ssrc;
+      g_atomic_int_set (&found->fb->ssrc, (gint) h->ssrc);
+    }
+  return found;
+}
+
+static void input_ready (MmApp *app, gpointer data);
+
+/* Transport thread: an RTP packet from @p, unprotected. */
+static void
+on_rtp (MmEndpoint *ep, const guint8 *buf, gsize len, gpointer data)
+{
+  Peer *p = data;
+  MmRtpHeader h;
+  Input *in;
+  GstElement *src = NULL;
+  gboolean first = FALSE;
+  InputRole role = IN_CAMERA;
+
+  if (!mm_rtp_parse (buf, len, &h))
+    return;
+  g_mutex_lock (&p->in_lock);
+  in = route_packet (p, &h);
+  if (in != NULL && in->pt == h.pt)
+    {
+      src = gst_object_ref (in->appsrc);
+      first = !in->seen;
+      in->seen = TRUE;
+      role = (InputRole) (in - p->inputs);
+    }
+  g_mutex_unlock (&p->in_lock);
+  if (src == NULL)
+    return;
+  mm_probe_rtp_note (p->probe_in, buf, len);
+  gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_new_memdup (buf, len));
+  gst_object_unref (src);
+  if (first)
+    {
+      Hop *hop = hop_new (p);
+
+      hop->role = role;
+      mm_app_run_main (p->app, input_ready, hop, hop_free);
+    }
+}
 
 static void
 set_voice_muted (Peer *p)
@@ -1825,10 +1910,7 @@ add_screen (MmMedia *m, Peer *p, GstBin *bin)
   GstElement *label;
 
   if (p->screen_in != NULL)
-    {
-      g_ptr_array_add (p->spare_inputs, bin);
-      return;
-    }
+    return;
   p->screen_in = bin;
   pad = request_pad (m->video_mix, m->compositor, "sink_%u", NULL, &ghost);
   g_object_set (pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0, "zorder", 3u, NULL);
@@ -1851,6 +1933,8 @@ add_screen (MmMedia *m, Peer *p, GstBin *bin)
   screens_changed (m);
 }
 
+/* Main loop: the first packet of one of @p's inputs arrived: into the
+ * composite or the mixes with it. */
 static void
 input_ready (MmApp *app, gpointer data)
 {
@@ -1858,26 +1942,23 @@ input_ready (MmApp *app, gpointer data)
   Peer *p = h->p;
   MmMedia *m = p->m;
   g_autoptr (GError) error = NULL;
+  GstBin *bin;
 
   if (p->removed)
-    {
-      remove_bin (m, GST_ELEMENT (h->bin));
-      return;
-    }
-  if (h->video && p->screen_mline >= 0 && h->mline == (guint) p->screen_mline)
-    add_screen (m, p, g_steal_pointer (&h->bin));
-  else if (h->video)
+    return;
+  bin = p->input_bins[h->role];
+  if (bin == NULL)
+    return;
+  if (h->role == IN_SCREEN)
+    add_screen (m, p, bin);
+  else if (h->role == IN_CAMERA)
     {
       GstPad *ghost = NULL;
       GstPad *pad;
 
       if (p->video_in != NULL)
-        {
-          peer_log (p, G_LOG_LEVEL_INFO, "a second video; ignored");
-          g_ptr_array_add (p->spare_inputs, g_steal_pointer (&h->bin));
-          return;
-        }
-      p->video_in = g_steal_pointer (&h->bin);
+        return;
+      p->video_in = bin;
       pad = request_pad (p->m->video_mix, m->compositor, "sink_%u", NULL, &ghost);
       g_object_set (pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0,
                     "zorder", 2u, NULL);
@@ -1908,11 +1989,8 @@ input_ready (MmApp *app, gpointer data)
       GstElement *level;
 
       if (p->audio_in != NULL)
-        {
-          g_ptr_array_add (p->spare_inputs, g_steal_pointer (&h->bin));
-          return;
-        }
-      p->audio_in = g_steal_pointer (&h->bin);
+        return;
+      p->audio_in = bin;
       level = gst_bin_get_by_name (p->audio_in, "level");
       if (level != NULL)
         {
@@ -1930,56 +2008,6 @@ input_ready (MmApp *app, gpointer data)
       connect_voice (m, p, NULL);
       peer_log (p, G_LOG_LEVEL_INFO, "its voice in the mixes");
     }
-}
-
-/* Streaming thread: webrtcbin has decrypted media for us. */
-static void
-on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
-{
-  Peer *p = data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstCaps) caps = NULL;
-  const char *media;
-  GstBin *bin;
-  GstPad *sink;
-  Hop *h;
-
-  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
-    return;
-  caps = gst_pad_get_current_caps (pad);
-  if (caps == NULL)
-    caps = gst_pad_query_caps (pad, NULL);
-  media = gst_structure_get_string (gst_caps_get_structure (caps, 0), "media");
-  if (g_strcmp0 (media, "video") != 0 && g_strcmp0 (media, "audio") != 0)
-    return;
-  bin = make_bin (p->m, g_str_equal (media, "video") ? "video-in" : "audio-in", NULL, &error);
-  if (bin == NULL)
-    {
-      peer_log (p, G_LOG_LEVEL_WARNING, "%s", error->message);
-      return;
-    }
-  gst_object_ref (bin);
-  gst_bin_add (GST_BIN (p->m->pipeline), GST_ELEMENT (bin));
-  gst_element_sync_state_with_parent (GST_ELEMENT (bin));
-  sink = gst_element_get_static_pad (GST_ELEMENT (bin), "sink");
-  if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
-    peer_log (p, G_LOG_LEVEL_WARNING, "cannot link its %s", media);
-  gst_object_unref (sink);
-  h = hop_new (p);
-  h->bin = bin;
-  h->video = g_str_equal (media, "video");
-  h->mline = G_MAXUINT;
-  {
-    GstWebRTCRTPTransceiver *trans = NULL;
-
-    g_object_get (pad, "transceiver", &trans, NULL);
-    if (trans != NULL)
-      {
-        g_object_get (trans, "mlineindex", &h->mline, NULL);
-        gst_object_unref (trans);
-      }
-  }
-  mm_app_run_main (p->m->app, input_ready, h, hop_free);
 }
 
 /* ---- a new mix-minus ---------------------------------------------------- */
@@ -2045,6 +2073,14 @@ start_mix (MmMedia *m, Peer *p, GError **error)
   p->mix = make_bin (m, "audio-mix", avars, error);
   if (p->mix == NULL)
     return FALSE;
+  p->mix_stream = mm_stream_new (m->app->transport, 48000, 0, NULL, NULL);
+  if (!attach_sender (p->mix, "asend", p->mix_stream, NULL, error))
+    {
+      gst_object_unref (gst_object_ref_sink (p->mix));
+      p->mix = NULL;
+      g_clear_pointer (&p->mix_stream, mm_stream_free);
+      return FALSE;
+    }
   amix = gst_bin_get_by_name (p->mix, "amix");
   set_upstream_floor (m, amix);
   gst_object_unref (amix);
@@ -2103,528 +2139,234 @@ remove_card (MmMedia *m, Peer *p)
 
 /* ---- the offer --------------------------------------------------------- */
 
+/* Which offered m-lines carry what: their indices, or -1. */
 typedef struct {
-  gboolean present;
-  gboolean client_sends;
-  gboolean client_receives;
-  guint pt;
-  gint index;             /* of the m-line */
-} Section;
+  gint video;    /* the first video m-line: the composite goes out on it */
+  gint audio;    /* the first audio m-line: a mix goes out on it */
+  gint camera;   /* the first video m-line, from "video" on, the client sends on */
+  gint voice;    /* likewise for audio */
+  gint screen;   /* the next video m-line after the camera: a shared screen */
+} Plan;
 
-/* The first m-line from @start on of @kind with a payload type for @codec. */
-static Section
-find_section_from (const GstSDPMessage *sdp, const char *kind, const char *codec, guint start)
+static const MmSdpMedia *
+media_at (const MmSdpSession *s, gint i)
 {
-  Section s = { FALSE, FALSE, FALSE, 0, -1 };
-
-  for (guint i = start; i < gst_sdp_message_medias_len (sdp) && !s.present; i++)
-    {
-      const GstSDPMedia *md = gst_sdp_message_get_media (sdp, i);
-
-      /* Port 0 is a rejected m-line, unless it is bundle-only (max-bundle). */
-      if (g_strcmp0 (gst_sdp_media_get_media (md), kind) != 0
-          || (gst_sdp_media_get_port (md) == 0
-              && gst_sdp_media_get_attribute_val (md, "bundle-only") == NULL))
-        continue;
-      for (guint k = 0; k < gst_sdp_media_attributes_len (md) && !s.present; k++)
-        {
-          const GstSDPAttribute *a = gst_sdp_media_get_attribute (md, k);
-          char *end;
-          guint64 pt;
-
-          if (g_strcmp0 (a->key, "rtpmap") != 0 || a->value == NULL)
-            continue;
-          pt = g_ascii_strtoull (a->value, &end, 10);
-          while (*end == ' ')
-            end++;
-          if (pt < 128 && g_ascii_strncasecmp (end, codec, strlen (codec)) == 0
-              && end[strlen (codec)] == '/')
-            {
-              s.present = TRUE;
-              s.pt = (guint) pt;
-            }
-        }
-      if (s.present)
-        {
-          gboolean sendonly = gst_sdp_media_get_attribute_val (md, "sendonly") != NULL;
-          gboolean recvonly = gst_sdp_media_get_attribute_val (md, "recvonly") != NULL;
-          gboolean inactive = gst_sdp_media_get_attribute_val (md, "inactive") != NULL;
-
-          s.client_sends = !recvonly && !inactive;
-          s.client_receives = !sendonly && !inactive;
-          s.index = (gint) i;
-        }
-    }
-  return s;
+  return i >= 0 ? s->media->pdata[i] : NULL;
 }
 
-static Section
-find_section (const GstSDPMessage *sdp, const char *kind, const char *codec)
-{
-  return find_section_from (sdp, kind, codec, 0);
-}
-
-/* What the client sends on: @first is the m-line it receives on (the
- * first of its kind).  A client that starts sending after receiving only
- * (a viewer who starts publishing) adds m-lines rather than change the
- * direction of the first (webrtcbin 1.22 does not implement direction
- * changes): its input is then the first m-line after @first it sends on. */
-static Section
-find_input (const GstSDPMessage *sdp, const char *kind, const char *codec, Section first)
-{
-  Section s = first;
-
-  while (s.present && !s.client_sends)
-    s = find_section_from (sdp, kind, codec, (guint) s.index + 1);
-  return s;
-}
-
-/* A shared screen: the next video m-line after the camera. */
-static Section
-find_screen (const GstSDPMessage *sdp, Section video, Section camera)
-{
-  Section none = { FALSE, FALSE, FALSE, 0, -1 };
-  Section after = camera.present ? camera : video;
-
-  return after.present ? find_section_from (sdp, "video", "VP8", (guint) after.index + 1) : none;
-}
-
-/* The offer's ICE user fragment (session level or the first m-line's). */
-static char *
-offer_ufrag (const GstSDPMessage *sdp)
-{
-  const char *u = gst_sdp_message_get_attribute_val (sdp, "ice-ufrag");
-
-  for (guint i = 0; u == NULL && i < gst_sdp_message_medias_len (sdp); i++)
-    u = gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (sdp, i), "ice-ufrag");
-  return g_strdup (u);
-}
-
-/* Link @src_bin's tee into a new sink pad of the peer's webrtcbin, and set
- * that transceiver's direction. */
-static Branch *
-link_sender (Peer *p, GstBin *src_bin, const char *tee, const char *desc, const char *kind,
-             const char *encoding, guint clock_rate, guint pt, gboolean recv_too, GError **error)
-{
-  g_autofree char *pt_text = g_strdup_printf ("%u", pt);
-  const char *vars[] = { "PT", pt_text, NULL };
-  g_autoptr (GstCaps) caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, kind,
-                                                   "encoding-name", G_TYPE_STRING, encoding,
-                                                   "payload", G_TYPE_INT, (gint) pt,
-                                                   "clock-rate", G_TYPE_INT, (gint) clock_rate,
-                                                   NULL);
-  GstPad *ghost = NULL;
-  GstPad *pad = request_pad (NULL, p->webrtc, "sink_%u", caps, &ghost);
-  GstWebRTCRTPTransceiver *trans = NULL;
-  Branch *b;
-
-  if (pad == NULL)
-    {
-      g_set_error (error, MM_ERROR, MM_ERROR_INTERNAL, "webrtcbin gave no %s sink pad", kind);
-      return NULL;
-    }
-  b = branch_new (p->m, src_bin, tee, desc, vars, NULL, p->webrtc, pad, NULL, error);
-  if (b == NULL)
-    return NULL;
-  g_object_get (pad, "transceiver", &trans, NULL);
-  if (trans != NULL)
-    {
-      g_object_set (trans, "direction",
-                    recv_too ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
-                             : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, NULL);
-      gst_object_unref (trans);
-    }
-  g_ptr_array_add (p->sink_pads, gst_object_ref (pad));
-  g_signal_connect_data (pad, "notify::caps", G_CALLBACK (on_sink_caps), peer_ref (p),
-                         (GClosureNotify) (void (*) (void)) peer_unref, 0);
-  return b;
-}
-
-static void
-add_receiver (Peer *p, const char *kind, const char *encoding, guint clock_rate, guint pt)
-{
-  g_autoptr (GstCaps) caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, kind,
-                                                   "encoding-name", G_TYPE_STRING, encoding,
-                                                   "payload", G_TYPE_INT, (gint) pt,
-                                                   "clock-rate", G_TYPE_INT, (gint) clock_rate,
-                                                   NULL);
-  GstWebRTCRTPTransceiver *trans = NULL;
-
-  g_signal_emit_by_name (p->webrtc, "add-transceiver",
-                         GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps, &trans);
-  if (trans != NULL)
-    gst_object_unref (trans);
-}
-
-/* The loopback addresses ICE should offer besides the interfaces': those
- * the server listens on ([server] listen 127.0.0.1, ::1, 0.0.0.0 or ::).
- * libnice leaves loopback out as soon as another interface exists, and a
- * client on this machine that gathers only 127.0.0.1 could not connect. */
-static void
-add_listen_loopback (const char *listen, GPtrArray *out)
-{
-  if (g_strcmp0 (listen, "127.0.0.1") == 0 || g_strcmp0 (listen, "0.0.0.0") == 0
-      || g_strcmp0 (listen, "::") == 0)
-    g_ptr_array_add (out, g_strdup ("127.0.0.1"));
-  if (g_strcmp0 (listen, "::1") == 0 || g_strcmp0 (listen, "::") == 0)
-    g_ptr_array_add (out, g_strdup ("::1"));
-}
-
-/* The local addresses ICE gathers on: [media] ice-addresses, or when
- * that is empty every interface's, with loopback as above.
- * Returns: (transfer full) of char*. */
-static GPtrArray *
-ice_addresses (const MmOptions *o)
-{
-  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
-  g_auto (GStrv) listed = g_strsplit (o->ice_addresses, ",", -1);
-
-  for (guint i = 0; listed[i] != NULL; i++)
-    {
-      const char *a = g_strstrip (listed[i]);
-
-      if (*a != '\0')
-        g_ptr_array_add (out, g_strdup (a));
-    }
-  if (out->len == 0)
-    {
-      GList *ips = nice_interfaces_get_local_ips (FALSE);
-
-      for (GList *l = ips; l != NULL; l = l->next)
-        g_ptr_array_add (out, l->data);   /* takes the string */
-      g_list_free (ips);
-      add_listen_loopback (o->listen, out);
-    }
-  return out;
-}
-
-static void
-configure_ice (MmMedia *m, GstElement *webrtc)
-{
-  const MmOptions *o = m->app->opts;
-  GObject *ice = NULL;
-  NiceAgent *agent = NULL;
-  g_autoptr (GPtrArray) addrs = NULL;
-
-  g_object_get (webrtc, "ice-agent", &ice, NULL);
-  if (ice == NULL)
-    return;
-  if (o->udp_port_min > 0)
-    g_object_set (ice, "min-rtp-port", (guint) o->udp_port_min,
-                  "max-rtp-port", (guint) o->udp_port_max, NULL);
-  g_object_get (ice, "agent", &agent, NULL);
-  if (agent == NULL)
-    {
-      g_object_unref (ice);
-      return;
-    }
-  /* No UPnP port mappings: a server has its ports open (udp-port-min/max)
-   * or a public-ip; asking the router costs a failed multicast socket per
-   * connection ("gupnp-context: Unable to listen"). */
-  g_object_set (agent, "upnp", FALSE, NULL);
-  addrs = ice_addresses (o);
-  for (guint i = 0; i < addrs->len; i++)
-    {
-      NiceAddress addr;
-
-      nice_address_init (&addr);
-      if (nice_address_set_from_string (&addr, addrs->pdata[i]))
-        nice_agent_add_local_address (agent, &addr);
-      else
-        room_log (m, G_LOG_LEVEL_WARNING, "media.ice-addresses: %s is not an IP address",
-                  (const char *) addrs->pdata[i]);
-    }
-  g_object_unref (agent);
-  g_object_unref (ice);
-}
-
-/* ---- what webrtcbin needs of an offer --------------------------------- */
-
-static gboolean
-empty (const char *value)
-{
-  return value == NULL || *value == '\0';
-}
-
-/* The index of attribute @key of @md, or -1. */
 static gint
-attribute_index (const GstSDPMedia *md, const char *key)
+find_from (const MmSdpSession *s, MmSdpKind kind, gint start, gboolean sending)
 {
-  for (guint k = 0; k < gst_sdp_media_attributes_len (md); k++)
-    if (g_strcmp0 (gst_sdp_media_get_attribute (md, k)->key, key) == 0)
-      return (gint) k;
+  for (guint i = (guint) MAX (start, 0); i < s->media->len; i++)
+    {
+      const MmSdpMedia *md = s->media->pdata[i];
+
+      if (md->kind == kind && !md->rejected && (!sending || md->sends))
+        return (gint) i;
+    }
   return -1;
 }
 
-/* Make @md's attribute @key @value (NULL: remove it). */
-static void
-set_attribute (GstSDPMedia *md, const char *key, const char *value)
+/* A client that starts sending after receiving only (a viewer made
+ * presenter) may turn its first m-lines sendrecv or add new ones: its
+ * input is the first m-line from the first of its kind on that it sends
+ * on. */
+static Plan
+plan_offer (const MmSdpSession *s)
 {
-  gint k = attribute_index (md, key);
+  Plan pl;
+  gint after;
 
-  if (k >= 0 && value == NULL)
-    gst_sdp_media_remove_attribute (md, (guint) k);
-  else if (k >= 0)
-    {
-      GstSDPAttribute attr = { 0 };
-
-      gst_sdp_attribute_set (&attr, key, value);
-      gst_sdp_media_replace_attribute (md, (guint) k, &attr);
-    }
-  else if (value != NULL)
-    gst_sdp_media_add_attribute (md, key, value);
+  pl.video = find_from (s, MM_SDP_VIDEO, 0, FALSE);
+  pl.audio = find_from (s, MM_SDP_AUDIO, 0, FALSE);
+  pl.camera = pl.video >= 0 ? find_from (s, MM_SDP_VIDEO, pl.video, TRUE) : -1;
+  pl.voice = pl.audio >= 0 ? find_from (s, MM_SDP_AUDIO, pl.audio, TRUE) : -1;
+  after = pl.camera >= 0 ? pl.camera : pl.video;
+  pl.screen = after >= 0 ? find_from (s, MM_SDP_VIDEO, after + 1, FALSE) : -1;
+  return pl;
 }
 
-/* RFC 8843: before BUNDLE is agreed, each m-line of an offer may carry
- * its own ICE credentials (aiortc does so); once it is, the transport of
- * the offerer-tagged m-line, the first of the group, carries them all.
- * webrtcbin 1.22 refuses such an offer ("different ice-ufrag values in
- * bundle"), so the m-lines of the group take the tagged one's.  *@changed
- * counts the m-lines that did. */
-static gboolean
-bundle_credentials (GstSDPMessage *sdp, guint *changed, GError **error)
+/* @sdp_text read, with what mixmeet needs of it.
+ * Returns: (transfer full) or NULL with @error. */
+static MmSdpSession *
+read_offer (const char *sdp_text, GError **error)
 {
-  const char *group = gst_sdp_message_get_attribute_val (sdp, "group");
-  g_auto (GStrv) mids = NULL;
-  const GstSDPMedia *tagged = NULL;
-  g_autofree char *ufrag = NULL;
-  g_autofree char *pwd = NULL;
+  MmSdpSession *s = mm_sdp_parse (sdp_text, error);
 
-  *changed = 0;
-  if (group == NULL || !g_str_has_prefix (group, "BUNDLE"))
-    return TRUE;
-  mids = g_strsplit_set (group + strlen ("BUNDLE"), " ", -1);
-  for (guint i = 0; mids[i] != NULL && tagged == NULL; i++)
-    if (*mids[i] != '\0')
-      {
-        for (guint n = 0; n < gst_sdp_message_medias_len (sdp) && tagged == NULL; n++)
-          if (g_strcmp0 (gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (sdp, n),
-                                                          "mid"), mids[i]) == 0)
-            tagged = gst_sdp_message_get_media (sdp, n);
-        if (tagged == NULL)
-          {
-            g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                         "the offer's BUNDLE group names mid %s, which no m-line has", mids[i]);
-            return FALSE;
-          }
-      }
-  if (tagged == NULL)
-    return TRUE;
-  ufrag = g_strdup (gst_sdp_media_get_attribute_val (tagged, "ice-ufrag"));
-  pwd = g_strdup (gst_sdp_media_get_attribute_val (tagged, "ice-pwd"));
-  for (guint n = 0; n < gst_sdp_message_medias_len (sdp); n++)
-    {
-      GstSDPMedia *md = (GstSDPMedia *) gst_sdp_message_get_media (sdp, n);
-      const char *mid = gst_sdp_media_get_attribute_val (md, "mid");
-
-      if (md == tagged || mid == NULL || !g_strv_contains ((const char *const *) mids, mid))
-        continue;
-      if (g_strcmp0 (gst_sdp_media_get_attribute_val (md, "ice-ufrag"), ufrag) == 0
-          && g_strcmp0 (gst_sdp_media_get_attribute_val (md, "ice-pwd"), pwd) == 0)
-        continue;
-      set_attribute (md, "ice-ufrag", ufrag);
-      set_attribute (md, "ice-pwd", pwd);
-      (*changed)++;
-    }
-  return TRUE;
-}
-
-/* Check @sdp for what webrtcbin would refuse, in words a client
- * developer can act on, and rewrite what is valid SDP that webrtcbin 1.22
- * reads wrongly: a fingerprint both at session level and on the m-lines
- * (it then says "No fingerprint lines in sdp"), an a=setup at session
- * level only, and per-m-line ICE credentials inside a BUNDLE group.
- * *@rewritten (nullable) counts the m-lines whose credentials changed. */
-static gboolean
-normalise_offer (GstSDPMessage *sdp, guint *rewritten, GError **error)
-{
-  static const char *const setups[] = { "actpass", "active", "passive", NULL };
-  const char *session_fp = gst_sdp_message_get_attribute_val (sdp, "fingerprint");
-  const char *session_setup = gst_sdp_message_get_attribute_val (sdp, "setup");
-  const GstSDPKey *key = gst_sdp_message_get_key (sdp);
-  const char *first_fp = NULL;
-  guint changed = 0;
-
-  if (key != NULL && !empty (key->data))
+  if (s == NULL)
+    return NULL;
+  if (mm_sdp_first (s, MM_SDP_VIDEO) == NULL && mm_sdp_first (s, MM_SDP_AUDIO) == NULL)
     {
       g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                           "the offer has a k= line: mixmeet keys media with DTLS-SRTP only");
-      return FALSE;
+                           "the offer has neither VP8 video nor Opus audio");
+      mm_sdp_session_free (s);
+      return NULL;
     }
-  if (!bundle_credentials (sdp, &changed, error))
-    return FALSE;
-  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++)
-    {
-      GstSDPMedia *md = (GstSDPMedia *) gst_sdp_message_get_media (sdp, i);
-      const char *fp = gst_sdp_media_get_attribute_val (md, "fingerprint");
-      const char *setup = gst_sdp_media_get_attribute_val (md, "setup");
-
-      if (empty (gst_sdp_media_get_attribute_val (md, "mid")))
-        {
-          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                       "m-line %u has no a=mid", i);
-          return FALSE;
-        }
-      if (empty (fp) && empty (session_fp))
-        {
-          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                       "m-line %u has no DTLS fingerprint (a=fingerprint), nor has the session",
-                       i);
-          return FALSE;
-        }
-      if (!empty (fp) && !empty (session_fp) && g_strcmp0 (fp, session_fp) != 0)
-        {
-          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                       "the DTLS fingerprint of m-line %u differs from the session's", i);
-          return FALSE;
-        }
-      if (!empty (fp) && first_fp != NULL && g_strcmp0 (fp, first_fp) != 0)
-        {
-          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                       "the DTLS fingerprint of m-line %u differs from the first m-line's", i);
-          return FALSE;
-        }
-      if (first_fp == NULL && !empty (fp))
-        first_fp = fp;
-      if (empty (setup) && !empty (session_setup))
-        {
-          gst_sdp_media_add_attribute (md, "setup", session_setup);
-          setup = session_setup;
-        }
-      if (empty (setup) || !g_strv_contains (setups, setup))
-        {
-          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                       "m-line %u needs a=setup:actpass (or active or passive)", i);
-          return FALSE;
-        }
-      if ((empty (gst_sdp_media_get_attribute_val (md, "ice-ufrag"))
-           && empty (gst_sdp_message_get_attribute_val (sdp, "ice-ufrag")))
-          || (empty (gst_sdp_media_get_attribute_val (md, "ice-pwd"))
-              && empty (gst_sdp_message_get_attribute_val (sdp, "ice-pwd"))))
-        {
-          g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                       "m-line %u has no ICE credentials (a=ice-ufrag and a=ice-pwd)", i);
-          return FALSE;
-        }
-    }
-  /* The same fingerprint at both levels: the session's stands for all. */
-  if (!empty (session_fp))
-    for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++)
-      {
-        GstSDPMedia *md = (GstSDPMedia *) gst_sdp_message_get_media (sdp, i);
-        gint k;
-
-        while ((k = attribute_index (md, "fingerprint")) >= 0)
-          gst_sdp_media_remove_attribute (md, (guint) k);
-      }
-  if (rewritten != NULL)
-    *rewritten = changed;
-  return TRUE;
+  return s;
 }
 
 gboolean
 mm_media_check_offer (const char *sdp_text, gboolean *sends, GError **error)
 {
-  GstSDPMessage *sdp = NULL;
-  gboolean ok;
+  g_autoptr (MmSdpSession) s = read_offer (sdp_text, error);
+  Plan pl;
 
-  if (gst_sdp_message_new_from_text (sdp_text, &sdp) != GST_SDP_OK
-      || gst_sdp_message_medias_len (sdp) == 0)
-    {
-      if (sdp != NULL)
-        gst_sdp_message_free (sdp);
-      g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                           "sdp is not a session description with media");
-      return FALSE;
-    }
-  ok = find_section (sdp, "video", "VP8").present || find_section (sdp, "audio", "opus").present;
+  if (s == NULL)
+    return FALSE;
+  pl = plan_offer (s);
   if (sends != NULL)
-    *sends = find_input (sdp, "video", "VP8", find_section (sdp, "video", "VP8")).present
-             || find_input (sdp, "audio", "opus", find_section (sdp, "audio", "opus")).present;
-  if (!ok)
-    g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                         "the offer has neither VP8 video nor Opus audio");
-  else if (sends == NULL)
-    ok = normalise_offer (sdp, NULL, error);
-  gst_sdp_message_free (sdp);
-  return ok;
+    *sends = pl.camera >= 0 || pl.voice >= 0;
+  return TRUE;
 }
 
 static void
-set_direction (GstPad *webrtc_sink_pad, GstWebRTCRTPTransceiverDirection dir)
+send_answer_now (MmApp *app, gpointer data)
 {
-  GstWebRTCRTPTransceiver *trans = NULL;
+  Hop *h = data;
+  Peer *p = h->p;
+  g_autoptr (JsonObject) ev = NULL;
 
-  g_object_get (webrtc_sink_pad, "transceiver", &trans, NULL);
-  if (trans != NULL)
-    {
-      g_object_set (trans, "direction", dir, NULL);
-      gst_object_unref (trans);
-    }
+  if (p->removed)
+    return;
+  ev = json_object_new ();
+  json_object_set_string_member (ev, "sdp", h->text);
+  p->m->sink.send (p->m->sink.data, p->id, "answer", ev);
+  if (p->m->layout_event != NULL)
+    p->m->sink.send (p->m->sink.data, p->id, "layout", p->m->layout_event);
 }
 
-/* A new offer on the same connection (same ICE credentials): a viewer who
- * starts sending, a screen shared or no longer shared.  Takes @sdp. */
-static gboolean
-renegotiate (MmMedia *m, Peer *p, GstSDPMessage *sdp, GError **error)
+/* Our answer to @offer, sent to the client after the request that
+ * carried the offer has been answered. */
+static void
+send_answer (Peer *p, const MmSdpSession *offer, const Plan *pl)
 {
-  Section video = find_section (sdp, "video", "VP8");
-  Section audio = find_section (sdp, "audio", "opus");
-  Section camera = find_input (sdp, "video", "VP8", video);
-  Section voice = find_input (sdp, "audio", "opus", audio);
-  Section screen = find_screen (sdp, video, camera);
-  gboolean showed = shows_screen (p);
-  GstWebRTCSessionDescription *offer;
+  MmMedia *m = p->m;
+  g_autofree MmSdpAnswerMedia *am = g_new0 (MmSdpAnswerMedia, offer->media->len);
+  g_auto (GStrv) candidates = mm_transport_candidates (m->app->transport);
+  MmSdpAnswerParams ap = { 0 };
+  Hop *h = hop_new (p);
 
-  if (!p->remote_set || !p->answer_sent)
+  for (guint i = 0; i < offer->media->len; i++)
     {
-      gst_sdp_message_free (sdp);
-      g_set_error_literal (error, MM_ERROR, MM_ERROR_CONFLICT,
-                           "the previous offer is still being answered: wait for its answer");
-      return FALSE;
+      const MmSdpMedia *md = offer->media->pdata[i];
+      MmSdpAnswerMedia *a = &am[i];
+      gint at = (gint) i;
+
+      a->accept = !md->rejected;
+      if (!a->accept)
+        continue;
+      if (at == pl->video && p->video_sub)
+        {
+          a->we_send = TRUE;
+          a->ssrc = p->video_ssrc;
+          a->msid_stream = "mixmeet";
+          a->msid_track = "composite";
+        }
+      if (at == pl->audio && p->audio_stream != NULL)
+        {
+          a->we_send = TRUE;
+          a->ssrc = p->audio_ssrc;
+          a->msid_stream = "mixmeet";
+          a->msid_track = "mix";
+        }
+      if (at == pl->camera || at == pl->voice || at == pl->screen)
+        a->we_receive = md->sends;
     }
-  if ((p->video_mline >= 0 && video.index != p->video_mline)
-      || (p->audio_mline >= 0 && audio.index != p->audio_mline))
+  ap.ice_ufrag = mm_endpoint_ufrag (p->ep);
+  ap.ice_pwd = mm_endpoint_pwd (p->ep);
+  ap.fingerprint = mm_transport_fingerprint (m->app->transport);
+  ap.setup = p->setup;
+  ap.candidates = (const char *const *) candidates;
+  ap.cname = "mixmeet";
+  ap.media = am;
+  ap.n_media = offer->media->len;
+  h->text = mm_sdp_build_answer (offer, &ap);
+  mm_app_run_main (m->app, send_answer_now, h, hop_free);
+}
+
+/* Make @p's media what @offer says: the composite and a mix to it where
+ * it receives, its camera, voice and screen in where it sends. */
+static gboolean
+apply_offer (Peer *p, const MmSdpSession *offer, const Plan *pl, GError **error)
+{
+  MmMedia *m = p->m;
+  const MmSdpMedia *video = media_at (offer, pl->video);
+  const MmSdpMedia *audio = media_at (offer, pl->audio);
+  const MmSdpMedia *camera = media_at (offer, pl->camera);
+  const MmSdpMedia *voice = media_at (offer, pl->voice);
+  const MmSdpMedia *screen = media_at (offer, pl->screen);
+
+  p->video_mline = pl->video;
+  p->audio_mline = pl->audio;
+  p->screen_mline = pl->screen;
+  p->presenting = screen != NULL && screen->sends;
+  for (guint i = 0; i < offer->media->len && p->mid_ext == 0; i++)
+    p->mid_ext = ((const MmSdpMedia *) offer->media->pdata[i])->ext_mid;
+
+  if (camera != NULL && !p->sends_video)
     {
-      gst_sdp_message_free (sdp);
+      p->sends_video = TRUE;
+      /* A tile from now on: a name card until the video arrives (and
+       * whenever it is off). */
+      if (p->card == NULL)
+        add_card (m, p);
+    }
+  if (camera != NULL && !add_input (p, IN_CAMERA, camera, error))
+    return FALSE;
+  if (voice != NULL && !p->sends_audio)
+    {
+      /* A mix-minus for someone who speaks: everyone else's voice. */
+      if (!start_mix (m, p, error))
+        return FALSE;
+      p->sends_audio = TRUE;
+    }
+  if (voice != NULL && !add_input (p, IN_VOICE, voice, error))
+    return FALSE;
+  if (screen != NULL && screen->sends && !add_input (p, IN_SCREEN, screen, error))
+    return FALSE;
+  if (camera != NULL || screen != NULL)
+    mm_endpoint_set_max_bitrate (p->ep, (guint64) m->app->opts->video_bitrate * 1000);
+
+  if (video != NULL && video->receives && !p->video_sub)
+    {
+      mm_stream_add (m->video_stream, p->ep, video->pt, p->video_ssrc);
+      p->video_sub = TRUE;
+      p->wants_video = TRUE;
+    }
+  if (audio != NULL && audio->receives)
+    {
+      MmStream *want = p->mix_stream != NULL ? p->mix_stream : m->audio_stream;
+
+      if (p->audio_stream == NULL)
+        mm_stream_add (want, p->ep, audio->pt, p->audio_ssrc);
+      else if (p->audio_stream != want)
+        mm_stream_move (p->audio_stream, want, p->ep);
+      p->audio_stream = want;
+      p->wants_audio = TRUE;
+    }
+  return TRUE;
+}
+
+/* A new offer on the same connection (the same ICE credentials, or new
+ * ones with the same DTLS certificate: an ICE restart): a viewer who
+ * starts sending, a screen shared or no longer shared. */
+static gboolean
+renegotiate (MmMedia *m, Peer *p, const MmSdpSession *offer, GError **error)
+{
+  Plan pl = plan_offer (offer);
+  gboolean showed = shows_screen (p);
+
+  if ((p->video_mline >= 0 && pl.video != p->video_mline)
+      || (p->audio_mline >= 0 && pl.audio != p->audio_mline))
+    {
       g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
                            "a new offer on the same connection must keep the audio and video "
                            "m-lines of the first one");
       return FALSE;
     }
-  p->video_mline = video.index;
-  p->audio_mline = audio.index;
-  p->screen_mline = screen.index;
-  p->presenting = screen.present && screen.client_sends;
-  if (camera.present && !p->sends_video)
-    {
-      p->sends_video = TRUE;
-      if (p->card == NULL)
-        add_card (m, p);
-      if (p->video_out != NULL && camera.index == video.index)
-        set_direction (p->video_out->sink_pad, GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV);
-    }
-  if (voice.present && !p->sends_audio)
-    {
-      if (!start_mix (m, p, error))
-        {
-          gst_sdp_message_free (sdp);
-          return FALSE;
-        }
-      p->sends_audio = TRUE;
-      if (p->audio_out != NULL)
-        {
-          if (voice.index == audio.index)
-            set_direction (p->audio_out->sink_pad, GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV);
-          branch_move (p->audio_out, p->mix);
-        }
-    }
-  p->remote_set = p->answer_requested = p->answer_sent = FALSE;
-  wait_for_answer (p);
-  offer = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, sdp);
-  g_signal_emit_by_name (p->webrtc, "set-remote-description", offer,
-                         gst_promise_new_with_change_func (on_remote_set, peer_ref (p), peer_unref));
-  gst_webrtc_session_description_free (offer);
+  if (!apply_offer (p, offer, &pl, error))
+    return FALSE;
+  send_answer (p, offer, &pl);
   peer_log (p, G_LOG_LEVEL_INFO, "new offer on the same connection (video %s, audio %s, screen %s)",
             p->sends_video ? "in" : "-", p->sends_audio ? "in" : "-", p->presenting ? "in" : "-");
   if (showed != shows_screen (p))
@@ -2632,58 +2374,50 @@ renegotiate (MmMedia *m, Peer *p, GstSDPMessage *sdp, GError **error)
   return TRUE;
 }
 
+static guint32
+random_ssrc (guint32 other)
+{
+  guint32 s;
+
+  do
+    s = g_random_int ();
+  while (s == 0 || s == other);
+  return s;
+}
+
 gboolean
 mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const char *sdp_text,
                 GError **error)
 {
-  GstSDPMessage *sdp = NULL;
-  GstWebRTCSessionDescription *offer;
-  Section video, audio, camera, voice, screen;
-  guint rewritten = 0;
+  g_autoptr (MmSdpSession) offer = read_offer (sdp_text, error);
+  MmEndpointConfig ec = { 0 };
+  MmEndpointCallbacks cb = { 0 };
+  Plan pl;
   Peer *p;
 
-  if (gst_sdp_message_new_from_text (sdp_text, &sdp) != GST_SDP_OK
-      || gst_sdp_message_medias_len (sdp) == 0)
-    {
-      if (sdp != NULL)
-        gst_sdp_message_free (sdp);
-      g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                           "sdp is not a session description with media");
-      return FALSE;
-    }
-  video = find_section (sdp, "video", "VP8");
-  audio = find_section (sdp, "audio", "opus");
-  if (!video.present && !audio.present)
-    {
-      gst_sdp_message_free (sdp);
-      g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
-                           "the offer has neither VP8 video nor Opus audio");
-      return FALSE;
-    }
-  if (!normalise_offer (sdp, &rewritten, error))
-    {
-      gst_sdp_message_free (sdp);
-      return FALSE;
-    }
+  if (offer == NULL)
+    return FALSE;
+  pl = plan_offer (offer);
   p = g_hash_table_lookup (m->peers, pid);
-  if (rewritten > 0)
-    media_log (m, pid, G_LOG_LEVEL_INFO,
-               "%u m-line(s) of the BUNDLE group had ICE credentials of their own: "
-               "the first m-line's stand for all (RFC 8843)", rewritten);
   if (p != NULL && !p->removed)
     {
-      g_autofree char *ufrag = offer_ufrag (sdp);
-
-      /* The same ICE credentials: the same connection, renegotiated.  Other
-       * ones: a new connection (the client lost the old one, or got no
-       * answer), which replaces the old. */
-      if (ufrag != NULL && g_strcmp0 (ufrag, p->ice_ufrag) == 0)
-        return renegotiate (m, p, sdp, error);
+      /* The same ICE credentials: the same connection, renegotiated.  New
+       * ones with the same certificate: an ICE restart (a client whose
+       * network changed), the DTLS session and keys go on.  Another
+       * certificate: a new connection (the client lost the old one),
+       * which replaces the old. */
+      if (g_strcmp0 (offer->ice_ufrag, p->ice_ufrag) == 0)
+        return renegotiate (m, p, offer, error);
+      if (g_strcmp0 (offer->fingerprint, p->fingerprint) == 0)
+        {
+          mm_endpoint_restart_ice (p->ep, offer->ice_ufrag, offer->ice_pwd);
+          g_free (p->ice_ufrag);
+          p->ice_ufrag = g_strdup (offer->ice_ufrag);
+          peer_log (p, G_LOG_LEVEL_INFO, "ICE restart");
+          return renegotiate (m, p, offer, error);
+        }
       mm_media_remove (m, pid);
     }
-  camera = find_input (sdp, "video", "VP8", video);
-  voice = find_input (sdp, "audio", "opus", audio);
-  screen = find_screen (sdp, video, camera);
 
   p = g_new0 (Peer, 1);
   p->ref_count = 1;
@@ -2692,92 +2426,50 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
   p->id = g_strdup (pid);
   p->name = g_strdup (display_name);
   p->order = m->next_order++;
-  p->pending_ice = g_ptr_array_new_with_free_func (g_free);
-  p->ice_out = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
-  p->sink_pads = g_ptr_array_new_with_free_func (gst_object_unref);
+  g_mutex_init (&p->in_lock);
   p->voices = g_ptr_array_new ();
-  p->spare_inputs = g_ptr_array_new_with_free_func (gst_object_unref);
   p->mix_inputs = g_ptr_array_new ();
-  p->sends_video = camera.present;
-  p->wants_video = video.present && video.client_receives;
-  p->sends_audio = voice.present;
-  p->wants_audio = audio.present && audio.client_receives;
-  p->video_pt = video.pt;
-  p->audio_pt = audio.pt;
-  p->video_mline = video.index;
-  p->audio_mline = audio.index;
-  p->screen_mline = screen.index;
-  p->presenting = screen.present && screen.client_sends;
-  p->ice_ufrag = offer_ufrag (sdp);
+  p->video_mline = p->audio_mline = p->screen_mline = -1;
+  p->ice_ufrag = g_strdup (offer->ice_ufrag);
+  p->fingerprint = g_strdup (offer->fingerprint);
+  p->setup = mm_sdp_answer_setup (offer->setup);
+  p->video_ssrc = random_ssrc (0);
+  p->audio_ssrc = random_ssrc (p->video_ssrc);
   p->level_db = -100;
+  p->probe_in = mm_probe_rtp_new (pid, FALSE);
+
+  ec.remote_ufrag = offer->ice_ufrag;
+  ec.remote_pwd = offer->ice_pwd;
+  ec.remote_fingerprint = offer->fingerprint;
+  ec.role = p->setup == MM_SDP_SETUP_ACTIVE ? MM_DTLS_CLIENT : MM_DTLS_SERVER;
+  for (guint i = 0; i < offer->media->len && ec.twcc_ext_id == 0; i++)
+    {
+      const MmSdpMedia *md = offer->media->pdata[i];
+
+      if (!md->rejected && md->fb_twcc)
+        ec.twcc_ext_id = md->ext_twcc;
+    }
+  cb.state = on_endpoint_state;
+  cb.rtp = on_rtp;
+  cb.data = peer_ref (p);
+  cb.destroy = endpoint_destroyed;
+  p->ep = mm_endpoint_new (m->app->transport, &ec, &cb, error);
+  if (p->ep == NULL)
+    {
+      peer_unref (p);
+      peer_unref (p);
+      return FALSE;
+    }
   g_hash_table_insert (m->peers, p->id, p);
-
-  p->webrtc = gst_element_factory_make ("webrtcbin", NULL);
-  g_object_set (p->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE,
-                "latency", (guint) m->app->opts->jitter_latency, NULL);
-  if (*m->app->opts->stun_server != '\0')
-    g_object_set (p->webrtc, "stun-server", m->app->opts->stun_server, NULL);
-  if (*m->app->opts->turn_server != '\0')
-    g_object_set (p->webrtc, "turn-server", m->app->opts->turn_server, NULL);
-  configure_ice (m, p->webrtc);
-  keep_input_timing (p);
-  mm_probe_peer (p->webrtc, p->id);
-  g_signal_connect_data (p->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate),
-                         peer_ref (p), (GClosureNotify) (void (*) (void)) peer_unref, 0);
-  g_signal_connect_data (p->webrtc, "pad-added", G_CALLBACK (on_pad_added), peer_ref (p),
-                         (GClosureNotify) (void (*) (void)) peer_unref, 0);
-  gst_bin_add (GST_BIN (m->pipeline), p->webrtc);
-  gst_element_sync_state_with_parent (p->webrtc);
-
-  /* Someone who sends video has a tile from now on: a name card until
-   * the video arrives (and whenever it is off). */
-  if (p->sends_video)
-    add_card (m, p);
-
-  /* A mix-minus for someone who speaks: everyone else's voice. */
-  if (p->sends_audio && !start_mix (m, p, error))
-    goto fail;
-
-  /* Senders first, then the offer (webrtcbin reuses these transceivers). */
-  if (video.present)
+  if (!apply_offer (p, offer, &pl, error))
     {
-      if (p->wants_video)
-        {
-          p->video_out = link_sender (p, m->video_mix, "vtee", "video-out", "video", "VP8", 90000,
-                                      video.pt, camera.index == video.index, error);
-          if (p->video_out == NULL)
-            goto fail;
-        }
-      else if (camera.index == video.index)
-        add_receiver (p, "video", "VP8", 90000, video.pt);
+      mm_media_remove (m, pid);
+      return FALSE;
     }
-  if (audio.present)
-    {
-      if (p->wants_audio)
-        {
-          p->audio_out = link_sender (p, p->mix != NULL ? p->mix : m->full_mix, "atee", "audio-out",
-                                      "audio", "OPUS", 48000, audio.pt,
-                                      voice.index == audio.index, error);
-          if (p->audio_out == NULL)
-            goto fail;
-        }
-      else if (voice.index == audio.index)
-        add_receiver (p, "audio", "OPUS", 48000, audio.pt);
-    }
-
-  wait_for_answer (p);
-  offer = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, sdp);
-  g_signal_emit_by_name (p->webrtc, "set-remote-description", offer,
-                         gst_promise_new_with_change_func (on_remote_set, peer_ref (p), peer_unref));
-  gst_webrtc_session_description_free (offer);
+  send_answer (p, offer, &pl);
   peer_log (p, G_LOG_LEVEL_INFO, "offer (video %s%s, audio %s%s)", p->sends_video ? "in" : "",
             p->wants_video ? " out" : "", p->sends_audio ? "in" : "", p->wants_audio ? " out" : "");
   return TRUE;
-
-fail:
-  gst_sdp_message_free (sdp);
-  mm_media_remove (m, pid);
-  return FALSE;
 }
 
 gboolean
@@ -2791,12 +2483,8 @@ mm_media_add_ice (MmMedia *m, const char *pid, guint mline, const char *candidat
                            "send an offer before ICE candidates");
       return FALSE;
     }
-  if (*candidate == '\0')
-    return TRUE;   /* end of candidates */
-  if (!p->remote_set)
-    g_ptr_array_add (p->pending_ice, g_strdup_printf ("%u\n%s", mline, candidate));
-  else
-    add_ice_now (p, mline, candidate);
+  /* ICE-lite: the client's addresses are learned from its connectivity
+   * checks, which reach our one port whatever it announces. */
   return TRUE;
 }
 
@@ -2825,7 +2513,7 @@ forget_branch (MmMedia *m, Branch *b, gboolean voice)
 }
 
 /* Everything of @p that only @p uses: no data flows into it any more
- * (its webrtcbin was stopped by mm_media_remove). */
+ * (its inputs were stopped by mm_media_remove). */
 static void
 peer_teardown (Peer *p)
 {
@@ -2848,21 +2536,18 @@ peer_teardown (Peer *p)
   g_ptr_array_set_size (p->voices, 0);
   p->tile = NULL;
   remove_card (m, p);
-  if (p->video_in != NULL)
-    remove_bin (m, GST_ELEMENT (p->video_in));
-  if (p->audio_in != NULL)
-    remove_bin (m, GST_ELEMENT (p->audio_in));
-  if (p->screen_in != NULL)
-    remove_bin (m, GST_ELEMENT (p->screen_in));
+  for (guint i = 0; i < N_INPUTS; i++)
+    if (p->input_bins[i] != NULL)
+      {
+        remove_bin (m, GST_ELEMENT (p->input_bins[i]));
+        gst_object_unref (p->input_bins[i]);
+        p->input_bins[i] = NULL;
+      }
   p->screen_in = NULL;
-  for (guint i = 0; i < p->spare_inputs->len; i++)
-    remove_bin (m, p->spare_inputs->pdata[i]);
-  g_ptr_array_set_size (p->spare_inputs, 0);
   if (p->mix != NULL)
     remove_bin (m, GST_ELEMENT (p->mix));
-  if (p->webrtc != NULL)
-    gst_bin_remove (GST_BIN (m->pipeline), p->webrtc);
-  p->webrtc = NULL;
+  /* Stopped: its sender no longer hands packets to the stream. */
+  g_clear_pointer (&p->mix_stream, mm_stream_free);
   p->video_in = p->audio_in = p->mix = NULL;
   peer_unref (p);   /* the reference the table had (stolen by mm_media_remove) */
 }
@@ -2887,41 +2572,25 @@ mm_media_remove (MmMedia *m, const char *pid)
   if (p == NULL || p->removed)
     return;
   p->removed = TRUE;
-  g_clear_handle_id (&p->answer_timer, g_source_remove);
   had_tile = p->tile != NULL || p->card != NULL || p->screen_tile != NULL;
   hide_peer (p);
-  /* Stop p's connection first.  Until DTLS is up, webrtcbin holds the
-   * packets sent to it in a blocked pad, with the stream locks of every
-   * element upstream of it: the branches detached below could not be
-   * stopped (a participant who fails before connecting would hang the
-   * main loop).  Stopped, it lets them go. */
   /* What p's branches return from now on is no failure to report. */
-  branch_quiet (p->video_out);
-  branch_quiet (p->audio_out);
   branch_quiet (p->tile);
   branch_quiet (p->screen_tile);
   for (guint i = 0; i < p->mix_inputs->len; i++)
     branch_quiet (p->mix_inputs->pdata[i]);
-  if (p->webrtc != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (p->webrtc, p);
-      gst_element_set_locked_state (p->webrtc, TRUE);
-      gst_element_set_state (p->webrtc, GST_STATE_NULL);
-    }
+  /* Its connection first: nothing is sent to it or taken from it any
+   * more, and its inputs stop, so that the branches out of them can go. */
+  if (p->video_sub)
+    mm_stream_remove (m->video_stream, p->ep);
+  if (p->audio_stream != NULL)
+    mm_stream_remove (p->audio_stream, p->ep);
+  p->video_sub = FALSE;
+  p->audio_stream = NULL;
+  mm_endpoint_close (p->ep);
+  stop_inputs (p);
   peer_ref (p);
   p->pending_detach = 1;   /* released below, after scheduling the rest */
-  /* Shared tees keep running for the others: detach when idle. */
-  if (p->video_out != NULL)
-    branch_detach (p->video_out, p, FALSE);
-  if (p->audio_out != NULL && p->audio_out->move_to != NULL)
-    {
-      /* Being moved to p's own mix: the detach under way frees it instead. */
-      p->audio_out->move_to = NULL;
-      p->audio_out->owner = p;
-      p->pending_detach++;
-    }
-  else if (p->audio_out != NULL)
-    branch_detach (p->audio_out, p, FALSE);
   for (guint i = 0; i < p->mix_inputs->len; i++)
     {
       Branch *b = p->mix_inputs->pdata[i];
@@ -2931,7 +2600,6 @@ mm_media_remove (MmMedia *m, const char *pid)
       branch_detach (b, p, FALSE);
     }
   g_ptr_array_set_size (p->mix_inputs, 0);
-  p->video_out = p->audio_out = NULL;
   if (g_strcmp0 (m->active_speaker, pid) == 0)
     g_clear_pointer (&m->active_speaker, g_free);
   /* Out of the table now: the id is free for a new connection, and

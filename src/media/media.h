@@ -1,10 +1,11 @@
 /* media.h — a room's media: one GStreamer pipeline per room.
  *
- * Every participant's WebRTC arrives in its own webrtcbin; video is
- * decoded and placed on one compositor, encoded once (VP8) and shared by
- * everyone through a tee; audio is decoded and mixed: each participant
- * who sends audio gets a mix of everyone but themselves, everyone else
- * shares one full mix; each mix is encoded once (Opus).
+ * Every participant's WebRTC is an endpoint of the process's transport
+ * (transport/transport.h, one UDP port); video is decoded and placed on
+ * one compositor, encoded and packetised once (VP8) and sent to everyone;
+ * audio is decoded and mixed: each participant who sends audio gets a mix
+ * of everyone but themselves, everyone else shares one full mix; each mix
+ * is encoded once (Opus).
  *
  * Main loop only.  Events for clients (SDP answers, ICE candidates,
  * layout, active speaker) go out through an MmMediaSink.
@@ -45,16 +46,16 @@ MmMedia *mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GE
 void mm_media_free (MmMedia *m);
 
 /* Answer @sdp, the offer of participant @pid (VP8 and/or Opus, BUNDLE).
- * What webrtcbin would refuse is an error here (MM_ERROR_INVALID_INPUT,
- * naming it); what it refuses or cannot answer later closes the
- * connection with a "media-failed" event whose "reason" says why, and
- * the client may offer again at once.  An answer that does not come in
- * 30 s does the same.  The answer and ICE candidates (after it) go out
- * through the sink.  From someone
+ * An offer mixmeet cannot serve is an error here (MM_ERROR_INVALID_INPUT,
+ * naming what is wrong).  The answer (ICE-lite: every candidate in it)
+ * goes out through the sink; a connection that fails later (DTLS, no
+ * STUN for 30 s) is closed with a "media-failed" event whose "reason"
+ * says why, and the client may offer again at once.  From someone
  * already connected, an offer with the same ICE credentials renegotiates
  * that connection (a viewer who starts sending; a second video m-line is a
  * shared screen, shown in the presentation layout while it sends); one
- * with other credentials replaces the connection. */
+ * with new credentials and the same DTLS certificate is an ICE restart;
+ * one with another certificate replaces the connection. */
 gboolean mm_media_offer (MmMedia *m, const char *pid, const char *display_name,
                          const char *sdp, GError **error);
 
@@ -66,7 +67,8 @@ gboolean mm_media_offer (MmMedia *m, const char *pid, const char *display_name,
  * may refuse a sender first (mm_media_offer checks the rest). */
 gboolean mm_media_check_offer (const char *sdp, gboolean *sends, GError **error);
 
-/* A remote ICE candidate of @pid for m-line @mline. */
+/* A remote ICE candidate of @pid for m-line @mline: accepted and not
+ * needed (ICE-lite learns the client's addresses from its checks). */
 gboolean mm_media_add_ice (MmMedia *m, const char *pid, guint mline, const char *candidate,
                            GError **error);
 

@@ -86,43 +86,54 @@ log_line (const char *format, ...)
 
 /* ---- packets ------------------------------------------------------------ */
 
-typedef struct {
+struct _MmProbeRtp {
   GMutex lock;
   char *peer_id;
   gboolean out;
   guint n;
   guint32 ssrc[MAX_SSRCS];
   guint32 ts[MAX_SSRCS];
-} PadState;
+};
 
-static void
-pad_state_free (gpointer data)
+MmProbeRtp *
+mm_probe_rtp_new (const char *peer_id, gboolean out)
 {
-  PadState *s = data;
+  MmProbeRtp *s;
 
+  if (!probe_enabled ())
+    return NULL;
+  s = g_new0 (MmProbeRtp, 1);
+  g_mutex_init (&s->lock);
+  s->peer_id = g_strdup (peer_id);
+  s->out = out;
+  return s;
+}
+
+void
+mm_probe_rtp_free (MmProbeRtp *s)
+{
+  if (s == NULL)
+    return;
   g_mutex_clear (&s->lock);
   g_free (s->peer_id);
   g_free (s);
 }
 
-static gboolean
-note_packet (GstBuffer **buf, guint idx, gpointer data)
+void
+mm_probe_rtp_note (MmProbeRtp *s, const guint8 *head, gsize len)
 {
-  PadState *s = data;
-  guint8 head[12];
   guint32 ssrc, ts;
   gboolean fresh = TRUE;
   const char *kind;
 
-  (void) idx;
-  if (gst_buffer_extract (*buf, 0, head, sizeof head) != sizeof head || head[0] >> 6 != 2)
-    return TRUE;
+  if (s == NULL || len < 12 || head[0] >> 6 != 2)
+    return;
   if ((head[1] & 0x7f) == video_pt)
     kind = s->out ? "out" : "in";
   else if ((head[1] & 0x7f) == audio_pt)
     kind = s->out ? "aout" : "ain";
   else
-    return TRUE;
+    return;
   ts = GST_READ_UINT32_BE (head + 4);
   ssrc = GST_READ_UINT32_BE (head + 8);
   g_mutex_lock (&s->lock);
@@ -143,59 +154,6 @@ done:
   if (fresh)
     log_line ("%s %s %u %u %" G_GINT64_FORMAT "\n", kind, s->peer_id, ssrc, ts,
               g_get_real_time ());
-  return TRUE;
-}
-
-static GstPadProbeReturn
-on_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  (void) pad;
-  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
-    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), note_packet, data);
-  else if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
-    {
-      GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
-
-      note_packet (&buf, 0, data);
-    }
-  return GST_PAD_PROBE_OK;
-}
-
-/* rtpbin's pads as webrtcbin adds them: received RTP goes in through
- * recv_rtp_sink_N, sent RTP leaves through send_rtp_src_N. */
-static void
-on_rtpbin_pad (GstElement *rtpbin, GstPad *pad, gpointer data)
-{
-  const char *name = GST_PAD_NAME (pad);
-  PadState *s;
-
-  (void) rtpbin;
-  if (!g_str_has_prefix (name, "recv_rtp_sink_") && !g_str_has_prefix (name, "send_rtp_src_"))
-    return;
-  s = g_new0 (PadState, 1);
-  g_mutex_init (&s->lock);
-  s->peer_id = g_strdup (data);
-  s->out = g_str_has_prefix (name, "send_");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_rtp, s,
-                     pad_state_free);
-}
-
-void
-mm_probe_peer (GstElement *webrtc, const char *peer_id)
-{
-  GstElement *rtpbin;
-
-  if (!probe_enabled ())
-    return;
-  rtpbin = gst_bin_get_by_name (GST_BIN (webrtc), "rtpbin");
-  if (rtpbin == NULL)
-    {
-      g_warning ("MIXMEET_PROBE_LOG: webrtcbin has no element named rtpbin");
-      return;
-    }
-  g_signal_connect_data (rtpbin, "pad-added", G_CALLBACK (on_rtpbin_pad), g_strdup (peer_id),
-                         (GClosureNotify) (void (*) (void)) g_free, 0);
-  gst_object_unref (rtpbin);
 }
 
 /* ---- the composite ------------------------------------------------------ */

@@ -6,10 +6,11 @@
  * to the bots' (on one machine the clocks are the same):
  *
  *   in  PEER SSRC RTP_TS US   first RTP packet of a new video frame from
- *                             PEER, as webrtcbin's rtpbin receives it
+ *                             PEER, as the transport hands it over
  *                             (after SRTP, before the jitter buffer)
- *   out PEER SSRC RTP_TS US   first RTP packet of a new video frame to PEER,
- *                             as rtpbin sends it (before SRTP and the socket)
+ *   out * SSRC RTP_TS US      first RTP packet of a new video frame of the
+ *                             composite, as it goes to the transport, which
+ *                             protects and sends it to every receiver then
  *   mix PTS PRESENT US        a composite frame at the compositor's output in
  *                             which MIXMEET_PROBE_COLOR (RRGGBB) appears
  *                             (PRESENT 1) or is gone (0)
@@ -34,9 +35,14 @@
 
 G_BEGIN_DECLS
 
-/* Watch the packets that @webrtc (transfer none) receives from and sends to
- * the participant @peer_id (transfer none, copied). */
-void mm_probe_peer (GstElement *webrtc, const char *peer_id);
+/* The packets received from participant @peer_id (@out FALSE), or sent
+ * ("*" for everyone, @out TRUE): log the first of each frame.  NULL when
+ * probing is off; the functions take NULL.  Any thread.
+ * Returns: (transfer full) (nullable) */
+typedef struct _MmProbeRtp MmProbeRtp;
+MmProbeRtp *mm_probe_rtp_new (const char *peer_id, gboolean out);
+void mm_probe_rtp_note (MmProbeRtp *s, const guint8 *buf, gsize len);
+void mm_probe_rtp_free (MmProbeRtp *s);
 
 /* Watch the raw composite at @compositor's output and the encoded one at
  * @encoder's (both transfer none). */
