@@ -21,6 +21,7 @@ G_BEGIN_DECLS
 #define MM_SDP_MAX_UFRAG 256
 #define MM_SDP_MIN_PWD 22
 #define MM_SDP_MAX_PWD 256
+#define MM_SDP_MAX_MID 64
 
 typedef enum {
   MM_SDP_SETUP_NONE,
@@ -55,6 +56,9 @@ typedef struct {
   guint32 ssrc;
   guint32 rtx_ssrc;
   char *msid;                    /* a=msid ("stream track"), or NULL */
+  /* The m= line as offered ("video", "UDP/TLS/RTP/SAVPF", "96 97 ..."):
+   * what an answer repeats for an m-line it rejects. */
+  char *media, *proto, *formats;
 } MmSdpMedia;
 
 typedef struct {
