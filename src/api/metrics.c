@@ -25,7 +25,6 @@ collect_room (const char *code, MmMediaStats *stats, gpointer data)
   GArray *rows = data;
   RoomRow row = { .code = code };
 
-  mm_media_stats_poll (stats);
   mm_media_stats_read (stats, &row.video);
   g_array_append_val (rows, row);
 }

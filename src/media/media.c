@@ -63,7 +63,6 @@ typedef struct {
   GstPad *sink_pad;       /* request pad of the consumer */
   GstPad *sink_ghost;     /* on sink_bin, targets sink_pad (or NULL) */
   Peer *owner;            /* a removal that waits for this branch */
-  GstBin *move_to;        /* or a bin with a tee of that name to move to */
   gint detaching;         /* TRUE, then 2 once unlinked (atomic) */
   gint failed;            /* its first failure was posted (atomic) */
 } Branch;
@@ -527,30 +526,6 @@ branch_free_now (Branch *b, gboolean release_sink)
 
 static void peer_detach_done (Peer *p);
 
-/* The branch is unlinked from its old tee: link it to the same tee of
- * move_to.  Its elements (a receiver's packetiser, say) go on as they
- * were, so the stream keeps its SSRC, sequence numbers and timing. */
-static void
-branch_move_finish (Branch *b)
-{
-  MmMedia *m = b->m;
-  char *tee_name = gst_object_get_name (GST_OBJECT (b->tee));
-  GstPad *bin_sink = gst_element_get_static_pad (b->bin, "sink");
-  GstPadLinkReturn r;
-
-  release_pad (b->src_bin, b->tee, b->tee_pad, b->src_ghost);
-  gst_object_unref (b->tee);
-  b->src_bin = g_steal_pointer (&b->move_to);
-  b->tee = gst_bin_get_by_name (b->src_bin, tee_name);
-  g_assert (b->tee != NULL);   /* our own pipeline files name their tees */
-  b->tee_pad = mm_tap_tee (b->src_bin, b->tee, bin_sink, &b->src_ghost, &r);
-  if (r != GST_PAD_LINK_OK)
-    room_log (m, G_LOG_LEVEL_WARNING, "moving a branch to another %s failed", tee_name);
-  b->detaching = FALSE;
-  gst_object_unref (bin_sink);
-  g_free (tee_name);
-}
-
 typedef struct {
   Branch *b;
   gboolean release_sink;
@@ -574,11 +549,6 @@ detach_finish (MmApp *app, gpointer data)
   Detach *d = data;
   Peer *owner = d->b->owner;
 
-  if (d->b->move_to != NULL)
-    {
-      branch_move_finish (d->b);
-      return;
-    }
   branch_free_now (d->b, d->release_sink);
   if (owner != NULL)
     peer_detach_done (owner);
@@ -612,15 +582,6 @@ branch_detach (Branch *b, Peer *owner, gboolean release_sink)
   if (owner != NULL)
     owner->pending_detach++;
   gst_pad_add_probe (b->tee_pad, GST_PAD_PROBE_TYPE_IDLE, detach_idle, d, NULL);
-}
-
-/* Move a branch from its running tee to the tee of the same name in
- * @to, once the old tee pad is idle. */
-static void
-branch_move (Branch *b, GstBin *to)
-{
-  branch_detach (b, NULL, FALSE);
-  b->move_to = to;
 }
 
 /* ---- to the transport ------------------------------------------------- */
@@ -1378,6 +1339,8 @@ media_unref (MmMedia *m)
 
 /* Close @p's connection as the room closes: nothing goes to it any more
  * and its inputs stop. */
+static void stop_inputs (Peer *p);
+
 static void
 stop_connection (MmMedia *m, Peer *p)
 {

@@ -1,8 +1,6 @@
 /* stats.h — a room's media figures for /metrics, read from its pipeline
  * from the outside: pad probes on the compositor and the encoder (frames,
- * encode time, keyframes) and the RTP sessions of every webrtcbin
- * (packets, bytes, loss, PLI/FIR), whose increases go to the process-wide
- * totals (core/metrics.h).
+ * encode time, keyframes).  RTP figures are the transport's.
  *
  * Threads: new, poll, read and free on the main loop; the probes run on
  * streaming threads and keep their figures under a lock of their own.
@@ -18,13 +16,9 @@ G_BEGIN_DECLS
 typedef struct _MmMediaStats MmMediaStats;
 
 /* Watch @pipeline (transfer none; a ref is kept), a room's pipeline with
- * elements named "vmix" (compositor) and "venc" (encoder), and every
- * webrtcbin added to it from now on.  Returns: (transfer full) */
+ * elements named "vmix" (compositor) and "venc" (encoder).
+ * Returns: (transfer full) */
 MmMediaStats *mm_media_stats_new (GstElement *pipeline);
-
-/* Read the RTP sessions and add what grew since the last poll to the
- * process-wide totals.  (Also done when a webrtcbin leaves the pipeline.) */
-void mm_media_stats_poll (MmMediaStats *s);
 
 typedef struct {
   guint64 composite_frames;    /* out of the compositor */
@@ -38,7 +32,7 @@ typedef struct {
 /* The video figures now.  Free out->encode_seconds. */
 void mm_media_stats_read (MmMediaStats *s, MmMediaVideoStats *out);
 
-/* A last poll, then stop watching. */
+/* Stop watching. */
 void mm_media_stats_free (MmMediaStats *s);
 
 G_END_DECLS
