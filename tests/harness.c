@@ -187,7 +187,7 @@ mm_harness_start (MmHarness *h, const char *extra_config)
                           "data-dir=%s\nlog-level=%s\n"
                           "[database]\nurl=%s\n"
                           "[auth]\nbcrypt-cost=4\n"
-                          "[media]\npipelines-dir=%s\nice-addresses=127.0.0.1\n%s\n",
+                          "[media]\npipelines-dir=%s\nport=0\nice-addresses=127.0.0.1\n%s\n",
                           sql, env_or ("MM_TEST_WEB_ROOT", www), data,
                           env_or ("MM_TEST_LOG_LEVEL", "message"), h->conninfo, pipelines,
                           extra_config ? extra_config : "");
