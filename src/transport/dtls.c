@@ -42,6 +42,8 @@ struct _MmDtls {
   guint expected_len;
   char *expected_text;
   gint64 started_us;    /* when the handshake began; 0 before */
+  gboolean alert_received;   /* the remote sent a fatal alert */
+  gboolean ssl_dead;    /* OpenSSL failed on a record after the handshake */
   char *error;
   MmSrtpKeys keys;
 };
@@ -327,6 +329,17 @@ verify_certificate (int preverify_ok, X509_STORE_CTX *store)
   return 1;
 }
 
+/* Notes alerts from the remote, to tell its failure from ours. */
+static void
+on_info (const SSL *ssl, int where, int ret)
+{
+  MmDtls *d = SSL_get_app_data (ssl);
+
+  if ((where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT && d != NULL
+      && (ret >> 8) == SSL3_AL_FATAL)
+    d->alert_received = TRUE;
+}
+
 /* ---- connection --------------------------------------------------------- */
 
 MmDtls *
@@ -360,6 +373,7 @@ mm_dtls_new (MmDtlsIdentity *id, MmDtlsRole role, const char *remote_fingerprint
   BIO_set_mem_eof_return (d->rbio, -1);
   SSL_set_bio (d->ssl, d->rbio, d->wbio);
   SSL_set_app_data (d->ssl, d);
+  SSL_set_info_callback (d->ssl, on_info);
   /* A memory BIO knows no path MTU: fragment handshake messages for ours,
    * which leaves room for IP, UDP and TURN headers. */
   SSL_set_options (d->ssl, SSL_OP_NO_QUERY_MTU);
@@ -550,6 +564,19 @@ read_records (MmDtls *d)
   while ((ret = SSL_read (d->ssl, scratch, sizeof scratch)) > 0)
     ;
   after_call (d, ret, "DTLS connection failed");
+  if (d->state == MM_DTLS_FAILED && !d->alert_received)
+    {
+      /* OpenSSL 3.0 fails the connection on some records it cannot
+       * decrypt (RFC 6347 4.1.2.7 would have them dropped), so a forged
+       * datagram could end a call.  The SRTP keys stay good: keep them,
+       * do not send the alert OpenSSL wrote, and read no more records. */
+      g_debug ("DTLS record dropped, no more are read: %s", d->error);
+      g_clear_pointer (&d->error, g_free);
+      (void) BIO_reset (d->wbio);
+      d->state = MM_DTLS_CONNECTED;
+      d->ssl_dead = TRUE;
+      return;
+    }
   if (d->state == MM_DTLS_CLOSED)
     {
       /* Answer with ours, as RFC 5246 7.2.1 asks. */
@@ -587,7 +614,7 @@ mm_dtls_handle (MmDtls *d, const guint8 *buf, gsize len)
     }
   /* Also right after the handshake: the datagram that completed it may
    * carry more records. */
-  if (d->state == MM_DTLS_CONNECTED)
+  if (d->state == MM_DTLS_CONNECTED && !d->ssl_dead)
     read_records (d);
   /* OpenSSL reads a datagram from a memory BIO as all that is in it; what
    * it left (a partial record) must not run into the next datagram. */
