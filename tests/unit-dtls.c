@@ -624,7 +624,9 @@ test_garbage_handshaking (Fixture *f, gconstpointer data)
         break;
       b = g_queue_pop_head (&s->inbox);
       feed_garbage (s->dtls, r, b, FALSE);
-      g_assert_cmpint (mm_dtls_state (s->dtls), ==, MM_DTLS_HANDSHAKING);
+      /* (Connected already, when a slow run let OpenSSL retransmit a
+       * flight on its own and an earlier copy of this one came.) */
+      g_assert_cmpint (mm_dtls_state (s->dtls), !=, MM_DTLS_FAILED);
       buf = g_bytes_get_data (b, &len);
       mm_dtls_handle (s->dtls, buf, len);
     }
