@@ -723,13 +723,15 @@ answer_accepts (const MmSdpSession *offer, const MmSdpAnswerParams *p, guint i)
 char *
 mm_sdp_build_answer (const MmSdpSession *offer, const MmSdpAnswerParams *p)
 {
-  GString *out = g_string_new (NULL);
-  MmSdpSetup setup = p->setup;
+  GString *out;
+  MmSdpSetup setup;
 
   g_return_val_if_fail (offer != NULL && p != NULL, NULL);
+  setup = p->setup;
   /* An answer is never actpass. */
   if (setup != MM_SDP_SETUP_ACTIVE && setup != MM_SDP_SETUP_PASSIVE)
     setup = mm_sdp_answer_setup (offer->setup);
+  out = g_string_new (NULL);
   append_origin (out);
   g_string_append (out, "a=ice-lite\r\n");
   /* An answer may only keep a BUNDLE the offer proposed. */
