@@ -383,7 +383,8 @@ bundle_mids (const GstSDPMessage *sdp)
 }
 
 /* What normalise_offer in media.c checked for webrtcbin, with the same
- * words (clients and tests know them), on every m-line we may use. */
+ * words (clients and tests know them): a mid on every m-line, the
+ * transport on every m-line we may use. */
 static gboolean
 check_media (const GstSDPMessage *sdp, MmSdpSession *s, GError **error)
 {
@@ -411,9 +412,10 @@ check_media (const GstSDPMessage *sdp, MmSdpSession *s, GError **error)
       for (guint j = 0; j < i; j++)
         if (g_str_equal (((MmSdpMedia *) s->media->pdata[j])->mid, m->mid))
           return invalid (error, "m-lines %u and %u have the same a=mid:%s", j, i, m->mid);
-      /* A rejected m-line (port 0, not bundle-only) has no transport to
-       * check: it is answered with port 0 whatever it carries. */
-      if (gst_sdp_media_get_port (md) == 0 && attr (md, "bundle-only") == NULL)
+      /* An m-line we reject (port 0 and not bundle-only, or no codec of
+       * ours: a data channel) is answered with port 0 whatever its
+       * transport says. */
+      if (m->rejected)
         continue;
       if (empty (fp) && empty (session_fp))
         return invalid (error, "m-line %u has no DTLS fingerprint (a=fingerprint), nor has "
@@ -603,7 +605,8 @@ mm_sdp_parse (const char *text, GError **error)
                len, (guint) MM_SDP_MAX_TEXT);
       return NULL;
     }
-  if (text == NULL || gst_sdp_message_new_from_text (text, &sdp) != GST_SDP_OK
+  /* Empty text is a critical warning to GStreamer's parser, not an error. */
+  if (len == 0 || gst_sdp_message_new_from_text (text, &sdp) != GST_SDP_OK
       || gst_sdp_message_medias_len (sdp) == 0)
     {
       if (sdp != NULL)
@@ -720,13 +723,15 @@ answer_accepts (const MmSdpSession *offer, const MmSdpAnswerParams *p, guint i)
 char *
 mm_sdp_build_answer (const MmSdpSession *offer, const MmSdpAnswerParams *p)
 {
-  GString *out = g_string_new (NULL);
-  MmSdpSetup setup = p->setup;
+  GString *out;
+  MmSdpSetup setup;
 
   g_return_val_if_fail (offer != NULL && p != NULL, NULL);
+  setup = p->setup;
   /* An answer is never actpass. */
   if (setup != MM_SDP_SETUP_ACTIVE && setup != MM_SDP_SETUP_PASSIVE)
     setup = mm_sdp_answer_setup (offer->setup);
+  out = g_string_new (NULL);
   append_origin (out);
   g_string_append (out, "a=ice-lite\r\n");
   /* An answer may only keep a BUNDLE the offer proposed. */
