@@ -88,7 +88,7 @@ typedef struct {
   Feedback *fb;             /* owned by the appsrc's pad probe */
   guint8 pt;
   guint32 ssrc;             /* 0 until known (a=ssrc, or the first packet) */
-  char mid[33];             /* of its m-line (the MID header extension) */
+  char mid[MM_SDP_MAX_MID + 1];   /* of its m-line (the MID header extension) */
   gboolean seen;            /* a packet arrived: the bin is in use */
 } Input;
 
@@ -2164,6 +2164,21 @@ read_offer (const char *sdp_text, GError **error)
                            "the offer has neither VP8 video nor Opus audio");
       mm_sdp_session_free (s);
       return NULL;
+    }
+  if (!s->bundle)
+    {
+      guint accepted = 0;
+
+      for (guint i = 0; i < s->media->len; i++)
+        accepted += !((const MmSdpMedia *) s->media->pdata[i])->rejected;
+      if (accepted > 1)
+        {
+          g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                               "the offer's m-lines must be in one a=group:BUNDLE: mixmeet "
+                               "takes all media on one transport");
+          mm_sdp_session_free (s);
+          return NULL;
+        }
     }
   return s;
 }
