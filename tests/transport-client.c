@@ -347,10 +347,14 @@ mm_test_client_set_consent_interval (MmTestClient *c, guint ms)
 void
 mm_test_client_set_receiving (MmTestClient *c, gboolean receiving, gboolean decrypt)
 {
+  int size = receiving ? 256 * 1024 : 4096;
+
   c->decrypt = decrypt;
   if (receiving == c->receiving)
     return;
   c->receiving = receiving;
+  /* Not reading: the kernel keeps little for it. */
+  (void) setsockopt (c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   if (receiving)
     {
       c->io = g_unix_fd_source_new (c->fd, G_IO_IN);
