@@ -350,6 +350,13 @@ mm_test_client_set_receiving (MmTestClient *c, gboolean receiving, gboolean decr
   int size = receiving ? 256 * 1024 : 4096;
 
   c->decrypt = decrypt;
+  if (!decrypt)
+    {
+      /* Nothing to unprotect or protect any more: fewer SRTP sessions in
+       * the process (libsrtp2 on NSS slows down with their number). */
+      g_clear_pointer (&c->srtp_in, mm_srtp_free);
+      g_clear_pointer (&c->srtp_out, mm_srtp_free);
+    }
   if (receiving == c->receiving)
     return;
   c->receiving = receiving;

@@ -798,6 +798,14 @@ has_keyframe (gpointer data)
   return g_atomic_int_get (&f->keyframes) > 0;
 }
 
+static gboolean
+has_two_keyframes (gpointer data)
+{
+  Fx *f = data;
+
+  return g_atomic_int_get (&f->keyframes) >= 2;
+}
+
 /* (5) A PLI or FIR for the SSRC we send reaches the stream. */
 static void
 test_pli (Fx *f, gconstpointer data)
@@ -821,9 +829,7 @@ test_pli (Fx *f, gconstpointer data)
   n = mm_rtcp_write_rr (rtcp, sizeof rtcp, 0x5555, NULL, 0);
   n += mm_rtcp_write_fir (rtcp + n, sizeof rtcp - n, 0x5555, 0x42, 1);
   mm_test_client_send_rtcp (f->client[0], rtcp, n);
-  mm_test_wait (f->ctx, has_keyframe, f, 300);
-  while (g_atomic_int_get (&f->keyframes) < 2)
-    mm_test_iterate (f->ctx, 10);
+  g_assert_true (mm_test_wait (f->ctx, has_two_keyframes, f, WAIT_MS));
   mm_endpoint_get_stats (f->ep[0], &es);
   g_assert_cmpuint (es.keyframe_requests_in, ==, 3);
   mm_stream_free (s);
@@ -1057,13 +1063,20 @@ test_two_receivers (Fx *f, gconstpointer data)
   mm_stream_free (s);
 }
 
+static gboolean
+is_destroyed (gpointer data)
+{
+  Recorder *r = data;
+
+  return g_atomic_int_get (&r->destroyed) > 0;
+}
+
 /* (10) A closed endpoint: destroy called once, nothing sent to it. */
 static void
 test_close (Fx *f, gconstpointer data)
 {
   MmStream *s = mm_stream_new (f->t, 90000, 0, NULL, NULL);
   MmTransportStats ts;
-  Which w = { f, 0 };
 
   fx_connect (f, 0, MM_DTLS_CLIENT, 0);
   fx_connect (f, 1, MM_DTLS_CLIENT, 0);
@@ -1072,8 +1085,7 @@ test_close (Fx *f, gconstpointer data)
   mm_endpoint_close (f->ep[0]);
   mm_endpoint_close (f->ep[0]);
   g_assert_cmpint (mm_endpoint_state (f->ep[0]), ==, MM_ENDPOINT_CLOSED);
-  while (g_atomic_int_get (&f->rec[0].destroyed) == 0)
-    mm_test_iterate (f->ctx, 10);
+  g_assert_true (mm_test_wait (f->ctx, is_destroyed, &f->rec[0], WAIT_MS));
   send_packets (s, 1, 1, 3, 100);
   receive_packets (f, 1, 1, 3, 0xd, 100, 0, NULL);
   mm_test_iterate (f->ctx, 300);
@@ -1082,7 +1094,6 @@ test_close (Fx *f, gconstpointer data)
   g_assert_cmpint (f->rec[0].closed, ==, 0);   /* no state callback for a close */
   mm_transport_get_stats (f->t, &ts);
   g_assert_cmpuint (ts.n_endpoints, ==, 1);
-  (void) w;
   mm_stream_free (s);
 }
 
