@@ -4,7 +4,7 @@
  * Everything here but the public functions at the end runs on the
  * transport thread (transport.c says who may touch what).
  */
-/* recvmmsg, sendmmsg */
+/* struct mmsghdr, in transport-private.h */
 #define _GNU_SOURCE
 #include "config.h"
 
