@@ -122,7 +122,9 @@ MmEndpoint *mm_endpoint_new (MmTransport *t, const MmEndpointConfig *config,
 MmEndpoint *mm_endpoint_ref (MmEndpoint *ep);
 void mm_endpoint_unref (MmEndpoint *ep);
 
-/* Returns: (transfer none), fixed for the endpoint's life. */
+/* The current local ICE credentials (new ones after
+ * mm_endpoint_restart_ice).  Returns: (transfer none): every string
+ * returned stays valid for the endpoint's life. */
 const char *mm_endpoint_ufrag (MmEndpoint *ep);
 const char *mm_endpoint_pwd (MmEndpoint *ep);
 

@@ -1,0 +1,243 @@
+/* transport-private.h — what transport.c, endpoint.c and stream.c share.
+ *
+ * Threads and locks (see transport.c for the whole picture):
+ *   - MmTransport.lock guards the ufrag table, the list of live endpoints
+ *     and every endpoint's ICE credentials;
+ *   - the address table, an endpoint's DTLS, inbound SRTP, RTCP-out SRTP,
+ *     addresses and receive statistics belong to the transport thread;
+ *   - MmEndpoint.lock guards its selected address, its list of
+ *     subscriptions and its maximum bitrate;
+ *   - MmStream.lock guards the stream's subscriptions (and so each
+ *     subscription's outbound SRTP), its history and its send arena.
+ * Lock order: a stream's lock (two streams: lower address first), then
+ * the transport's, then an endpoint's.  Counters are atomics.
+ */
+#pragma once
+
+#include "transport/transport.h"
+#include "transport/dtls.h"
+#include "transport/history.h"
+#include "transport/rtcp.h"
+#include "transport/srtp.h"
+#include "transport/stun.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+G_BEGIN_DECLS
+
+/* ---- addresses ----------------------------------------------------------- */
+
+/* A remote transport address as a hash key: family, port, scope and
+ * address bytes, zero-filled, so equal addresses have equal bytes. */
+typedef struct {
+  guint8 b[24];
+} MmAddrKey;
+
+typedef struct {
+  MmAddrKey key;
+  struct sockaddr_storage sa;
+  socklen_t len;
+} MmAddr;
+
+/* FALSE for a family other than IPv4 and IPv6. */
+gboolean mm_addr_set (MmAddr *a, const struct sockaddr *sa, socklen_t len);
+guint mm_addr_key_hash (gconstpointer key);
+gboolean mm_addr_key_equal (gconstpointer a, gconstpointer b);
+/* "192.0.2.1:5000" / "[2001:db8::1]:5000" into @buf. */
+const char *mm_addr_to_string (const struct sockaddr *sa, char *buf, gsize size);
+
+/* ---- counters ------------------------------------------------------------ */
+
+static inline void
+mm_counter_add (guint64 *c, guint64 n)
+{
+  __atomic_fetch_add (c, n, __ATOMIC_RELAXED);
+}
+
+static inline guint64
+mm_counter_get (const guint64 *c)
+{
+  return __atomic_load_n (c, __ATOMIC_RELAXED);
+}
+
+/* What is dropped, each logged the first time it happens. */
+typedef enum {
+  MM_DROP_UNKNOWN,
+  MM_DROP_STUN_REFUSED,
+  MM_DROP_UNKNOWN_ADDRESS,
+  MM_DROP_DTLS_BAD,
+  MM_DROP_SRTP_AUTH,
+  MM_DROP_SRTP_REPLAY,
+  MM_DROP_RTCP_MALFORMED,
+  MM_DROP_SEND_ERROR,
+  MM_DROP_N_KINDS
+} MmDropKind;
+
+/* ---- the transport ------------------------------------------------------- */
+
+#define MM_RX_BATCH 32
+#define MM_RX_SIZE 2048
+/* Room for a packet, a header extension we add and the SRTP trailer. */
+#define MM_TX_SLOT (MM_HISTORY_MAX_PACKET + 16 + MM_SRTP_MAX_TRAILER)
+
+struct _MmTransport {
+  int fd;
+  int family;
+  guint16 port;
+  guint consent_timeout_s;
+  MmDtlsIdentity *identity;
+  GStrv candidates;
+
+  GMainContext *ctx;
+  GMainLoop *loop;
+  GThread *thread;
+  GSource *io_source, *tick_source;
+  GSource *dtls_source;          /* transport thread: runs while handshakes do */
+
+  GMutex lock;
+  GHashTable *by_ufrag;          /* (lock) local ufrag (owned) -> MmEndpoint* */
+  GPtrArray *live;               /* (lock) registered endpoints, each holding a ref */
+
+  /* Transport thread only. */
+  GHashTable *by_addr;           /* MmAddrKey* (the endpoint's MmAddr) -> MmEndpoint* */
+  GPtrArray *handshaking;        /* endpoints whose DTLS timer may run */
+  MmStun *stun;
+  MmRtcpParser *rtcp;
+  struct mmsghdr rx_msgs[MM_RX_BATCH];
+  struct iovec rx_iov[MM_RX_BATCH];
+  struct sockaddr_storage rx_addr[MM_RX_BATCH];
+  guint8 *rx_buf;                /* MM_RX_BATCH * MM_RX_SIZE */
+  guint8 tx_buf[MM_TX_SLOT + 256];
+
+  MmTransportStats stats;        /* atomics */
+  gint logged;                   /* bit per MmDropKind: already logged */
+};
+
+/* Count a dropped datagram from @from (nullable) and log the first of its
+ * kind. */
+void mm_transport_drop (MmTransport *t, MmDropKind kind, const struct sockaddr *from,
+                        const char *what);
+/* Send one datagram now (transport thread, or any thread for a datagram
+ * that needs no order with others).  FALSE if it was not sent. */
+gboolean mm_transport_send (MmTransport *t, const guint8 *buf, gsize len, const MmAddr *to);
+/* Whether the caller is the transport thread. */
+gboolean mm_transport_is_thread (MmTransport *t);
+/* Transport thread: make sure the DTLS timer runs. */
+void mm_transport_dtls_timer_start (MmTransport *t);
+/* Transport thread: remove @ep from the tables (once) and drop their ref. */
+void mm_transport_unregister (MmTransport *t, MmEndpoint *ep);
+
+/* ---- endpoints ----------------------------------------------------------- */
+
+#define MM_MAX_ADDRS 8
+#define MM_MAX_RECV_SOURCES 8
+
+/* One SSRC the remote sends us: what a receiver report says of it. */
+typedef struct {
+  guint32 ssrc;
+  gboolean used;           /* the slot is this SSRC's */
+  gboolean active;         /* a packet came: the sequence state is set */
+  gint64 last_us;          /* its last packet or report, monotonic */
+  guint16 base_seq, max_seq;
+  guint32 cycles;
+  guint32 received, received_prior, expected_prior;
+  guint32 jitter;          /* RFC 3550 A.8, times 16, in RTP units */
+  gint64 transit;
+  gboolean have_transit;
+  guint clock_rate;        /* estimated from two sender reports, 0 until then */
+  guint32 lsr;             /* middle 32 bits of its last SR's NTP time */
+  gint64 lsr_us;           /* when it came, monotonic; 0 for none */
+  guint64 sr_ntp;          /* the last SR, for the clock rate */
+  guint32 sr_rtp;
+} MmRecvSource;
+
+/* A subscription as its endpoint sees it: which stream sends it @ssrc. */
+typedef struct {
+  MmStream *stream;        /* a ref */
+  guint32 ssrc;
+} MmEndpointSub;
+
+typedef struct {
+  guint16 base_seq, count, n_received;
+  gint32 reference_time;
+  gint64 at_us;
+} MmTwccSummary;
+
+struct _MmEndpoint {
+  gint ref;                      /* atomic */
+  MmTransport *t;
+  MmEndpointCallbacks cb;
+  MmDtlsRole role;
+  guint8 twcc_ext_id;
+  guint32 rtcp_ssrc;
+  gint closed;                   /* atomic: mm_endpoint_close was called */
+  gint state;                    /* atomic MmEndpointState */
+  gint twcc_seq;                 /* atomic: the next transport-wide sequence number */
+
+  /* (t->lock) */
+  char *ufrag, *pwd;
+  char *remote_ufrag, *remote_pwd;   /* nullable: any */
+  GPtrArray *old_creds;          /* earlier local credentials, still readable */
+  gboolean registered;           /* in the ufrag table and t->live */
+
+  GMutex lock;
+  MmAddr selected;               /* (lock) */
+  gboolean has_selected;         /* (lock) */
+  GArray *subs;                  /* (lock) MmEndpointSub */
+  guint64 max_bitrate;           /* (lock) REMB, 0: none */
+
+  /* Transport thread only. */
+  gboolean checked;              /* a valid connectivity check came */
+  gint64 last_check_us;
+  MmAddr *addrs[MM_MAX_ADDRS];
+  guint n_addrs;
+  MmDtls *dtls;
+  gboolean in_handshaking;
+  MmSrtp *srtp_in, *rtcp_out;
+  MmRecvSource recv[MM_MAX_RECV_SOURCES];
+  MmTwccSummary twcc_last;
+
+  /* Written on the transport thread before state turns CONNECTED, then
+   * read-only. */
+  MmSrtpKeys keys;
+
+  MmEndpointStats stats;         /* atomics */
+};
+
+void mm_endpoint_on_check (MmEndpoint *ep, const struct sockaddr *from, socklen_t from_len,
+                           gboolean use_candidate);
+void mm_endpoint_handle_dtls (MmEndpoint *ep, const guint8 *buf, gsize len,
+                              const struct sockaddr *from);
+void mm_endpoint_handle_rtp (MmEndpoint *ep, guint8 *buf, gsize len, const struct sockaddr *from);
+void mm_endpoint_handle_rtcp (MmEndpoint *ep, guint8 *buf, gsize len,
+                              const struct sockaddr *from);
+/* The DTLS timer fired: TRUE while it should keep running for @ep. */
+gboolean mm_endpoint_dtls_timer (MmEndpoint *ep, gint64 now);
+/* Once a second: consent, receiver reports, REMB. */
+void mm_endpoint_tick (MmEndpoint *ep, gint64 now);
+/* Copy the selected address: FALSE if there is none. */
+gboolean mm_endpoint_get_dest (MmEndpoint *ep, MmAddr *out);
+gboolean mm_endpoint_is_live (MmEndpoint *ep);
+
+/* ---- streams ------------------------------------------------------------- */
+
+/* Internal references, so that the transport thread may hold a stream
+ * while it answers a NACK or passes on a PLI. */
+MmStream *mm_stream_ref_internal (MmStream *s);
+void mm_stream_unref_internal (MmStream *s);
+/* Transport thread: resend @n packets of @s that @ep asked for. */
+void mm_stream_resend (MmStream *s, MmEndpoint *ep, const guint16 *seqs, guint n);
+/* Transport thread: a receiver asked for a keyframe. */
+void mm_stream_keyframe_requested (MmStream *s);
+
+/* RTP rewriting, exposed for tests: copy the RTP packet @in to @out (of
+ * @out_size bytes) with payload type @pt (marker kept), SSRC, sequence
+ * number and timestamp replaced, and when @twcc_id is not 0 a
+ * transport-wide sequence number element of that id set to @twcc_seq.
+ * Returns the new length, or 0 when @in is not RTP or @out is too
+ * small. */
+gsize mm_rtp_rewrite (const guint8 *in, gsize len, guint8 *out, gsize out_size, guint8 pt,
+                      guint32 ssrc, guint16 seq, guint32 ts, guint8 twcc_id, guint16 twcc_seq);
+
+G_END_DECLS
