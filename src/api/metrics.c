@@ -13,6 +13,7 @@
 #include "core/prom.h"
 #include "core/secret.h"
 #include "store/db.h"
+#include "transport/transport.h"
 
 typedef struct {
   const char *code;
@@ -143,7 +144,35 @@ mm_api_metrics (MmApp *app, MmRequest *req)
       mm_prom_histogram (p, "mixmeet_room_encode_seconds",
                          (const char *[]) { "room", r->code, NULL }, r->video.encode_seconds);
     }
-  mm_metrics_write_media (p);
+  {
+    MmTransportStats ts;
+    MmMediaTotals rtp = { 0 };
+
+    mm_transport_get_stats (app->transport, &ts);
+    rtp.packets_in = ts.rtp_in;
+    rtp.bytes_in = ts.rtp_bytes_in;
+    rtp.packets_out = ts.rtp_out;
+    rtp.bytes_out = ts.rtp_bytes_out;
+    rtp.packets_lost = ts.rtp_lost;
+    rtp.pli_received = ts.pli_in;
+    rtp.fir_received = ts.fir_in;
+    {
+      const MmMetricsDrop drops[] = {
+        { "unknown", ts.unknown },
+        { "stun_refused", ts.stun_refused },
+        { "unknown_address", ts.unknown_address },
+        { "dtls_bad", ts.dtls_bad },
+        { "srtp_auth", ts.srtp_auth },
+        { "srtp_replay", ts.srtp_replay },
+        { "rtcp_malformed", ts.rtcp_malformed },
+        { "send_error", ts.send_errors },
+      };
+
+      mm_metrics_write_media (p, &rtp, drops, G_N_ELEMENTS (drops));
+    }
+    mm_prom_single (p, "mixmeet_transport_endpoints", "gauge",
+                    "WebRTC endpoints on the media port", (gdouble) ts.n_endpoints);
+  }
 
   mm_metrics_write_http (p);
 

@@ -142,21 +142,22 @@ mm_metrics_write_http (MmProm *p)
 }
 
 void
-mm_metrics_write_media (MmProm *p)
+mm_metrics_write_media (MmProm *p, const MmMediaTotals *rtp, const MmMetricsDrop *drops,
+                        guint n_drops)
 {
-  MmMediaTotals t;
+  MmMediaTotals t = *rtp;
 
   g_mutex_lock (&lock);
-  t = media;
+  t.keyframes_forced = media.keyframes_forced;
   g_mutex_unlock (&lock);
   mm_prom_family (p, "mixmeet_media_packets_total", "counter",
-                  "RTP packets received from participants (in) and sent to them (out)");
+                  "SRTP packets received from participants (in) and sent to them (out)");
   mm_prom_sample (p, "mixmeet_media_packets_total",
                   (const char *[]) { "direction", "in", NULL }, (gdouble) t.packets_in);
   mm_prom_sample (p, "mixmeet_media_packets_total",
                   (const char *[]) { "direction", "out", NULL }, (gdouble) t.packets_out);
   mm_prom_family (p, "mixmeet_media_bytes_total", "counter",
-                  "RTP payload bytes received from participants (in) and sent to them (out)");
+                  "SRTP bytes received from participants (in, unprotected) and sent to them (out)");
   mm_prom_sample (p, "mixmeet_media_bytes_total",
                   (const char *[]) { "direction", "in", NULL }, (gdouble) t.bytes_in);
   mm_prom_sample (p, "mixmeet_media_bytes_total",
@@ -174,6 +175,13 @@ mm_metrics_write_media (MmProm *p)
                   "Keyframes the composite encoder was asked for and did not skip (joiners, "
                   "PLI/FIR; at most one per keyframe-interval)",
                   (gdouble) t.keyframes_forced);
+  mm_prom_family (p, "mixmeet_transport_dropped_total", "counter",
+                  "Datagrams on the media port dropped, by reason (bad input is counted, "
+                  "logged once per kind and dropped)");
+  for (guint i = 0; i < n_drops; i++)
+    mm_prom_sample (p, "mixmeet_transport_dropped_total",
+                    (const char *[]) { "reason", drops[i].reason, NULL },
+                    (gdouble) drops[i].count);
 }
 
 /* ---- the process, from /proc ----------------------------------------- */

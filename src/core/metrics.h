@@ -20,9 +20,9 @@ G_BEGIN_DECLS
 void mm_metrics_http_request (const char *method, const char *route, guint status,
                               gdouble seconds);
 
-/* Media counters of every room since the start, RTP as mixmeetd's RTP
- * sessions count it (payload bytes; "in" from participants, "out" to
- * them). */
+/* Media counters of every room since the start: RTP as the transport
+ * counts it (SRTP datagrams and their bytes; "in" from participants,
+ * "out" to them), and the keyframes forced. */
 typedef struct {
   guint64 packets_in;
   guint64 bytes_in;
@@ -37,9 +37,18 @@ typedef struct {
 /* Add @delta to the totals. */
 void mm_metrics_media_add (const MmMediaTotals *delta);
 
-/* Write the HTTP families, the media totals and the process families. */
+/* What the transport dropped, by reason (transport/transport.h). */
+typedef struct {
+  const char *reason;
+  guint64 count;
+} MmMetricsDrop;
+
+/* Write the HTTP families, the media totals (the RTP ones from @rtp,
+ * keyframes forced from what mm_metrics_media_add was given; @drops: @n
+ * counters of dropped datagrams) and the process families. */
 void mm_metrics_write_http (MmProm *p);
-void mm_metrics_write_media (MmProm *p);
+void mm_metrics_write_media (MmProm *p, const MmMediaTotals *rtp, const MmMetricsDrop *drops,
+                             guint n_drops);
 void mm_metrics_write_process (MmProm *p);
 
 G_END_DECLS

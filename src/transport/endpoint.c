@@ -454,6 +454,8 @@ mm_endpoint_handle_rtp (MmEndpoint *ep, guint8 *buf, gsize len, const struct soc
     }
   mm_counter_add (&ep->stats.packets_in, 1);
   mm_counter_add (&ep->stats.bytes_in, n);
+  mm_counter_add (&ep->t->stats.rtp_in, 1);
+  mm_counter_add (&ep->t->stats.rtp_bytes_in, n);
   recv_update (ep, buf, n, g_get_monotonic_time ());
   if (!g_atomic_int_get (&ep->closed) && ep->cb.rtp != NULL)
     ep->cb.rtp (ep, buf, n, ep->cb.data);
@@ -624,6 +626,7 @@ visit_rtcp (const MmRtcpItem *it, gpointer data)
       break;
     case MM_RTCP_PLI:
     case MM_RTCP_FIR:
+      mm_counter_add (it->kind == MM_RTCP_PLI ? &ep->t->stats.pli_in : &ep->t->stats.fir_in, 1);
       on_keyframe_request (ep, it->media_ssrc);
       break;
     case MM_RTCP_NACK:
@@ -683,6 +686,8 @@ write_rr (MmEndpoint *ep, guint8 *out, gsize size, gint64 now, guint32 *ssrcs, g
       s->expected_prior = expected;
       s->received_prior = s->received;
       lost_int = (gint64) exp_int - rec_int;
+      if (lost_int > 0)
+        mm_counter_add (&ep->t->stats.rtp_lost, (guint64) lost_int);
       memset (b, 0, sizeof *b);
       b->ssrc = s->ssrc;
       b->fraction_lost = exp_int == 0 || lost_int <= 0 ? 0 : (guint8) MIN (255, (lost_int << 8) / exp_int);

@@ -306,6 +306,8 @@ flush (MmStream *s)
             }
           mm_counter_add (&t->stats.datagrams_out, r);
           mm_counter_add (&t->stats.bytes_out, bytes);
+          mm_counter_add (&t->stats.rtp_out, r);
+          mm_counter_add (&t->stats.rtp_bytes_out, bytes);
           off += r;
           continue;
         }
@@ -522,6 +524,8 @@ mm_stream_resend (MmStream *s, MmEndpoint *ep, const guint16 *seqs, guint n)
           mm_counter_add (&ep->stats.retransmits, 1);
           mm_counter_add (&ep->stats.packets_out, 1);
           mm_counter_add (&ep->stats.bytes_out, out);
+          mm_counter_add (&t->stats.rtp_out, 1);
+          mm_counter_add (&t->stats.rtp_bytes_out, out);
         }
     }
   g_mutex_unlock (&s->lock);

@@ -161,6 +161,13 @@ mm_transport_get_stats (MmTransport *t, MmTransportStats *out)
   out->datagrams_out = mm_counter_get (&s->datagrams_out);
   out->bytes_out = mm_counter_get (&s->bytes_out);
   out->stun_answered = mm_counter_get (&s->stun_answered);
+  out->rtp_in = mm_counter_get (&s->rtp_in);
+  out->rtp_bytes_in = mm_counter_get (&s->rtp_bytes_in);
+  out->rtp_out = mm_counter_get (&s->rtp_out);
+  out->rtp_bytes_out = mm_counter_get (&s->rtp_bytes_out);
+  out->rtp_lost = mm_counter_get (&s->rtp_lost);
+  out->pli_in = mm_counter_get (&s->pli_in);
+  out->fir_in = mm_counter_get (&s->fir_in);
   out->unknown = mm_counter_get (&s->unknown);
   out->stun_refused = mm_counter_get (&s->stun_refused);
   out->unknown_address = mm_counter_get (&s->unknown_address);

@@ -66,6 +66,10 @@ typedef struct {
   guint64 datagrams_in, bytes_in;
   guint64 datagrams_out, bytes_out;
   guint64 stun_answered;
+  /* media: SRTP unprotected from endpoints, SRTP sent to them (with
+   * retransmissions), packets missing from what they sent (as our
+   * receiver reports count them), PLI and FIR received */
+  guint64 rtp_in, rtp_bytes_in, rtp_out, rtp_bytes_out, rtp_lost, pli_in, fir_in;
   /* dropped, by reason */
   guint64 unknown;         /* not STUN, DTLS, RTP or RTCP */
   guint64 stun_refused;    /* unknown ufrag, wrong password, bad fingerprint, not a request */
