@@ -117,6 +117,7 @@ struct _Peer {
   Input inputs[N_INPUTS];     /* under in_lock */
   GstBin *input_bins[N_INPUTS];   /* owned refs, main loop */
   guint8 mid_ext;             /* the MID header extension's id, or 0 */
+  guint n_mlines;             /* of the last offer: a new one may not have fewer */
   MmProbeRtp *probe_in;
 
   gboolean sends_audio, sends_video, wants_audio, wants_video;
@@ -2278,6 +2279,7 @@ apply_offer (Peer *p, const MmSdpSession *offer, const Plan *pl, GError **error)
   p->audio_mline = pl->audio;
   p->screen_mline = pl->screen;
   p->presenting = screen != NULL && screen->sends;
+  p->n_mlines = offer->media->len;
   for (guint i = 0; i < offer->media->len && p->mid_ext == 0; i++)
     p->mid_ext = ((const MmSdpMedia *) offer->media->pdata[i])->ext_mid;
 
@@ -2334,6 +2336,14 @@ renegotiate (MmMedia *m, Peer *p, const MmSdpSession *offer, GError **error)
   Plan pl = plan_offer (offer);
   gboolean showed = shows_screen (p);
 
+  if (offer->media->len < p->n_mlines)
+    {
+      g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                   "a new offer on the same connection must keep every m-line of the last "
+                   "one (%u), rejected with port 0 if no longer used; it has %u",
+                   p->n_mlines, offer->media->len);
+      return FALSE;
+    }
   if ((p->video_mline >= 0 && pl.video != p->video_mline)
       || (p->audio_mline >= 0 && pl.audio != p->audio_mline))
     {
