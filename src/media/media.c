@@ -28,7 +28,7 @@
  */
 #include "config.h"
 
-#include "media/media.h"
+#include "media/media-private.h"
 #include "media/log.h"
 #include "media/probe.h"
 #include "media/recorder.h"
@@ -50,138 +50,6 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "mixmeet-media"
 
-typedef struct _Peer Peer;
-
-typedef struct {
-  MmMedia *m;
-  GstElement *bin;        /* the branch's own elements, in the pipeline */
-  GstBin *src_bin;        /* holds the tee */
-  GstElement *tee;
-  GstPad *tee_pad;        /* request pad of the tee */
-  GstPad *src_ghost;      /* on src_bin, targets tee_pad */
-  GstBin *sink_bin;       /* holds the consumer, or NULL for a top-level one */
-  GstElement *sink_el;    /* compositor or audiomixer */
-  GstPad *sink_pad;       /* request pad of the consumer */
-  GstPad *sink_ghost;     /* on sink_bin, targets sink_pad (or NULL) */
-  Peer *owner;            /* a removal that waits for this branch */
-  gint detaching;         /* TRUE, then 2 once unlinked (atomic) */
-  gint failed;            /* its first failure was posted (atomic) */
-} Branch;
-
-/* What a participant sends: its camera, its voice, a shared screen. */
-typedef enum {
-  IN_CAMERA,
-  IN_VOICE,
-  IN_SCREEN,
-  N_INPUTS
-} InputRole;
-
-/* Feedback from an input to the participant who sends it (input_feedback). */
-typedef struct {
-  MmEndpoint *ep;           /* owned */
-  gint ssrc;                /* atomic: the sender's SSRC once known, else 0 */
-  gint64 last_request_us;   /* of a keyframe (its streaming thread only) */
-} Feedback;
-
-/* An input as the transport thread sees it: under the peer's in_lock. */
-typedef struct {
-  GstElement *appsrc;       /* owned: the packets go in here; NULL once stopped */
-  Feedback *fb;             /* owned by the appsrc's pad probe */
-  guint8 pt;
-  guint32 ssrc;             /* 0 until known (a=ssrc, or the first packet) */
-  char mid[MM_SDP_MAX_MID + 1];   /* of its m-line (the MID header extension) */
-  gboolean seen;            /* a packet arrived: the bin is in use */
-} Input;
-
-struct _Peer {
-  gint ref_count;
-  MmMedia *m;
-  MmApp *app;
-  char *id;
-  char *name;
-  guint order;
-  gboolean removed;
-
-  MmEndpoint *ep;             /* its connection (owned) */
-  gboolean connected;         /* ICE and DTLS done */
-  char *ice_ufrag;            /* of the client's offer: the same in a re-offer
-                               * means the same connection, renegotiated */
-  char *fingerprint;          /* of its certificate: the same with another ufrag
-                               * is an ICE restart */
-  MmSdpSetup setup;           /* our DTLS role, kept for every answer */
-  guint32 video_ssrc;         /* ours towards it */
-  guint32 audio_ssrc;
-  gboolean video_sub;         /* it receives m->video_stream */
-  MmStream *audio_stream;     /* the mix it hears (m->audio_stream or its
-                               * mix_stream), or NULL */
-  GMutex in_lock;
-  Input inputs[N_INPUTS];     /* under in_lock */
-  GstBin *input_bins[N_INPUTS];   /* owned refs, main loop */
-  guint8 mid_ext;             /* the MID header extension's id, or 0 */
-  guint n_mlines;             /* of the last offer: a new one may not have fewer */
-  MmProbeRtp *probe_in;
-
-  gboolean sends_audio, sends_video, wants_audio, wants_video;
-  gint video_mline, audio_mline;  /* m-lines of the composite and the mix out, or -1 */
-  gint screen_mline;          /* a second video m-line: a shared screen, or -1 */
-  gboolean presenting;        /* the client sends on it */
-  gboolean screen_paused;     /* the client said it stopped (state presenting=false) */
-  GstBin *screen_in;          /* its decoder bin, once it arrives */
-  Branch *screen_tile;        /* screen_in → compositor */
-
-  GstBin *mix;                /* mix-minus of everyone else, if sending audio */
-  MmStream *mix_stream;       /* its packets, to this participant */
-  gboolean mix_ready;         /* its output is negotiated: voices may join */
-  GstBin *video_in;           /* decoder bins (of input_bins), once media arrives */
-  GstBin *audio_in;
-  Branch *tile;               /* video_in → compositor */
-  GstElement *card;           /* placeholder under the tile (name card) */
-  GstPad *card_pad;           /* its compositor pad, and the ghost of it */
-  GstPad *card_ghost;
-  GPtrArray *voices;          /* Branch*: audio_in → other mixes */
-  GPtrArray *mix_inputs;      /* Branch*: others' audio_in → my mix */
-
-  gboolean audio_muted;
-  gboolean video_muted;
-  gboolean blocked;           /* may not publish now (a lecture's viewer) */
-  gdouble level_db;           /* smoothed */
-  guint pending_detach;       /* branches still detaching before teardown */
-};
-
-struct _MmMedia {
-  gint ref_count;
-  gboolean closed;
-  MmApp *app;
-  char *code;
-  MmMediaSink sink;
-  GstElement *pipeline;
-  GstBin *video_mix;
-  GstElement *compositor;
-  GstElement *venc;
-  GstElement *vtee;
-  GstBin *full_mix;
-  MmStream *video_stream;     /* the composite's packets, to every receiver */
-  MmStream *audio_stream;     /* the full mix's, to everyone who does not speak */
-  GHashTable *peers;          /* id → Peer* (owned ref) */
-  GPtrArray *leaving;         /* Peer*: out of peers, not torn down yet (no ref) */
-  guint next_order;
-  guint bus_watch;
-  gint64 last_keyframe_us;
-  MmLayoutKind layout;
-  char *active_speaker;
-  guint speaker_candidate_ticks;
-  char *speaker_candidate;
-  JsonObject *layout_event;   /* the latest "layout", for newcomers */
-  MmRecorder *recorder;       /* while recording */
-  MmEgress *egress[2];        /* by MmEgressKind, while on */
-  MmMediaRecorded recorded;   /* told when a recording is finished */
-  gpointer recorded_data;
-  gboolean auto_presentation; /* a screen share switched to presentation */
-  MmLayoutKind layout_before; /* and the layout to go back to after it */
-};
-
-static void remove_card (MmMedia *m, Peer *p);
-
 /* ---- logging (media/log.h) ---------------------------------------------- */
 
 static void G_GNUC_PRINTF (4, 5)
@@ -194,8 +62,8 @@ media_log (MmMedia *m, const char *pid, GLogLevelFlags level, const char *format
   va_end (args);
 }
 
-static void G_GNUC_PRINTF (3, 4)
-room_log (MmMedia *m, GLogLevelFlags level, const char *format, ...)
+void
+mm_media_room_log (MmMedia *m, GLogLevelFlags level, const char *format, ...)
 {
   va_list args;
 
@@ -204,8 +72,8 @@ room_log (MmMedia *m, GLogLevelFlags level, const char *format, ...)
   va_end (args);
 }
 
-static void G_GNUC_PRINTF (3, 4)
-peer_log (Peer *p, GLogLevelFlags level, const char *format, ...)
+void
+mm_peer_log (Peer *p, GLogLevelFlags level, const char *format, ...)
 {
   va_list args;
 
@@ -216,15 +84,15 @@ peer_log (Peer *p, GLogLevelFlags level, const char *format, ...)
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static Peer *
-peer_ref (Peer *p)
+Peer *
+mm_peer_ref (Peer *p)
 {
   g_atomic_int_inc (&p->ref_count);
   return p;
 }
 
-static void
-peer_unref (gpointer data)
+void
+mm_peer_unref (gpointer data)
 {
   Peer *p = data;
 
@@ -249,8 +117,8 @@ peer_unref (gpointer data)
 }
 
 /* Read pipelines/NAME.pipeline: comments dropped, ${VAR} replaced. */
-static char *
-load_description (MmMedia *m, const char *name, const char *const *vars, GError **error)
+char *
+mm_pipeline_load_description (MmMedia *m, const char *name, const char *const *vars, GError **error)
 {
   g_autofree char *file = g_strdup_printf ("%s.pipeline", name);
   g_autofree char *path = g_build_filename (m->app->opts->pipelines_dir, file, NULL);
@@ -322,10 +190,10 @@ ghost_named_pad (GstBin *bin, const char *name)
 
 /* Parse a pipelines/ file into a bin with "sink" and "src" ghost pads
  * where it has such unlinked pads. */
-static GstBin *
-make_bin (MmMedia *m, const char *name, const char *const *vars, GError **error)
+GstBin *
+mm_pipeline_make_bin (MmMedia *m, const char *name, const char *const *vars, GError **error)
 {
-  g_autofree char *desc = load_description (m, name, vars, error);
+  g_autofree char *desc = mm_pipeline_load_description (m, name, vars, error);
   GstElement *bin;
 
   if (desc == NULL)
@@ -343,8 +211,9 @@ make_bin (MmMedia *m, const char *name, const char *const *vars, GError **error)
 
 /* A request pad of @el (inside @bin, or top-level when @bin is NULL),
  * ghosted on @bin so that things outside can link to it. */
-static GstPad *
-request_pad (GstBin *bin, GstElement *el, const char *templ, GstCaps *caps, GstPad **ghost)
+GstPad *
+mm_pipeline_request_pad (GstBin *bin, GstElement *el, const char *templ, GstCaps *caps,
+                         GstPad **ghost)
 {
   GstPadTemplate *t = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (el), templ);
   GstPad *pad = gst_element_request_pad (el, t, NULL, caps);
@@ -358,19 +227,19 @@ request_pad (GstBin *bin, GstElement *el, const char *templ, GstCaps *caps, GstP
   return pad;
 }
 
-static void
-release_pad (GstBin *bin, GstElement *el, GstPad *pad, GstPad *ghost)
+void
+mm_pipeline_release_pad (GstBin *bin, GstElement *el, GstPad *pad, GstPad *ghost)
 {
   if (ghost != NULL && bin != NULL)
     gst_element_remove_pad (GST_ELEMENT (bin), ghost);
   if (pad != NULL && el != NULL)
     gst_element_release_request_pad (el, pad);
   if (pad != NULL)
-    gst_object_unref (pad);   /* the reference request_pad() returned */
+    gst_object_unref (pad);   /* the reference mm_pipeline_request_pad() returned */
 }
 
-static void
-remove_bin (MmMedia *m, GstElement *bin)
+void
+mm_pipeline_remove_bin (MmMedia *m, GstElement *bin)
 {
   if (bin == NULL)
     return;
@@ -384,8 +253,8 @@ remove_bin (MmMedia *m, GstElement *bin)
 /* A new input of a mixer: the pipeline's latency must be worked out
  * again (on_bus), or the mixer keeps waiting only as long as its old
  * inputs needed and drops the newcomer's buffers as late, for good. */
-static void
-relatency (MmMedia *m)
+void
+mm_pipeline_relatency (MmMedia *m)
 {
   gst_element_post_message (m->pipeline, gst_message_new_latency (GST_OBJECT (m->pipeline)));
 }
@@ -398,8 +267,8 @@ relatency (MmMedia *m)
  * MM_DECODE_MARGIN_MS for decoding and scheduling. */
 #define MM_DECODE_MARGIN_MS 40
 
-static void
-set_upstream_floor (MmMedia *m, GstElement *mixer)
+void
+mm_pipeline_set_upstream_floor (MmMedia *m, GstElement *mixer)
 {
   guint64 floor = (guint64) (m->app->opts->jitter_latency + MM_DECODE_MARGIN_MS) * GST_MSECOND;
 
@@ -442,8 +311,8 @@ contain (GstPad *pad, GstFlowReturn ret)
 }
 
 /* A branch about to stop: contain() reports nothing for it. */
-static void
-branch_quiet (Branch *b)
+void
+mm_branch_quiet (Branch *b)
 {
   if (b != NULL)
     g_atomic_int_set (&b->failed, TRUE);
@@ -464,10 +333,10 @@ branch_chain_list (GstPad *pad, GstObject *parent, GstBufferList *list)
 /* Connect tee @tee_name of @src_bin through a new bin from pipelines/@desc
  * to @sink_pad, a request pad of @sink_el (inside @sink_bin or top-level).
  * Takes ownership of @sink_pad (and @sink_ghost). */
-static Branch *
-branch_new (MmMedia *m, GstBin *src_bin, const char *tee_name, const char *desc,
-            const char *const *vars, GstBin *sink_bin, GstElement *sink_el, GstPad *sink_pad,
-            GstPad *sink_ghost, GError **error)
+Branch *
+mm_branch_new (MmMedia *m, GstBin *src_bin, const char *tee_name, const char *desc,
+               const char *const *vars, GstBin *sink_bin, GstElement *sink_el, GstPad *sink_pad,
+               GstPad *sink_ghost, GError **error)
 {
   Branch *b = g_new0 (Branch, 1);
   GstPad *bin_sink, *bin_src;
@@ -481,10 +350,10 @@ branch_new (MmMedia *m, GstBin *src_bin, const char *tee_name, const char *desc,
   b->sink_ghost = sink_ghost;
   b->tee = gst_bin_get_by_name (src_bin, tee_name);
   g_assert (b->tee != NULL);   /* our own pipeline files name their tees */
-  b->bin = GST_ELEMENT (make_bin (m, desc, vars, error));
+  b->bin = GST_ELEMENT (mm_pipeline_make_bin (m, desc, vars, error));
   if (b->bin == NULL)
     {
-      release_pad (sink_bin, sink_el, sink_pad, sink_ghost);
+      mm_pipeline_release_pad (sink_bin, sink_el, sink_pad, sink_ghost);
       gst_object_unref (b->tee);
       g_free (b);
       return NULL;
@@ -505,28 +374,27 @@ branch_new (MmMedia *m, GstBin *src_bin, const char *tee_name, const char *desc,
   gst_object_unref (bin_sink);
   gst_object_unref (bin_src);
   if (r1 != GST_PAD_LINK_OK || r2 != GST_PAD_LINK_OK)
-    room_log (m, G_LOG_LEVEL_WARNING, "linking %s failed (%d, %d)", desc, r1, r2);
+    mm_media_room_log (m, G_LOG_LEVEL_WARNING, "linking %s failed (%d, %d)", desc, r1, r2);
   return b;
 }
 
 /* Take a branch out now: for branches whose tee no longer carries data
  * (its source is stopped) or whose consumer is going away with it. */
-static void
-branch_free_now (Branch *b, gboolean release_sink)
+void
+mm_branch_free_now (Branch *b, gboolean release_sink)
 {
   MmMedia *m = b->m;
 
-  remove_bin (m, b->bin);
-  release_pad (b->src_bin, b->tee, b->tee_pad, b->src_ghost);
+  mm_pipeline_remove_bin (m, b->bin);
+  mm_pipeline_release_pad (b->src_bin, b->tee, b->tee_pad, b->src_ghost);
   if (release_sink)
-    release_pad (b->sink_bin, b->sink_el, b->sink_pad, b->sink_ghost);
+    mm_pipeline_release_pad (b->sink_bin, b->sink_el, b->sink_pad, b->sink_ghost);
   else
     gst_object_unref (b->sink_pad);
   gst_object_unref (b->tee);
   g_free (b);
 }
 
-static void peer_detach_done (Peer *p);
 
 typedef struct {
   Branch *b;
@@ -534,14 +402,13 @@ typedef struct {
   MmMedia *m;   /* a reference: the room may close meanwhile */
 } Detach;
 
-static void media_unref (MmMedia *m);
 
 static void
 detach_free (gpointer data)
 {
   Detach *d = data;
 
-  media_unref (d->m);
+  mm_media_unref (d->m);
   g_free (d);
 }
 
@@ -551,9 +418,9 @@ detach_finish (MmApp *app, gpointer data)
   Detach *d = data;
   Peer *owner = d->b->owner;
 
-  branch_free_now (d->b, d->release_sink);
+  mm_branch_free_now (d->b, d->release_sink);
   if (owner != NULL)
-    peer_detach_done (owner);
+    mm_peer_detach_done (owner);
 }
 
 /* Streaming thread or here: the tee pad is idle, unlink it. */
@@ -570,8 +437,8 @@ detach_idle (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 /* Detach a branch from a tee that keeps running for others. */
-static void
-branch_detach (Branch *b, Peer *owner, gboolean release_sink)
+void
+mm_branch_detach (Branch *b, Peer *owner, gboolean release_sink)
 {
   Detach *d = g_new0 (Detach, 1);
 
@@ -660,9 +527,9 @@ on_packets (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 /* Hand what reaches the sink @name of @bin to @stream. */
-static gboolean
-attach_sender (GstBin *bin, const char *name, MmStream *stream, const char *probe_name,
-               GError **error)
+gboolean
+mm_send_attach (GstBin *bin, const char *name, MmStream *stream, const char *probe_name,
+                GError **error)
 {
   GstElement *sink = gst_bin_get_by_name (bin, name);
   GstPad *pad;
@@ -704,8 +571,8 @@ limit_keyframes (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-static void
-force_keyframe (MmMedia *m)
+void
+mm_media_force_keyframe (MmMedia *m)
 {
   GstPad *src = gst_element_get_static_pad (m->venc, "src");
 
@@ -718,7 +585,7 @@ force_keyframe (MmMedia *m)
 static void
 keyframe_requested (MmStream *stream, gpointer data)
 {
-  force_keyframe (data);
+  mm_media_force_keyframe (data);
 }
 
 /* ---- layout ------------------------------------------------------------ */
@@ -741,8 +608,8 @@ compare_source (gconstpointer a, gconstpointer b)
   return x->p->order < y->p->order ? -1 : x->p->order > y->p->order;
 }
 
-static gboolean
-shows_screen (const Peer *p)
+gboolean
+mm_compose_shows_screen (const Peer *p)
 {
   return p->screen_tile != NULL && p->presenting && !p->screen_paused && !p->removed;
 }
@@ -763,7 +630,7 @@ collect_sources (MmMedia *m)
         continue;
       if (p->tile != NULL || p->card != NULL)
         g_array_append_val (arr, ((Source) { p, FALSE }));
-      if (shows_screen (p))
+      if (mm_compose_shows_screen (p))
         g_array_append_val (arr, ((Source) { p, TRUE }));
     }
   g_array_sort (arr, compare_source);
@@ -778,8 +645,8 @@ hide_pad (GstPad *pad)
 }
 
 /* Everything of @p's on the compositor: camera, name card, screen. */
-static void
-hide_peer (Peer *p)
+void
+mm_compose_hide_peer (Peer *p)
 {
   hide_pad (p->tile != NULL ? p->tile->sink_pad : NULL);
   hide_pad (p->card_pad);
@@ -794,8 +661,8 @@ place_pad (GstPad *pad, const MmTile *t, gboolean visible)
                   "alpha", visible ? 1.0 : 0.0, NULL);
 }
 
-static void
-relayout (MmMedia *m)
+void
+mm_compose_relayout (MmMedia *m)
 {
   g_autoptr (GArray) sources = collect_sources (m);
   MmTile tiles[MM_LAYOUT_MAX_TILES];
@@ -827,7 +694,7 @@ relayout (MmMedia *m)
     {
       Peer *p = g_array_index (sources, Source, i).p;
 
-      hide_peer (p);
+      mm_compose_hide_peer (p);
     }
   for (guint t = 0; t < n; t++)
     {
@@ -872,8 +739,8 @@ relayout (MmMedia *m)
 /* A screen share switches the room to the presentation layout, and the
  * end of the last one back to the layout before it (unless the host has
  * chosen another meanwhile). */
-static void
-screens_changed (MmMedia *m)
+void
+mm_compose_screens_changed (MmMedia *m)
 {
   GHashTableIter it;
   gpointer value;
@@ -881,7 +748,7 @@ screens_changed (MmMedia *m)
 
   g_hash_table_iter_init (&it, m->peers);
   while (g_hash_table_iter_next (&it, NULL, &value))
-    any = any || shows_screen (value);
+    any = any || mm_compose_shows_screen (value);
   if (any && !m->auto_presentation && m->layout != MM_LAYOUT_PRESENTATION)
     {
       m->layout_before = m->layout;
@@ -894,7 +761,7 @@ screens_changed (MmMedia *m)
         m->layout = m->layout_before;
       m->auto_presentation = FALSE;
     }
-  relayout (m);
+  mm_compose_relayout (m);
 }
 
 gboolean
@@ -902,7 +769,7 @@ mm_media_set_layout (MmMedia *m, MmLayoutKind kind)
 {
   m->layout = kind;
   m->auto_presentation = FALSE;   /* the host's choice stands */
-  relayout (m);
+  mm_compose_relayout (m);
   return TRUE;
 }
 
@@ -954,11 +821,11 @@ update_speaker (MmMedia *m, Peer *reading)
     m->sink.broadcast (m->sink.data, "active-speaker", ev);
   }
   if (m->layout == MM_LAYOUT_SPEAKER)
-    relayout (m);
+    mm_compose_relayout (m);
 }
 
-static void
-on_level (MmMedia *m, GstMessage *msg)
+void
+mm_mix_on_level (MmMedia *m, GstMessage *msg)
 {
   const GstStructure *s = gst_message_get_structure (msg);
   const char *pid = g_object_get_data (G_OBJECT (GST_MESSAGE_SRC (msg)), "mm-peer");
@@ -1002,8 +869,8 @@ branch_of_peer (Peer *p, GstObject *o)
 }
 
 /* The peer whose elements include @obj, or NULL. */
-static Peer *
-peer_of (MmMedia *m, GstObject *obj)
+Peer *
+mm_peer_of (MmMedia *m, GstObject *obj)
 {
   for (GstObject *o = obj; o != NULL; o = GST_OBJECT_PARENT (o))
     {
@@ -1025,18 +892,17 @@ peer_of (MmMedia *m, GstObject *obj)
   return NULL;
 }
 
-static void close_peer (Peer *p, const char *why);
 
 /* A participant's media failed (its connection or one of its own
  * elements): close it and tell the client, which offers again. */
 static void
 peer_failed (MmMedia *m, GstObject *src, const char *why)
 {
-  Peer *p = peer_of (m, src);
+  Peer *p = mm_peer_of (m, src);
 
   if (p == NULL || p->removed)
     return;
-  close_peer (p, why);
+  mm_peer_close (p, why);
 }
 
 static gboolean
@@ -1054,7 +920,7 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
 
         gst_message_parse_error (msg, &err, &dbg);
         {
-          Peer *p = peer_of (m, GST_MESSAGE_SRC (msg));
+          Peer *p = mm_peer_of (m, GST_MESSAGE_SRC (msg));
 
           media_log (m, p != NULL ? p->id : NULL, G_LOG_LEVEL_WARNING, "%s: %s (%s)", name,
                      err->message, dbg ? dbg : "");
@@ -1070,7 +936,7 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
         g_autofree char *name = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
 
         gst_message_parse_warning (msg, &err, NULL);
-        room_log (m, G_LOG_LEVEL_DEBUG, "%s: %s", name, err->message);
+        mm_media_room_log (m, G_LOG_LEVEL_DEBUG, "%s: %s", name, err->message);
         break;
       }
     case GST_MESSAGE_LATENCY:
@@ -1086,13 +952,14 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
           gst_query_parse_latency (q, NULL, &min, NULL);
         gst_query_unref (q);
         gst_object_unref (src);
-        room_log (m, G_LOG_LEVEL_INFO, "latency up to the composite %" G_GUINT64_FORMAT " ms",
-                  (guint64) (min / GST_MSECOND));
+        mm_media_room_log (m, G_LOG_LEVEL_INFO,
+                           "latency up to the composite %" G_GUINT64_FORMAT " ms",
+                           (guint64) (min / GST_MSECOND));
         break;
       }
     case GST_MESSAGE_ELEMENT:
       if (gst_message_has_name (msg, "level"))
-        on_level (m, msg);
+        mm_mix_on_level (m, msg);
       break;
     default:
       break;
@@ -1186,7 +1053,7 @@ mm_media_check_pipelines (MmApp *app, GError **error)
     }
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
     {
-      GstBin *bin = make_bin (&fake, names[i], vars, error);
+      GstBin *bin = mm_pipeline_make_bin (&fake, names[i], vars, error);
 
       if (bin == NULL)
         return FALSE;
@@ -1230,11 +1097,11 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
   m->code = g_strdup (code);
   m->sink = *sink;
   m->layout = MM_LAYOUT_GRID;
-  m->peers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, peer_unref);
+  m->peers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, mm_peer_unref);
   m->leaving = g_ptr_array_new ();
   m->pipeline = gst_pipeline_new (name);
-  m->video_mix = make_bin (m, "video-mix", vvars, error);
-  m->full_mix = m->video_mix ? make_bin (m, "audio-mix", avars, error) : NULL;
+  m->video_mix = mm_pipeline_make_bin (m, "video-mix", vvars, error);
+  m->full_mix = m->video_mix ? mm_pipeline_make_bin (m, "audio-mix", avars, error) : NULL;
   if (m->full_mix == NULL)
     {
       if (m->video_mix != NULL)
@@ -1258,18 +1125,18 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
     }
   m->video_stream = mm_stream_new (app->transport, 90000, MM_VIDEO_HISTORY, keyframe_requested, m);
   m->audio_stream = mm_stream_new (app->transport, 48000, 0, NULL, NULL);
-  if (!attach_sender (m->video_mix, "vsend", m->video_stream, "*", error)
-      || !attach_sender (m->full_mix, "asend", m->audio_stream, "*", error))
+  if (!mm_send_attach (m->video_mix, "vsend", m->video_stream, "*", error)
+      || !mm_send_attach (m->full_mix, "asend", m->audio_stream, "*", error))
     {
       mm_media_free (m);
       return NULL;
     }
-  set_upstream_floor (m, m->compositor);
+  mm_pipeline_set_upstream_floor (m, m->compositor);
   {
     GstElement *amix = gst_bin_get_by_name (m->full_mix, "amix");
     GstElement *aenc = gst_bin_get_by_name (m->full_mix, "aenc");
 
-    set_upstream_floor (m, amix);
+    mm_pipeline_set_upstream_floor (m, amix);
     if (aenc != NULL)
       mm_probe_audio_mix (amix, aenc);
     gst_object_unref (amix);
@@ -1289,15 +1156,13 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
       mm_media_free (m);
       return NULL;
     }
-  room_log (m, G_LOG_LEVEL_INFO, "media pipeline started (%dx%d at %d fps)", o->video_width,
-            o->video_height, o->video_framerate);
+  mm_media_room_log (m, G_LOG_LEVEL_INFO, "media pipeline started (%dx%d at %d fps)",
+                     o->video_width, o->video_height, o->video_framerate);
   return m;
 }
 
-static void peer_teardown (Peer *p);
-
-static void
-media_unref (MmMedia *m)
+void
+mm_media_unref (MmMedia *m)
 {
   GHashTableIter it;
   gpointer value;
@@ -1311,13 +1176,13 @@ media_unref (MmMedia *m)
       Peer *p = value;
 
       if (p->tile != NULL)
-        branch_free_now (p->tile, TRUE);
+        mm_branch_free_now (p->tile, TRUE);
       if (p->screen_tile != NULL)
-        branch_free_now (p->screen_tile, TRUE);
+        mm_branch_free_now (p->screen_tile, TRUE);
       p->screen_tile = NULL;
-      remove_card (m, p);
+      mm_compose_remove_card (m, p);
       for (guint i = 0; i < p->voices->len; i++)
-        branch_free_now (p->voices->pdata[i], TRUE);
+        mm_branch_free_now (p->voices->pdata[i], TRUE);
       p->tile = NULL;
       g_clear_pointer (&p->mix_stream, mm_stream_free);
       g_ptr_array_set_size (p->voices, 0);
@@ -1341,11 +1206,11 @@ media_unref (MmMedia *m)
 
 /* Close @p's connection as the room closes: nothing goes to it any more
  * and its inputs stop. */
-static void stop_inputs (Peer *p);
-
-static void
-stop_connection (MmMedia *m, Peer *p)
+void
+mm_peer_stop_connection (Peer *p)
 {
+  MmMedia *m = p->m;
+
   if (p->video_sub)
     mm_stream_remove (m->video_stream, p->ep);
   if (p->audio_stream != NULL)
@@ -1354,7 +1219,7 @@ stop_connection (MmMedia *m, Peer *p)
   p->audio_stream = NULL;
   if (p->ep != NULL)
     mm_endpoint_close (p->ep);
-  stop_inputs (p);
+  mm_input_stop_all (p);
 }
 
 void
@@ -1377,9 +1242,9 @@ mm_media_free (MmMedia *m)
   /* The connections first: nothing is sent or taken any more. */
   g_hash_table_iter_init (&it, m->peers);
   while (g_hash_table_iter_next (&it, NULL, &value))
-    stop_connection (m, value);
+    mm_peer_stop_connection (value);
   for (guint i = 0; i < m->leaving->len; i++)
-    stop_connection (m, m->leaving->pdata[i]);
+    mm_peer_stop_connection (m->leaving->pdata[i]);
   if (m->pipeline != NULL)
     gst_element_set_state (m->pipeline, GST_STATE_NULL);
   if (m->bus_watch != 0)
@@ -1391,9 +1256,9 @@ mm_media_free (MmMedia *m)
     {
       ((Peer *) value)->removed = TRUE;
     }
-  room_log (m, G_LOG_LEVEL_INFO, "media closed (%" G_GINT64_FORMAT " ms)",
-            (g_get_monotonic_time () - t0) / 1000);
-  media_unref (m);
+  mm_media_room_log (m, G_LOG_LEVEL_INFO, "media closed (%" G_GINT64_FORMAT " ms)",
+                     (g_get_monotonic_time () - t0) / 1000);
+  mm_media_unref (m);
 }
 
 /* ---- egress ---------------------------------------------------------------- */
@@ -1406,7 +1271,7 @@ egress_description (MmMedia *m, MmEgressKind kind, GError **error)
   g_autofree char *keyint = g_strdup_printf ("%d", o->video_framerate * 2);
   const char *vars[] = { "BITRATE", br, "KEYINT", keyint, "SEGMENT", "2", NULL };
 
-  return load_description (m, egress_names[kind], vars, error);
+  return mm_pipeline_load_description (m, egress_names[kind], vars, error);
 }
 
 gboolean
@@ -1469,7 +1334,7 @@ keyframe_now (gpointer data)
   MmMedia *m = data;
 
   m->last_keyframe_us = 0;   /* not held back by the rate limit */
-  force_keyframe (m);
+  mm_media_force_keyframe (m);
 }
 
 gboolean
@@ -1532,41 +1397,35 @@ mm_media_n_peers (MmMedia *m)
 
 /* ---- a participant's connection --------------------------------------- */
 
-typedef struct {
-  Peer *p;
-  char *text;
-  InputRole role;
-} Hop;
-
-static void
-hop_free (gpointer data)
+void
+mm_peer_hop_free (gpointer data)
 {
   Hop *h = data;
 
-  peer_unref (h->p);
+  mm_peer_unref (h->p);
   g_free (h->text);
   g_free (h);
 }
 
-static Hop *
-hop_new (Peer *p)
+Hop *
+mm_peer_hop_new (Peer *p)
 {
   Hop *h = g_new0 (Hop, 1);
-  h->p = peer_ref (p);
+  h->p = mm_peer_ref (p);
   return h;
 }
 
 /* Close @p's connection and tell its client why in a "media-failed"
  * event: it is free to offer again at once. */
-static void
-close_peer (Peer *p, const char *why)
+void
+mm_peer_close (Peer *p, const char *why)
 {
   MmMedia *m = p->m;
   g_autofree char *pid = g_strdup (p->id);
   g_autoptr (JsonObject) ev = json_object_new ();
 
-  peer_log (p, G_LOG_LEVEL_WARNING, "%s: closing its connection; the client may offer again",
-            why);
+  mm_peer_log (p, G_LOG_LEVEL_WARNING, "%s: closing its connection; the client may offer again",
+               why);
   json_object_set_string_member (ev, "reason", why);
   m->sink.send (m->sink.data, pid, "media-failed", ev);
   mm_media_remove (m, pid);
@@ -1583,14 +1442,14 @@ endpoint_changed (MmApp *app, gpointer data)
     return;
   if (h->text != NULL)
     {
-      close_peer (p, h->text);
+      mm_peer_close (p, h->text);
       return;
     }
   p->connected = TRUE;
-  peer_log (p, G_LOG_LEVEL_INFO, "connected");
+  mm_peer_log (p, G_LOG_LEVEL_INFO, "connected");
   /* A receiver decodes from a keyframe on. */
   if (p->video_sub)
-    force_keyframe (p->m);
+    mm_media_force_keyframe (p->m);
 }
 
 /* Transport thread. */
@@ -1602,10 +1461,10 @@ on_endpoint_state (MmEndpoint *ep, MmEndpointState state, const char *reason, gp
 
   if (state == MM_ENDPOINT_CHECKING)
     return;
-  h = hop_new (p);
+  h = mm_peer_hop_new (p);
   if (state == MM_ENDPOINT_CLOSED)
     h->text = g_strdup (reason != NULL ? reason : "the connection closed");
-  mm_app_run_main (p->app, endpoint_changed, h, hop_free);
+  mm_app_run_main (p->app, endpoint_changed, h, mm_peer_hop_free);
 }
 
 static void
@@ -1620,7 +1479,7 @@ endpoint_destroyed (gpointer data)
 {
   Peer *p = data;
 
-  mm_app_run_main (p->app, nothing, p, peer_unref);
+  mm_app_run_main (p->app, nothing, p, mm_peer_unref);
 }
 
 /* ---- incoming media ---------------------------------------------------- */
@@ -1674,11 +1533,11 @@ input_feedback (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 /* The receiving end of one m-line @p sends on: pipelines/video-in or
- * audio-in, whose appsrc "rtpsrc" the transport thread feeds (on_rtp).
+ * audio-in, whose appsrc "rtpsrc" the transport thread feeds (mm_input_on_rtp).
  * Its media enters the composite or the mixes when the first packet
  * arrives (input_ready). */
-static gboolean
-add_input (Peer *p, InputRole role, const MmSdpMedia *md, GError **error)
+gboolean
+mm_input_add (Peer *p, InputRole role, const MmSdpMedia *md, GError **error)
 {
   MmMedia *m = p->m;
   g_autofree char *lat = g_strdup_printf ("%d", m->app->opts->jitter_latency);
@@ -1693,7 +1552,7 @@ add_input (Peer *p, InputRole role, const MmSdpMedia *md, GError **error)
 
   if (p->input_bins[role] != NULL)
     return TRUE;
-  bin = make_bin (m, file, vars, error);
+  bin = mm_pipeline_make_bin (m, file, vars, error);
   if (bin == NULL)
     return FALSE;
   src = gst_bin_get_by_name (bin, "rtpsrc");
@@ -1733,8 +1592,8 @@ add_input (Peer *p, InputRole role, const MmSdpMedia *md, GError **error)
 
 /* No packet reaches @p's inputs any more, and their bins stop (they are
  * taken out of the pipeline by peer_teardown). */
-static void
-stop_inputs (Peer *p)
+void
+mm_input_stop_all (Peer *p)
 {
   GstElement *srcs[N_INPUTS];
 
@@ -1792,8 +1651,8 @@ route_packet (Peer *p, const MmRtpHeader *h)
 static void input_ready (MmApp *app, gpointer data);
 
 /* Transport thread: an RTP packet from @p, unprotected. */
-static void
-on_rtp (MmEndpoint *ep, const guint8 *buf, gsize len, gpointer data)
+void
+mm_input_on_rtp (MmEndpoint *ep, const guint8 *buf, gsize len, gpointer data)
 {
   Peer *p = data;
   MmRtpHeader h;
@@ -1821,15 +1680,15 @@ on_rtp (MmEndpoint *ep, const guint8 *buf, gsize len, gpointer data)
   gst_object_unref (src);
   if (first)
     {
-      Hop *hop = hop_new (p);
+      Hop *hop = mm_peer_hop_new (p);
 
       hop->role = role;
-      mm_app_run_main (p->app, input_ready, hop, hop_free);
+      mm_app_run_main (p->app, input_ready, hop, mm_peer_hop_free);
     }
 }
 
-static void
-set_voice_muted (Peer *p)
+void
+mm_mix_set_voice_muted (Peer *p)
 {
   for (guint i = 0; i < p->voices->len; i++)
     {
@@ -1846,27 +1705,27 @@ connect_voice (MmMedia *m, Peer *from, Peer *to)
   GstBin *mix = to != NULL ? to->mix : m->full_mix;
   GstElement *amix = gst_bin_get_by_name (mix, "amix");
   GstPad *ghost = NULL;
-  GstPad *pad = request_pad (mix, amix, "sink_%u", NULL, &ghost);
-  Branch *b = branch_new (m, from->audio_in, "ain", "voice-in", NULL, mix, amix, pad, ghost,
-                          &error);
+  GstPad *pad = mm_pipeline_request_pad (mix, amix, "sink_%u", NULL, &ghost);
+  Branch *b = mm_branch_new (m, from->audio_in, "ain", "voice-in", NULL, mix, amix, pad, ghost,
+                             &error);
 
   gst_object_unref (amix);
   if (b == NULL)
     {
-      peer_log (from, G_LOG_LEVEL_WARNING, "its voice: %s", error->message);
+      mm_peer_log (from, G_LOG_LEVEL_WARNING, "its voice: %s", error->message);
       return;
     }
   g_object_set (b->sink_pad, "mute", from->audio_muted || from->blocked, NULL);
   g_ptr_array_add (from->voices, b);
   if (to != NULL)
     g_ptr_array_add (to->mix_inputs, b);
-  relatency (m);
+  mm_pipeline_relatency (m);
 }
 
 /* A shared screen (the client's second video) arrived: a tile of its own,
  * over the people. */
-static void
-add_screen (MmMedia *m, Peer *p, GstBin *bin)
+void
+mm_compose_add_screen (MmMedia *m, Peer *p, GstBin *bin)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *text = NULL;
@@ -1877,13 +1736,13 @@ add_screen (MmMedia *m, Peer *p, GstBin *bin)
   if (p->screen_in != NULL)
     return;
   p->screen_in = bin;
-  pad = request_pad (m->video_mix, m->compositor, "sink_%u", NULL, &ghost);
+  pad = mm_pipeline_request_pad (m->video_mix, m->compositor, "sink_%u", NULL, &ghost);
   g_object_set (pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0, "zorder", 3u, NULL);
-  p->screen_tile = branch_new (m, p->screen_in, "vin", "tile-in", NULL, m->video_mix,
-                               m->compositor, pad, ghost, &error);
+  p->screen_tile = mm_branch_new (m, p->screen_in, "vin", "tile-in", NULL, m->video_mix,
+                                  m->compositor, pad, ghost, &error);
   if (p->screen_tile == NULL)
     {
-      peer_log (p, G_LOG_LEVEL_WARNING, "its screen: %s", error->message);
+      mm_peer_log (p, G_LOG_LEVEL_WARNING, "its screen: %s", error->message);
       return;
     }
   label = gst_bin_get_by_name (GST_BIN (p->screen_tile->bin), "label");
@@ -1893,9 +1752,73 @@ add_screen (MmMedia *m, Peer *p, GstBin *bin)
       g_object_set (label, "text", text, NULL);
       gst_object_unref (label);
     }
-  peer_log (p, G_LOG_LEVEL_INFO, "its screen in the composite");
-  relatency (m);
-  screens_changed (m);
+  mm_peer_log (p, G_LOG_LEVEL_INFO, "its screen in the composite");
+  mm_pipeline_relatency (m);
+  mm_compose_screens_changed (m);
+}
+
+/* The camera of @p arrived: a tile of its own, over its name card. */
+void
+mm_compose_add_camera (MmMedia *m, Peer *p, GstBin *bin)
+{
+  g_autoptr (GError) error = NULL;
+  GstPad *ghost = NULL;
+  GstPad *pad;
+
+  if (p->video_in != NULL)
+    return;
+  p->video_in = bin;
+  pad = mm_pipeline_request_pad (p->m->video_mix, m->compositor, "sink_%u", NULL, &ghost);
+  g_object_set (pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0, "zorder", 2u,
+                NULL);
+  p->tile = mm_branch_new (m, p->video_in, "vin", "tile-in", NULL, m->video_mix, m->compositor,
+                           pad, ghost, &error);
+  if (p->tile == NULL)
+    {
+      mm_peer_log (p, G_LOG_LEVEL_WARNING, "its video: %s", error->message);
+      return;
+    }
+  {
+    GstElement *label = gst_bin_get_by_name (GST_BIN (p->tile->bin), "label");
+
+    if (label != NULL)
+      {
+        g_object_set (label, "text", p->name, NULL);
+        gst_object_unref (label);
+      }
+  }
+  mm_compose_relayout (m);
+  mm_pipeline_relatency (m);
+  mm_peer_log (p, G_LOG_LEVEL_INFO, "its video in the composite");
+}
+
+/* The voice of @p arrived. */
+void
+mm_mix_add_voice (MmMedia *m, Peer *p, GstBin *bin)
+{
+  GHashTableIter it;
+  gpointer value;
+  GstElement *level;
+
+  if (p->audio_in != NULL)
+    return;
+  p->audio_in = bin;
+  level = gst_bin_get_by_name (p->audio_in, "level");
+  if (level != NULL)
+    {
+      mm_probe_voice (level, p->id);
+      g_object_set_data_full (G_OBJECT (level), "mm-peer", g_strdup (p->id), g_free);
+      gst_object_unref (level);
+    }
+  /* Into everyone else's mix-minus (those not ready yet take it when
+   * they are), and the full mix. */
+  g_hash_table_iter_init (&it, m->peers);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (value != p && ((Peer *) value)->mix != NULL && ((Peer *) value)->mix_ready
+        && !((Peer *) value)->removed)
+      connect_voice (m, p, value);
+  connect_voice (m, p, NULL);
+  mm_peer_log (p, G_LOG_LEVEL_INFO, "its voice in the mixes");
 }
 
 /* Main loop: the first packet of one of @p's inputs arrived: into the
@@ -1906,7 +1829,6 @@ input_ready (MmApp *app, gpointer data)
   Hop *h = data;
   Peer *p = h->p;
   MmMedia *m = p->m;
-  g_autoptr (GError) error = NULL;
   GstBin *bin;
 
   if (p->removed)
@@ -1915,64 +1837,11 @@ input_ready (MmApp *app, gpointer data)
   if (bin == NULL)
     return;
   if (h->role == IN_SCREEN)
-    add_screen (m, p, bin);
+    mm_compose_add_screen (m, p, bin);
   else if (h->role == IN_CAMERA)
-    {
-      GstPad *ghost = NULL;
-      GstPad *pad;
-
-      if (p->video_in != NULL)
-        return;
-      p->video_in = bin;
-      pad = request_pad (p->m->video_mix, m->compositor, "sink_%u", NULL, &ghost);
-      g_object_set (pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0,
-                    "zorder", 2u, NULL);
-      p->tile = branch_new (m, p->video_in, "vin", "tile-in", NULL, m->video_mix, m->compositor,
-                            pad, ghost, &error);
-      if (p->tile == NULL)
-        {
-          peer_log (p, G_LOG_LEVEL_WARNING, "its video: %s", error->message);
-          return;
-        }
-      {
-        GstElement *label = gst_bin_get_by_name (GST_BIN (p->tile->bin), "label");
-
-        if (label != NULL)
-          {
-            g_object_set (label, "text", p->name, NULL);
-            gst_object_unref (label);
-          }
-      }
-      relayout (m);
-      relatency (m);
-      peer_log (p, G_LOG_LEVEL_INFO, "its video in the composite");
-    }
+    mm_compose_add_camera (m, p, bin);
   else
-    {
-      GHashTableIter it;
-      gpointer value;
-      GstElement *level;
-
-      if (p->audio_in != NULL)
-        return;
-      p->audio_in = bin;
-      level = gst_bin_get_by_name (p->audio_in, "level");
-      if (level != NULL)
-        {
-          mm_probe_voice (level, p->id);
-          g_object_set_data_full (G_OBJECT (level), "mm-peer", g_strdup (p->id), g_free);
-          gst_object_unref (level);
-        }
-      /* Into everyone else's mix-minus (those not ready yet take it when
-       * they are), and the full mix. */
-      g_hash_table_iter_init (&it, m->peers);
-      while (g_hash_table_iter_next (&it, NULL, &value))
-        if (value != p && ((Peer *) value)->mix != NULL && ((Peer *) value)->mix_ready
-            && !((Peer *) value)->removed)
-          connect_voice (m, p, value);
-      connect_voice (m, p, NULL);
-      peer_log (p, G_LOG_LEVEL_INFO, "its voice in the mixes");
-    }
+    mm_mix_add_voice (m, p, bin);
 }
 
 /* ---- a new mix-minus ---------------------------------------------------- */
@@ -2006,7 +1875,7 @@ on_mix_caps (GstPad *pad, GParamSpec *pspec, gpointer data)
   if (caps == NULL)
     return;
   gst_caps_unref (caps);
-  mm_app_run_main (p->app, mix_ready, hop_new (p), hop_free);
+  mm_app_run_main (p->app, mix_ready, mm_peer_hop_new (p), mm_peer_hop_free);
 }
 
 static void
@@ -2016,30 +1885,30 @@ watch_mix (MmMedia *m, Peer *p)
   GstPad *src = gst_element_get_static_pad (amix, "src");
   GstCaps *caps = gst_pad_get_current_caps (src);
 
-  g_signal_connect_data (src, "notify::caps", G_CALLBACK (on_mix_caps), peer_ref (p),
-                         (GClosureNotify) (void (*) (void)) peer_unref, 0);
+  g_signal_connect_data (src, "notify::caps", G_CALLBACK (on_mix_caps), mm_peer_ref (p),
+                         (GClosureNotify) (void (*) (void)) mm_peer_unref, 0);
   if (caps != NULL)
     {
       gst_caps_unref (caps);
-      mm_app_run_main (m->app, mix_ready, hop_new (p), hop_free);
+      mm_app_run_main (m->app, mix_ready, mm_peer_hop_new (p), mm_peer_hop_free);
     }
   gst_object_unref (src);
   gst_object_unref (amix);
 }
 
-static gboolean
-start_mix (MmMedia *m, Peer *p, GError **error)
+gboolean
+mm_mix_start (MmMedia *m, Peer *p, GError **error)
 {
   g_autofree char *abr = g_strdup_printf ("%d", m->app->opts->audio_bitrate * 1000);
   const char *avars[] = { "BITRATE", abr, NULL };
 
   GstElement *amix;
 
-  p->mix = make_bin (m, "audio-mix", avars, error);
+  p->mix = mm_pipeline_make_bin (m, "audio-mix", avars, error);
   if (p->mix == NULL)
     return FALSE;
   p->mix_stream = mm_stream_new (m->app->transport, 48000, 0, NULL, NULL);
-  if (!attach_sender (p->mix, "asend", p->mix_stream, NULL, error))
+  if (!mm_send_attach (p->mix, "asend", p->mix_stream, NULL, error))
     {
       gst_object_unref (gst_object_ref_sink (p->mix));
       p->mix = NULL;
@@ -2047,7 +1916,7 @@ start_mix (MmMedia *m, Peer *p, GError **error)
       return FALSE;
     }
   amix = gst_bin_get_by_name (p->mix, "amix");
-  set_upstream_floor (m, amix);
+  mm_pipeline_set_upstream_floor (m, amix);
   gst_object_unref (amix);
   gst_bin_add (GST_BIN (m->pipeline), GST_ELEMENT (p->mix));
   watch_mix (m, p);
@@ -2057,19 +1926,19 @@ start_mix (MmMedia *m, Peer *p, GError **error)
 
 /* ---- name cards --------------------------------------------------------- */
 
-static void
-add_card (MmMedia *m, Peer *p)
+void
+mm_compose_add_card (MmMedia *m, Peer *p)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *fps = g_strdup_printf ("%d", m->app->opts->video_framerate);
   const char *vars[] = { "FRAMERATE", fps, NULL };
-  GstBin *bin = make_bin (m, "placeholder", vars, &error);
+  GstBin *bin = mm_pipeline_make_bin (m, "placeholder", vars, &error);
   GstElement *label;
   GstPad *src;
 
   if (bin == NULL)
     {
-      peer_log (p, G_LOG_LEVEL_WARNING, "its name card: %s", error->message);
+      mm_peer_log (p, G_LOG_LEVEL_WARNING, "its name card: %s", error->message);
       return;
     }
   label = gst_bin_get_by_name (bin, "label");
@@ -2080,24 +1949,25 @@ add_card (MmMedia *m, Peer *p)
     }
   p->card = GST_ELEMENT (bin);
   gst_bin_add (GST_BIN (m->pipeline), p->card);
-  p->card_pad = request_pad (m->video_mix, m->compositor, "sink_%u", NULL, &p->card_ghost);
+  p->card_pad = mm_pipeline_request_pad (m->video_mix, m->compositor, "sink_%u", NULL,
+                                         &p->card_ghost);
   g_object_set (p->card_pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0,
                 "zorder", 1u, NULL);
   src = gst_element_get_static_pad (p->card, "src");
   if (gst_pad_link (src, p->card_ghost) != GST_PAD_LINK_OK)
-    peer_log (p, G_LOG_LEVEL_WARNING, "cannot link its name card");
+    mm_peer_log (p, G_LOG_LEVEL_WARNING, "cannot link its name card");
   gst_object_unref (src);
   gst_element_sync_state_with_parent (p->card);
-  relayout (m);
+  mm_compose_relayout (m);
 }
 
-static void
-remove_card (MmMedia *m, Peer *p)
+void
+mm_compose_remove_card (MmMedia *m, Peer *p)
 {
   if (p->card == NULL)
     return;
-  remove_bin (m, p->card);
-  release_pad (m->video_mix, m->compositor, p->card_pad, p->card_ghost);
+  mm_pipeline_remove_bin (m, p->card);
+  mm_pipeline_release_pad (m->video_mix, m->compositor, p->card_pad, p->card_ghost);
   p->card = NULL;
   p->card_pad = p->card_ghost = NULL;
 }
@@ -2280,7 +2150,7 @@ send_answer (Peer *p, const MmSdpSession *offer, const Plan *pl)
   g_autofree MmSdpAnswerMedia *am = g_new0 (MmSdpAnswerMedia, offer->media->len);
   g_auto (GStrv) candidates = mm_transport_candidates (m->app->transport);
   MmSdpAnswerParams ap = { 0 };
-  Hop *h = hop_new (p);
+  Hop *h = mm_peer_hop_new (p);
 
   for (guint i = 0; i < offer->media->len; i++)
     {
@@ -2317,7 +2187,7 @@ send_answer (Peer *p, const MmSdpSession *offer, const Plan *pl)
   ap.media = am;
   ap.n_media = offer->media->len;
   h->text = mm_sdp_build_answer (offer, &ap);
-  mm_app_run_main (m->app, send_answer_now, h, hop_free);
+  mm_app_run_main (m->app, send_answer_now, h, mm_peer_hop_free);
 }
 
 /* Make @p's media what @offer says: the composite and a mix to it where
@@ -2346,20 +2216,20 @@ apply_offer (Peer *p, const MmSdpSession *offer, const Plan *pl, GError **error)
       /* A tile from now on: a name card until the video arrives (and
        * whenever it is off). */
       if (p->card == NULL)
-        add_card (m, p);
+        mm_compose_add_card (m, p);
     }
-  if (camera != NULL && !add_input (p, IN_CAMERA, camera, error))
+  if (camera != NULL && !mm_input_add (p, IN_CAMERA, camera, error))
     return FALSE;
   if (voice != NULL && !p->sends_audio)
     {
       /* A mix-minus for someone who speaks: everyone else's voice. */
-      if (!start_mix (m, p, error))
+      if (!mm_mix_start (m, p, error))
         return FALSE;
       p->sends_audio = TRUE;
     }
-  if (voice != NULL && !add_input (p, IN_VOICE, voice, error))
+  if (voice != NULL && !mm_input_add (p, IN_VOICE, voice, error))
     return FALSE;
-  if (screen != NULL && screen->sends && !add_input (p, IN_SCREEN, screen, error))
+  if (screen != NULL && screen->sends && !mm_input_add (p, IN_SCREEN, screen, error))
     return FALSE;
   if (camera != NULL || screen != NULL)
     mm_endpoint_set_max_bitrate (p->ep, (guint64) m->app->opts->video_bitrate * 1000);
@@ -2391,7 +2261,7 @@ static gboolean
 renegotiate (MmMedia *m, Peer *p, const MmSdpSession *offer, GError **error)
 {
   Plan pl = plan_offer (offer);
-  gboolean showed = shows_screen (p);
+  gboolean showed = mm_compose_shows_screen (p);
 
   if (offer->media->len < p->n_mlines)
     {
@@ -2412,10 +2282,12 @@ renegotiate (MmMedia *m, Peer *p, const MmSdpSession *offer, GError **error)
   if (!apply_offer (p, offer, &pl, error))
     return FALSE;
   send_answer (p, offer, &pl);
-  peer_log (p, G_LOG_LEVEL_INFO, "new offer on the same connection (video %s, audio %s, screen %s)",
-            p->sends_video ? "in" : "-", p->sends_audio ? "in" : "-", p->presenting ? "in" : "-");
-  if (showed != shows_screen (p))
-    screens_changed (m);
+  mm_peer_log (p, G_LOG_LEVEL_INFO,
+               "new offer on the same connection (video %s, audio %s, screen %s)",
+               p->sends_video ? "in" : "-", p->sends_audio ? "in" : "-",
+               p->presenting ? "in" : "-");
+  if (showed != mm_compose_shows_screen (p))
+    mm_compose_screens_changed (m);
   return TRUE;
 }
 
@@ -2430,39 +2302,13 @@ random_ssrc (guint32 other)
   return s;
 }
 
-gboolean
-mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const char *sdp_text,
-                GError **error)
+Peer *
+mm_peer_new (MmMedia *m, const char *pid, const char *display_name, const MmSdpSession *offer,
+             GError **error)
 {
-  g_autoptr (MmSdpSession) offer = read_offer (sdp_text, error);
   MmEndpointConfig ec = { 0 };
   MmEndpointCallbacks cb = { 0 };
-  Plan pl;
   Peer *p;
-
-  if (offer == NULL)
-    return FALSE;
-  pl = plan_offer (offer);
-  p = g_hash_table_lookup (m->peers, pid);
-  if (p != NULL && !p->removed)
-    {
-      /* The same ICE credentials: the same connection, renegotiated.  New
-       * ones with the same certificate: an ICE restart (a client whose
-       * network changed), the DTLS session and keys go on.  Another
-       * certificate: a new connection (the client lost the old one),
-       * which replaces the old. */
-      if (g_strcmp0 (offer->ice_ufrag, p->ice_ufrag) == 0)
-        return renegotiate (m, p, offer, error);
-      if (g_strcmp0 (offer->fingerprint, p->fingerprint) == 0)
-        {
-          mm_endpoint_restart_ice (p->ep, offer->ice_ufrag, offer->ice_pwd);
-          g_free (p->ice_ufrag);
-          p->ice_ufrag = g_strdup (offer->ice_ufrag);
-          peer_log (p, G_LOG_LEVEL_INFO, "ICE restart");
-          return renegotiate (m, p, offer, error);
-        }
-      mm_media_remove (m, pid);
-    }
 
   p = g_new0 (Peer, 1);
   p->ref_count = 1;
@@ -2495,16 +2341,54 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
         ec.twcc_ext_id = md->ext_twcc;
     }
   cb.state = on_endpoint_state;
-  cb.rtp = on_rtp;
-  cb.data = peer_ref (p);
+  cb.rtp = mm_input_on_rtp;
+  cb.data = mm_peer_ref (p);
   cb.destroy = endpoint_destroyed;
   p->ep = mm_endpoint_new (m->app->transport, &ec, &cb, error);
   if (p->ep == NULL)
     {
-      peer_unref (p);
-      peer_unref (p);
-      return FALSE;
+      mm_peer_unref (p);
+      mm_peer_unref (p);
+      return NULL;
     }
+  return p;
+}
+
+gboolean
+mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const char *sdp_text,
+                GError **error)
+{
+  g_autoptr (MmSdpSession) offer = read_offer (sdp_text, error);
+  Plan pl;
+  Peer *p;
+
+  if (offer == NULL)
+    return FALSE;
+  pl = plan_offer (offer);
+  p = g_hash_table_lookup (m->peers, pid);
+  if (p != NULL && !p->removed)
+    {
+      /* The same ICE credentials: the same connection, renegotiated.  New
+       * ones with the same certificate: an ICE restart (a client whose
+       * network changed), the DTLS session and keys go on.  Another
+       * certificate: a new connection (the client lost the old one),
+       * which replaces the old. */
+      if (g_strcmp0 (offer->ice_ufrag, p->ice_ufrag) == 0)
+        return renegotiate (m, p, offer, error);
+      if (g_strcmp0 (offer->fingerprint, p->fingerprint) == 0)
+        {
+          mm_endpoint_restart_ice (p->ep, offer->ice_ufrag, offer->ice_pwd);
+          g_free (p->ice_ufrag);
+          p->ice_ufrag = g_strdup (offer->ice_ufrag);
+          mm_peer_log (p, G_LOG_LEVEL_INFO, "ICE restart");
+          return renegotiate (m, p, offer, error);
+        }
+      mm_media_remove (m, pid);
+    }
+
+  p = mm_peer_new (m, pid, display_name, offer, error);
+  if (p == NULL)
+    return FALSE;
   g_hash_table_insert (m->peers, p->id, p);
   if (!apply_offer (p, offer, &pl, error))
     {
@@ -2512,8 +2396,9 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
       return FALSE;
     }
   send_answer (p, offer, &pl);
-  peer_log (p, G_LOG_LEVEL_INFO, "offer (video %s%s, audio %s%s)", p->sends_video ? "in" : "",
-            p->wants_video ? " out" : "", p->sends_audio ? "in" : "", p->wants_audio ? " out" : "");
+  mm_peer_log (p, G_LOG_LEVEL_INFO, "offer (video %s%s, audio %s%s)", p->sends_video ? "in" : "",
+               p->wants_video ? " out" : "", p->sends_audio ? "in" : "",
+               p->wants_audio ? " out" : "");
   return TRUE;
 }
 
@@ -2566,9 +2451,9 @@ peer_teardown (Peer *p)
 
   /* Branches out of p's decoders: their source has stopped. */
   if (p->tile != NULL)
-    branch_free_now (p->tile, TRUE);
+    mm_branch_free_now (p->tile, TRUE);
   if (p->screen_tile != NULL)
-    branch_free_now (p->screen_tile, TRUE);
+    mm_branch_free_now (p->screen_tile, TRUE);
   p->screen_tile = NULL;
   g_ptr_array_remove (m->leaving, p);
   for (guint i = 0; i < p->voices->len; i++)
@@ -2576,35 +2461,35 @@ peer_teardown (Peer *p)
       Branch *b = p->voices->pdata[i];
 
       forget_branch (m, b, FALSE);
-      branch_free_now (b, TRUE);
+      mm_branch_free_now (b, TRUE);
     }
   g_ptr_array_set_size (p->voices, 0);
   p->tile = NULL;
-  remove_card (m, p);
+  mm_compose_remove_card (m, p);
   for (guint i = 0; i < N_INPUTS; i++)
     if (p->input_bins[i] != NULL)
       {
-        remove_bin (m, GST_ELEMENT (p->input_bins[i]));
+        mm_pipeline_remove_bin (m, GST_ELEMENT (p->input_bins[i]));
         gst_object_unref (p->input_bins[i]);
         p->input_bins[i] = NULL;
       }
   p->screen_in = NULL;
   if (p->mix != NULL)
-    remove_bin (m, GST_ELEMENT (p->mix));
+    mm_pipeline_remove_bin (m, GST_ELEMENT (p->mix));
   /* Stopped: its sender no longer hands packets to the stream. */
   g_clear_pointer (&p->mix_stream, mm_stream_free);
   p->video_in = p->audio_in = p->mix = NULL;
-  peer_unref (p);   /* the reference the table had (stolen by mm_media_remove) */
+  mm_peer_unref (p);   /* the reference the table had (stolen by mm_media_remove) */
 }
 
-static void
-peer_detach_done (Peer *p)
+void
+mm_peer_detach_done (Peer *p)
 {
   g_assert (p->pending_detach > 0);
   if (--p->pending_detach == 0)
     {
       peer_teardown (p);
-      peer_unref (p);
+      mm_peer_unref (p);
     }
 }
 
@@ -2618,12 +2503,12 @@ mm_media_remove (MmMedia *m, const char *pid)
     return;
   p->removed = TRUE;
   had_tile = p->tile != NULL || p->card != NULL || p->screen_tile != NULL;
-  hide_peer (p);
+  mm_compose_hide_peer (p);
   /* What p's branches return from now on is no failure to report. */
-  branch_quiet (p->tile);
-  branch_quiet (p->screen_tile);
+  mm_branch_quiet (p->tile);
+  mm_branch_quiet (p->screen_tile);
   for (guint i = 0; i < p->mix_inputs->len; i++)
-    branch_quiet (p->mix_inputs->pdata[i]);
+    mm_branch_quiet (p->mix_inputs->pdata[i]);
   /* Its connection first: nothing is sent to it or taken from it any
    * more, and its inputs stop, so that the branches out of them can go. */
   if (p->video_sub)
@@ -2633,8 +2518,8 @@ mm_media_remove (MmMedia *m, const char *pid)
   p->video_sub = FALSE;
   p->audio_stream = NULL;
   mm_endpoint_close (p->ep);
-  stop_inputs (p);
-  peer_ref (p);
+  mm_input_stop_all (p);
+  mm_peer_ref (p);
   p->pending_detach = 1;   /* released below, after scheduling the rest */
   for (guint i = 0; i < p->mix_inputs->len; i++)
     {
@@ -2642,7 +2527,7 @@ mm_media_remove (MmMedia *m, const char *pid)
 
       /* The source's list of voices must forget this branch now. */
       forget_branch (m, b, TRUE);
-      branch_detach (b, p, FALSE);
+      mm_branch_detach (b, p, FALSE);
     }
   g_ptr_array_set_size (p->mix_inputs, 0);
   if (g_strcmp0 (m->active_speaker, pid) == 0)
@@ -2653,8 +2538,8 @@ mm_media_remove (MmMedia *m, const char *pid)
   g_ptr_array_add (m->leaving, p);
   /* The tile goes with the teardown; lay out the others now. */
   if (had_tile)
-    screens_changed (m);
-  peer_detach_done (p);
+    mm_compose_screens_changed (m);
+  mm_peer_detach_done (p);
 }
 
 void
@@ -2665,7 +2550,7 @@ mm_media_set_audio_muted (MmMedia *m, const char *pid, gboolean muted)
   if (p == NULL || p->removed)
     return;
   p->audio_muted = muted;
-  set_voice_muted (p);
+  mm_mix_set_voice_muted (p);
 }
 
 void
@@ -2676,9 +2561,9 @@ mm_media_set_may_publish (MmMedia *m, const char *pid, gboolean may)
   if (p == NULL || p->removed || p->blocked == !may)
     return;
   p->blocked = !may;
-  set_voice_muted (p);
-  hide_peer (p);
-  screens_changed (m);
+  mm_mix_set_voice_muted (p);
+  mm_compose_hide_peer (p);
+  mm_compose_screens_changed (m);
 }
 
 void
@@ -2689,10 +2574,10 @@ mm_media_set_presenting (MmMedia *m, const char *pid, gboolean presenting)
 
   if (p == NULL || p->removed)
     return;
-  showed = shows_screen (p);
+  showed = mm_compose_shows_screen (p);
   p->screen_paused = !presenting;
-  if (showed != shows_screen (p))
-    screens_changed (m);
+  if (showed != mm_compose_shows_screen (p))
+    mm_compose_screens_changed (m);
 }
 
 void
@@ -2704,7 +2589,7 @@ mm_media_set_video_muted (MmMedia *m, const char *pid, gboolean muted)
     return;
   p->video_muted = muted;
   if (p->tile != NULL)
-    relayout (m);
+    mm_compose_relayout (m);
 }
 
 GstElement *
