@@ -1,0 +1,319 @@
+/* compose.c — the composite: which sources it shows (people, by camera
+ * or name card, and shared screens), where each goes (media/layout.h),
+ * the tiles of cameras and screens and the name cards on the compositor,
+ * and the switch to the presentation layout while a screen is shared.
+ * Every change of the layout is told to everyone ("layout").
+ *
+ * Threads: the main loop.
+ */
+#include "config.h"
+
+#include "media/media-private.h"
+
+#undef G_LOG_DOMAIN
+#define G_LOG_DOMAIN "mixmeet-media"
+
+/* ---- layout -------------------------------------------------------------- */
+
+/* What the composite shows: people (a camera, or a name card) and shared
+ * screens. */
+typedef struct {
+  Peer *p;
+  gboolean screen;
+} Source;
+
+static gint
+compare_source (gconstpointer a, gconstpointer b)
+{
+  const Source *x = a, *y = b;
+
+  /* Screens first, then people in the order they came. */
+  if (x->screen != y->screen)
+    return x->screen ? -1 : 1;
+  return x->p->order < y->p->order ? -1 : x->p->order > y->p->order;
+}
+
+gboolean
+mm_compose_shows_screen (const Peer *p)
+{
+  return p->screen_tile != NULL && p->presenting && !p->screen_paused && !p->removed;
+}
+
+static GArray *
+collect_sources (MmMedia *m)
+{
+  GArray *arr = g_array_new (FALSE, FALSE, sizeof (Source));
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, m->peers);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      Peer *p = value;
+
+      if (p->removed || p->blocked)
+        continue;
+      if (p->tile != NULL || p->card != NULL)
+        g_array_append_val (arr, ((Source) { p, FALSE }));
+      if (mm_compose_shows_screen (p))
+        g_array_append_val (arr, ((Source) { p, TRUE }));
+    }
+  g_array_sort (arr, compare_source);
+  return arr;
+}
+
+static void
+hide_pad (GstPad *pad)
+{
+  if (pad != NULL)
+    g_object_set (pad, "alpha", 0.0, NULL);
+}
+
+/* Everything of @p's on the compositor: camera, name card, screen. */
+void
+mm_compose_hide_peer (Peer *p)
+{
+  hide_pad (p->tile != NULL ? p->tile->sink_pad : NULL);
+  hide_pad (p->card_pad);
+  hide_pad (p->screen_tile != NULL ? p->screen_tile->sink_pad : NULL);
+}
+
+static void
+place_pad (GstPad *pad, const MmTile *t, gboolean visible)
+{
+  if (pad != NULL)
+    g_object_set (pad, "xpos", t->x, "ypos", t->y, "width", t->width, "height", t->height,
+                  "alpha", visible ? 1.0 : 0.0, NULL);
+}
+
+void
+mm_compose_relayout (MmMedia *m)
+{
+  g_autoptr (GArray) sources = collect_sources (m);
+  MmTile tiles[MM_LAYOUT_MAX_TILES];
+  gint large = -1;
+  guint n;
+  g_autoptr (JsonObject) ev = json_object_new ();
+  g_autoptr (JsonArray) arr = json_array_new ();
+
+  /* The large tile: a shared screen in the presentation layout (screens
+   * sort first), else the active speaker. */
+  for (guint i = 0; i < sources->len; i++)
+    {
+      const Source *src = &g_array_index (sources, Source, i);
+
+      if (m->layout == MM_LAYOUT_PRESENTATION && src->screen && large < 0)
+        large = (gint) i;
+    }
+  for (guint i = 0; i < sources->len && large < 0; i++)
+    {
+      const Source *src = &g_array_index (sources, Source, i);
+
+      if (!src->screen && g_strcmp0 (src->p->id, m->active_speaker) == 0)
+        large = (gint) i;
+    }
+  n = mm_layout_compute (m->layout, sources->len, large, m->app->opts->video_width,
+                         m->app->opts->video_height, tiles);
+  /* Everyone starts hidden; the tiles show those that fit. */
+  for (guint i = 0; i < sources->len; i++)
+    {
+      Peer *p = g_array_index (sources, Source, i).p;
+
+      mm_compose_hide_peer (p);
+    }
+  for (guint t = 0; t < n; t++)
+    {
+      JsonObject *o = json_object_new ();
+
+      json_object_set_int_member (o, "x", tiles[t].x);
+      json_object_set_int_member (o, "y", tiles[t].y);
+      json_object_set_int_member (o, "width", tiles[t].width);
+      json_object_set_int_member (o, "height", tiles[t].height);
+      if (tiles[t].source >= 0)
+        {
+          const Source *src = &g_array_index (sources, Source, tiles[t].source);
+          Peer *p = src->p;
+
+          if (src->screen)
+            place_pad (p->screen_tile->sink_pad, &tiles[t], TRUE);
+          else
+            {
+              /* The name card under the video shows when the video is
+               * off or has not arrived. */
+              place_pad (p->card_pad, &tiles[t], TRUE);
+              place_pad (p->tile != NULL ? p->tile->sink_pad : NULL, &tiles[t], !p->video_muted);
+            }
+          json_object_set_string_member (o, "participant_id", p->id);
+          json_object_set_string_member (o, "display_name", p->name);
+          if (src->screen)
+            json_object_set_boolean_member (o, "screen", TRUE);
+        }
+      else
+        json_object_set_int_member (o, "overflow", tiles[t].overflow);
+      json_array_add_object_element (arr, o);
+    }
+  json_object_set_int_member (ev, "width", m->app->opts->video_width);
+  json_object_set_int_member (ev, "height", m->app->opts->video_height);
+  json_object_set_string_member (ev, "layout", mm_layout_kind_name (m->layout));
+  json_object_set_array_member (ev, "tiles", g_steal_pointer (&arr));
+  m->sink.broadcast (m->sink.data, "layout", ev);
+  g_clear_pointer (&m->layout_event, json_object_unref);
+  m->layout_event = json_object_ref (ev);
+}
+
+/* A screen share switches the room to the presentation layout, and the
+ * end of the last one back to the layout before it (unless the host has
+ * chosen another meanwhile). */
+void
+mm_compose_screens_changed (MmMedia *m)
+{
+  GHashTableIter it;
+  gpointer value;
+  gboolean any = FALSE;
+
+  g_hash_table_iter_init (&it, m->peers);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    any = any || mm_compose_shows_screen (value);
+  if (any && !m->auto_presentation && m->layout != MM_LAYOUT_PRESENTATION)
+    {
+      m->layout_before = m->layout;
+      m->layout = MM_LAYOUT_PRESENTATION;
+      m->auto_presentation = TRUE;
+    }
+  else if (!any && m->auto_presentation)
+    {
+      if (m->layout == MM_LAYOUT_PRESENTATION)
+        m->layout = m->layout_before;
+      m->auto_presentation = FALSE;
+    }
+  mm_compose_relayout (m);
+}
+
+gboolean
+mm_media_set_layout (MmMedia *m, MmLayoutKind kind)
+{
+  m->layout = kind;
+  m->auto_presentation = FALSE;   /* the host's choice stands */
+  mm_compose_relayout (m);
+  return TRUE;
+}
+
+/* ---- tiles --------------------------------------------------------------- */
+
+/* A shared screen (the client's second video) arrived: a tile of its own,
+ * over the people. */
+void
+mm_compose_add_screen (MmMedia *m, Peer *p, GstBin *bin)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  GstPad *ghost = NULL;
+  GstPad *pad;
+  GstElement *label;
+
+  if (p->screen_in != NULL)
+    return;
+  p->screen_in = bin;
+  pad = mm_pipeline_request_pad (m->video_mix, m->compositor, "sink_%u", NULL, &ghost);
+  g_object_set (pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0, "zorder", 3u, NULL);
+  p->screen_tile = mm_branch_new (m, p->screen_in, "vin", "tile-in", NULL, m->video_mix,
+                                  m->compositor, pad, ghost, &error);
+  if (p->screen_tile == NULL)
+    {
+      mm_peer_log (p, G_LOG_LEVEL_WARNING, "its screen: %s", error->message);
+      return;
+    }
+  label = gst_bin_get_by_name (GST_BIN (p->screen_tile->bin), "label");
+  if (label != NULL)
+    {
+      text = g_strdup_printf ("%s (presenting)", p->name);
+      g_object_set (label, "text", text, NULL);
+      gst_object_unref (label);
+    }
+  mm_peer_log (p, G_LOG_LEVEL_INFO, "its screen in the composite");
+  mm_pipeline_relatency (m);
+  mm_compose_screens_changed (m);
+}
+
+/* The camera of @p arrived: a tile of its own, over its name card. */
+void
+mm_compose_add_camera (MmMedia *m, Peer *p, GstBin *bin)
+{
+  g_autoptr (GError) error = NULL;
+  GstPad *ghost = NULL;
+  GstPad *pad;
+
+  if (p->video_in != NULL)
+    return;
+  p->video_in = bin;
+  pad = mm_pipeline_request_pad (p->m->video_mix, m->compositor, "sink_%u", NULL, &ghost);
+  g_object_set (pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0, "zorder", 2u,
+                NULL);
+  p->tile = mm_branch_new (m, p->video_in, "vin", "tile-in", NULL, m->video_mix, m->compositor,
+                           pad, ghost, &error);
+  if (p->tile == NULL)
+    {
+      mm_peer_log (p, G_LOG_LEVEL_WARNING, "its video: %s", error->message);
+      return;
+    }
+  {
+    GstElement *label = gst_bin_get_by_name (GST_BIN (p->tile->bin), "label");
+
+    if (label != NULL)
+      {
+        g_object_set (label, "text", p->name, NULL);
+        gst_object_unref (label);
+      }
+  }
+  mm_compose_relayout (m);
+  mm_pipeline_relatency (m);
+  mm_peer_log (p, G_LOG_LEVEL_INFO, "its video in the composite");
+}
+
+/* ---- name cards ---------------------------------------------------------- */
+
+void
+mm_compose_add_card (MmMedia *m, Peer *p)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *fps = g_strdup_printf ("%d", m->app->opts->video_framerate);
+  const char *vars[] = { "FRAMERATE", fps, NULL };
+  GstBin *bin = mm_pipeline_make_bin (m, "placeholder", vars, &error);
+  GstElement *label;
+  GstPad *src;
+
+  if (bin == NULL)
+    {
+      mm_peer_log (p, G_LOG_LEVEL_WARNING, "its name card: %s", error->message);
+      return;
+    }
+  label = gst_bin_get_by_name (bin, "label");
+  if (label != NULL)
+    {
+      g_object_set (label, "text", p->name, NULL);
+      gst_object_unref (label);
+    }
+  p->card = GST_ELEMENT (bin);
+  gst_bin_add (GST_BIN (m->pipeline), p->card);
+  p->card_pad = mm_pipeline_request_pad (m->video_mix, m->compositor, "sink_%u", NULL,
+                                         &p->card_ghost);
+  g_object_set (p->card_pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0,
+                "zorder", 1u, NULL);
+  src = gst_element_get_static_pad (p->card, "src");
+  if (gst_pad_link (src, p->card_ghost) != GST_PAD_LINK_OK)
+    mm_peer_log (p, G_LOG_LEVEL_WARNING, "cannot link its name card");
+  gst_object_unref (src);
+  gst_element_sync_state_with_parent (p->card);
+  mm_compose_relayout (m);
+}
+
+void
+mm_compose_remove_card (MmMedia *m, Peer *p)
+{
+  if (p->card == NULL)
+    return;
+  mm_pipeline_remove_bin (m, p->card);
+  mm_pipeline_release_pad (m->video_mix, m->compositor, p->card_pad, p->card_ghost);
+  p->card = NULL;
+  p->card_pad = p->card_ghost = NULL;
+}
