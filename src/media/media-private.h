@@ -3,6 +3,17 @@
  * between tees and consumers; and the functions that cross those files.
  * media.h is the public API; nothing outside src/media/ includes this.
  *
+ *   media.c     the room: made and freed, bus, keyframes, recording and
+ *               egress hooks, the public setters
+ *   pipeline.c  pipeline files into bins, request pads, latency
+ *   branch.c    tee → consumer branches: made, contained, detached
+ *   send.c      payloaded packets of a sink, to an MmStream
+ *   compose.c   the composite: layout, tiles, screens, name cards
+ *   mix.c       the mixes, the voices in them, the active speaker
+ *   peer.c      a participant: its endpoint, closing, leaving
+ *   input.c     a participant's incoming media: appsrc bins, feedback
+ *   offer.c     offers and answers
+ *
  * Threads: the main loop, unless a prototype says otherwise.
  */
 #pragma once
@@ -156,10 +167,9 @@ typedef struct {
 
 /* ---- media.c: the room ------------------------------------------------- */
 
-/* Log for room @m (media/log.h), and for its participant @p. */
+/* Log for room @m (media/log.h). */
 void mm_media_room_log (MmMedia *m, GLogLevelFlags level, const char *format, ...)
   G_GNUC_PRINTF (3, 4);
-void mm_peer_log (Peer *p, GLogLevelFlags level, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
 /* Drop a reference to @m (mm_media_new's, or one a branch being detached
  * took): the last one frees what the stopped pipeline leaves. */
@@ -172,7 +182,7 @@ void mm_media_force_keyframe (MmMedia *m);
 /* ---- pipeline.c: pipeline files, request pads, latency ----------------- */
 
 /* Read pipelines/@name.pipeline: comments dropped, ${VAR} replaced from
- * @vars (NULL-terminated name, value pairs).  Any thread.
+ * @vars (NULL-terminated name, value pairs).
  * Returns: (transfer full) or NULL with @error. */
 char *mm_pipeline_load_description (MmMedia *m, const char *name, const char *const *vars,
                                     GError **error);
@@ -252,6 +262,9 @@ void mm_mix_set_voice_muted (Peer *p);
 void mm_mix_on_level (MmMedia *m, GstMessage *msg);
 
 /* ---- peer.c: a participant -------------------------------------------- */
+
+/* Log for participant @p of its room (media/log.h). */
+void mm_peer_log (Peer *p, GLogLevelFlags level, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
 /* A participant and its endpoint, from @offer (transfer none); not in
  * the room's table yet.  Returns: (transfer full) or NULL with @error. */

@@ -1,26 +1,20 @@
-/* media.c — the room pipeline: one composite, mix-minus audio, and every
- * participant's connection on the transport (transport/transport.h).
+/* media.c — a room's media: one pipeline with one composite, mix-minus
+ * audio, and every participant's connection on the transport
+ * (transport/transport.h).  This file holds the room: made, started and
+ * freed, its bus, the composite's keyframes, the recording and egress
+ * hooks, and the public setters; media-private.h says which file holds
+ * the rest.
  *
- * Structure.  The fixed parts are bins parsed from the files in pipelines/:
- * the composite (video-mix: compositor → vp8enc → tee "vtee" → one
- * payloader → "vsend"), the full mix (audio-mix: audiomixer → opusenc →
- * tee "atee" → one payloader → "asend") and one mix-minus per participant
- * who sends audio.  What reaches a "send" sink goes to an MmStream, which
- * protects and sends the same packets to every endpoint subscribed to it:
- * no element, queue or thread per receiver.  Each participant's incoming
- * video and audio enter an appsrc at the head of a bin (video-in,
- * audio-in: jitter buffer, depayloader, decoder) ending in a tee; the
- * transport's thread pushes the unprotected packets there.  Every
- * connection between a tee and a consumer is a Branch: a small bin of its
- * own (a queue, a label) between a request pad on the tee and a request
- * pad on the consumer (compositor, audiomixer).  Branches are detached
- * with an IDLE probe on the tee pad, which cuts the tee pad from the
- * branch before any pad is removed, so a shared tee never stops for
- * someone leaving.  A branch that fails is contained: the tee goes on for
- * the others and the participant it served is closed (its client offers
- * again).
+ * Structure.  The fixed parts are bins parsed from the files in pipelines/
+ * (pipeline.c): the composite (video-mix: compositor → vp8enc → tee
+ * "vtee" → one payloader → "vsend"), the full mix (audio-mix: audiomixer
+ * → opusenc → tee "atee" → one payloader → "asend") and one mix-minus per
+ * participant who sends audio (mix.c).  What reaches a "send" sink goes
+ * to an MmStream (send.c).  Each participant's incoming video and audio
+ * enter an appsrc at the head of a bin ending in a tee (input.c).  Every
+ * connection between a tee and a consumer is a Branch (branch.c).
  *
- * Threads.  Everything here runs on the main loop, except the GStreamer
+ * Threads.  Everything runs on the main loop, except the GStreamer
  * callbacks marked "streaming thread" and the endpoint callbacks marked
  * "transport thread", which touch only what is theirs (an input under
  * the peer's in_lock) and hand over to the main loop with
@@ -30,22 +24,10 @@
 
 #include "media/media-private.h"
 #include "media/log.h"
-#include "media/probe.h"
-#include "media/recorder.h"
-#include "media/tap.h"
 #include "core/error.h"
 
-#include "transport/rtcp.h"
-#include "transport/sdp.h"
-#include "transport/transport.h"
-
 #include <gio/gio.h>
-#include <gst/app/gstappsrc.h>
-#include <gst/gst.h>
-#include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
-#include <math.h>
-#include <string.h>
 
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "mixmeet-media"
@@ -71,11 +53,6 @@ mm_media_room_log (MmMedia *m, GLogLevelFlags level, const char *format, ...)
   mm_media_logv (m->code, NULL, level, format, args);
   va_end (args);
 }
-
-/* ---- to the transport ------------------------------------------------- */
-
-/* Packets of the composite kept for NACKs: about 2 s at 1.5 Mbit/s. */
-#define MM_VIDEO_HISTORY 512
 
 /* ---- keyframes --------------------------------------------------------- */
 
@@ -297,6 +274,9 @@ mm_media_check_pipelines (MmApp *app, GError **error)
     }
   return TRUE;
 }
+
+/* Packets of the composite kept for NACKs: about 2 s at 1.5 Mbit/s. */
+#define MM_VIDEO_HISTORY 512
 
 MmMedia *
 mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **error)
@@ -599,7 +579,7 @@ mm_media_n_peers (MmMedia *m)
   return g_hash_table_size (m->peers);
 }
 
-/* ---- leaving ----------------------------------------------------------- */
+/* ---- the public setters ------------------------------------------------ */
 
 void
 mm_media_set_audio_muted (MmMedia *m, const char *pid, gboolean muted)
