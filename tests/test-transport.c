@@ -711,6 +711,15 @@ test_browser_ice_restart (void)
                    json_object_get_string_member (r, "server_ufrag_after"));
   g_assert_cmpint (json_object_get_int_member (r, "decoded_after"), >, 10);
   g_assert_cmpint (json_object_get_int_member (r, "remote_port"), ==, media_port);
+  /* The pair in use is one checked with the new credentials (Chromium
+   * names the transport's local ufrag in getStats). */
+  {
+    JsonObject *pair = json_object_get_object_member (r, "pair");
+    const char *ufrag = json_object_get_string_member_with_default (pair, "localUfrag", NULL);
+
+    if (ufrag != NULL)
+      g_assert_cmpstr (ufrag, ==, json_object_get_string_member (r, "ufrag_after"));
+  }
 }
 
 int
