@@ -657,7 +657,42 @@ test_new_address (void)
   viewer_free (v);
 }
 
-/* ---- 6. Chromium's ICE restart ------------------------------------------------ */
+/* ---- 6. a refused ICE restart ------------------------------------------------- */
+
+/* An offer with new ICE credentials and the same certificate (an ICE
+ * restart) that the server refuses (400: it moves the video m-line) must
+ * leave the connection as it was: the client, whose offer was not
+ * answered, goes on with its old credentials, and its consent checks are
+ * still answered (none is counted as refused STUN) and media flows. */
+static void
+test_refused_restart (void)
+{
+  Viewer *v = viewer_new ("refused restart", MM_DTLS_CLIENT);
+  MmSdpOfferParams op = { 0 };
+  g_autofree char *offer = NULL;
+  g_auto (MmResponse) r = { 0 };
+  gdouble refused;
+
+  assert_frames (v, 5);
+  op.ice_ufrag = "restartUfrag";
+  op.ice_pwd = "restart-password-0123456789";
+  op.fingerprint = mm_test_client_fingerprint (v->c);
+  op.audio = TRUE;   /* audio first: the video m-line moves */
+  op.video = TRUE;
+  offer = mm_sdp_build_offer (&op);
+  refused = dropped ("stun_refused");
+  post_offer (v, offer, &r);
+  g_assert_cmpint (r.status, ==, 400);
+  g_test_message ("refused: %s", mm_json_str (&r, "error.message"));
+  /* Three consent checks or more, all answered. */
+  for (guint i = 0; i < 4; i++)
+    pump (v, 1000);
+  g_assert_cmpfloat (dropped ("stun_refused"), ==, refused);
+  assert_frames (v, 10);
+  viewer_free (v);
+}
+
+/* ---- 7. Chromium's ICE restart ------------------------------------------------ */
 
 /* The interop page (tests/browser/interop.html) joins the room, plays the
  * composite, then calls pc.restartIce() and sends the new offer (new ICE
@@ -738,6 +773,7 @@ main (int argc, char **argv)
   g_test_add_func ("/transport/bad-input", test_bad_input);
   g_test_add_func ("/transport/nack", test_nack);
   g_test_add_func ("/transport/new-address", test_new_address);
+  g_test_add_func ("/transport/refused-restart", test_refused_restart);
   g_test_add_func ("/transport/consent-timeout", test_consent_timeout);
   g_test_add_func ("/transport/browser-ice-restart", test_browser_ice_restart);
   rc = g_test_run ();
