@@ -34,8 +34,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The server closes an endpoint with no valid check for this long
- * (src/main.c; there is no setting for it). */
+/* The server closes an endpoint with no valid check and no authenticated
+ * RTCP for this long (src/main.c; there is no setting for it). */
 #define CONSENT_TIMEOUT_S 30
 /* The longest wait for a state that must come (connected, frames). */
 #define WAIT_S 60
@@ -352,8 +352,9 @@ test_dtls_roles (void)
 
 /* ---- 2. consent ------------------------------------------------------------ */
 
-/* A connected client that stops its consent checks (RFC 7675) is closed
- * after the consent timeout: media.c's close_peer tells it in a
+/* A connected client that stops its consent checks (RFC 7675) and sends
+ * no RTCP (which counts as consent too) is closed after the consent
+ * timeout: media.c's close_peer tells it in a
  * "media-failed" event (its participant stays in the room, free to offer
  * again), and the transport has one endpoint fewer.  Its next offer is
  * answered at once and connects. */
