@@ -273,6 +273,23 @@ test_rtp_extension_two_byte (void)
   g_assert_cmpuint (len, ==, 1);
   g_assert_null (mm_rtp_find_extension (&h, 15, &len));
 
+  /* Through mm_rtp_parse: the profile keeps its application bits. */
+  {
+    guint8 pkt[12 + 4 + sizeof ext];
+    MmRtpHeader p;
+
+    memset (pkt, 0, sizeof pkt);
+    pkt[0] = 0x90;
+    put16 (pkt + 12, 0x1003);
+    put16 (pkt + 14, sizeof ext / 4);
+    memcpy (pkt + 16, ext, sizeof ext);
+    g_assert_true (mm_rtp_parse (pkt, sizeof pkt, &p));
+    g_assert_cmphex (p.ext_profile, ==, 0x1003);
+    g_assert_cmpuint (p.ext_len, ==, sizeof ext);
+    d = mm_rtp_find_extension (&p, 20, &len);
+    g_assert_true (d == pkt + 16 + 5);
+  }
+
   /* Cut inside id 20's data, then between an id and its length. */
   h.ext_len = 6;
   g_assert_null (mm_rtp_find_extension (&h, 20, &len));

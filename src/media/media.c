@@ -42,6 +42,7 @@
 #include <gio/gio.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
+#include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 #include <math.h>
 #include <string.h>
@@ -2184,18 +2185,74 @@ read_offer (const char *sdp_text, GError **error)
   return s;
 }
 
+/* Does m-line @md carry @codec (VP8, opus) and is it not rejected? */
+static gboolean
+has_codec (const GstSDPMedia *md, const char *codec)
+{
+  if (gst_sdp_media_get_port (md) == 0
+      && gst_sdp_media_get_attribute_val (md, "bundle-only") == NULL)
+    return FALSE;
+  for (guint k = 0; k < gst_sdp_media_attributes_len (md); k++)
+    {
+      const GstSDPAttribute *a = gst_sdp_media_get_attribute (md, k);
+      const char *end;
+
+      if (g_strcmp0 (a->key, "rtpmap") != 0 || a->value == NULL)
+        continue;
+      end = a->value;
+      while (g_ascii_isdigit (*end))
+        end++;
+      while (*end == ' ')
+        end++;
+      if (g_ascii_strncasecmp (end, codec, strlen (codec)) == 0 && end[strlen (codec)] == '/')
+        return TRUE;
+    }
+  return FALSE;
+}
+
 gboolean
 mm_media_check_offer (const char *sdp_text, gboolean *sends, GError **error)
 {
-  g_autoptr (MmSdpSession) s = read_offer (sdp_text, error);
-  Plan pl;
+  GstSDPMessage *sdp = NULL;
+  gboolean any = FALSE;
 
-  if (s == NULL)
-    return FALSE;
-  pl = plan_offer (s);
-  if (sends != NULL)
-    *sends = pl.camera >= 0 || pl.voice >= 0;
-  return TRUE;
+  if (sends == NULL)
+    {
+      g_autoptr (MmSdpSession) s = read_offer (sdp_text, error);
+
+      return s != NULL;
+    }
+  /* Only the codecs and directions, so that a caller may refuse a sender
+   * before anything else (mm_media_offer checks the rest). */
+  *sends = FALSE;
+  if (*sdp_text == '\0' || gst_sdp_message_new_from_text (sdp_text, &sdp) != GST_SDP_OK
+      || gst_sdp_message_medias_len (sdp) == 0)
+    {
+      if (sdp != NULL)
+        gst_sdp_message_free (sdp);
+      g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                           "sdp is not a session description with media");
+      return FALSE;
+    }
+  for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++)
+    {
+      const GstSDPMedia *md = gst_sdp_message_get_media (sdp, i);
+      gboolean video = g_strcmp0 (gst_sdp_media_get_media (md), "video") == 0;
+      gboolean audio = g_strcmp0 (gst_sdp_media_get_media (md), "audio") == 0;
+
+      if ((video && has_codec (md, "VP8")) || (audio && has_codec (md, "opus")))
+        {
+          any = TRUE;
+          if (gst_sdp_media_get_attribute_val (md, "recvonly") == NULL
+              && gst_sdp_media_get_attribute_val (md, "inactive") == NULL)
+            *sends = TRUE;
+        }
+    }
+  gst_sdp_message_free (sdp);
+  if (!any)
+    g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                         "the offer has neither VP8 video nor Opus audio");
+  return any;
 }
 
 static void

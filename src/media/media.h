@@ -59,12 +59,12 @@ void mm_media_free (MmMedia *m);
 gboolean mm_media_offer (MmMedia *m, const char *pid, const char *display_name,
                          const char *sdp, GError **error);
 
-/* Is @sdp an offer mixmeet can answer (SDP with VP8 video or Opus audio)?
+/* Is @sdp an offer mixmeet can answer (SDP with VP8 video or Opus audio,
+ * bundled, with ICE credentials, a DTLS fingerprint and setup)?
  * *@sends (nullable): does the client send media in it?  Without @sends
- * the offer is checked in full, for all that webrtcbin needs too (as
- * before a room's pipeline is started for it): the error then names what
- * is missing or wrong.  With @sends only its codecs are, so that a caller
- * may refuse a sender first (mm_media_offer checks the rest). */
+ * the offer is checked in full: the error names what is missing or wrong.
+ * With @sends only its codecs are, so that a caller may refuse a sender
+ * first (mm_media_offer checks the rest). */
 gboolean mm_media_check_offer (const char *sdp, gboolean *sends, GError **error);
 
 /* A remote ICE candidate of @pid for m-line @mline: accepted and not

@@ -655,6 +655,10 @@ mm_endpoint_handle_rtcp (MmEndpoint *ep, guint8 *buf, gsize len, const struct so
       count_srtp_error (ep, r, from, TRUE);
       return;
     }
+  /* Authenticated RTCP is as good a sign as a check that the remote is
+   * there: webrtcbin's libnice keeps a pair alive with STUN indications
+   * every 25 s only, but every receiver reports every few seconds. */
+  ep->last_check_us = g_get_monotonic_time ();
   if (!mm_rtcp_parse (ep->t->rtcp, buf, n, visit_rtcp, ep))
     mm_transport_drop (ep->t, MM_DROP_RTCP_MALFORMED, from, "RTCP with bad lengths");
 }
@@ -757,7 +761,8 @@ mm_endpoint_tick (MmEndpoint *ep, gint64 now)
   if (now - ep->last_check_us > (gint64) t->consent_timeout_s * G_USEC_PER_SEC)
     {
       g_autofree char *reason =
-        g_strdup_printf ("consent expired: no STUN for %u s", t->consent_timeout_s);
+        g_strdup_printf ("consent expired: no STUN check or RTCP for %u s",
+                         t->consent_timeout_s);
 
       endpoint_fail (ep, reason);
       return;

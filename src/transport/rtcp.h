@@ -31,7 +31,7 @@ typedef struct {
   gsize payload_len;   /* without padding */
   const guint8 *ext;   /* the header extension's data (after its 4-byte header), or NULL */
   gsize ext_len;
-  guint16 ext_profile; /* 0xBEDE (one-byte) or 0x1000 (two-byte) */
+  guint16 ext_profile; /* 0xBEDE (one-byte), 0x100X (two-byte; X: appbits) or other */
 } MmRtpHeader;
 
 gboolean mm_rtp_parse (const guint8 *buf, gsize len, MmRtpHeader *h);

@@ -19,7 +19,9 @@
  * mixmeet-bot) sends the connectivity checks; the address whose check
  * carried USE-CANDIDATE is where media goes (until a nominated check comes
  * from another: a client whose network changed).  An endpoint that sent
- * no valid check for consent-timeout seconds is closed (RFC 7675).
+ * no valid check and no authenticated RTCP for consent-timeout seconds is
+ * closed (RFC 7675; libnice, as in webrtcbin, refreshes a pair with STUN
+ * indications every 25 s only, but every receiver sends reports).
  *
  * Bad input — truncated or garbage datagrams, STUN with a wrong password
  * or fingerprint, an unknown ufrag, DTLS garbage, replayed or forged
