@@ -17,6 +17,7 @@
 
 #define CONNECT_TICK_MS 50
 #define CHECK_RESEND_US (200 * 1000)
+#define MAX_LOSSES 16
 
 struct _MmTestClient {
   GMainContext *ctx;
@@ -40,8 +41,9 @@ struct _MmTestClient {
   gboolean receiving, decrypt;
   GQueue rtp, rtcp;          /* GBytes */
   guint64 datagrams;
-  gboolean lose;
-  guint16 lose_seq;
+  guint16 lose[MAX_LOSSES];  /* sequence numbers to drop once each */
+  guint n_lose;
+  gboolean renominate;       /* moved: nominate the new address until answered */
   guint8 buf[2048];
 };
 
@@ -128,12 +130,26 @@ handle_stun (MmTestClient *c, const guint8 *buf, gsize len)
                                         STUN_USAGE_ICE_COMPATIBILITY_RFC5245)
       != STUN_USAGE_ICE_RETURN_SUCCESS)
     return;
+  c->renominate = FALSE;
   if (!c->stun_ok)
     {
       c->stun_ok = TRUE;
       if (c->role == MM_DTLS_CLIENT)
         on_dtls_state (c, mm_dtls_start (c->dtls));
     }
+}
+
+/* Whether @seq is one to lose (then it is lost, once). */
+static gboolean
+lost (MmTestClient *c, guint16 seq)
+{
+  for (guint i = 0; i < c->n_lose; i++)
+    if (c->lose[i] == seq)
+      {
+        c->lose[i] = c->lose[--c->n_lose];
+        return TRUE;
+      }
+  return FALSE;
 }
 
 static void
@@ -152,11 +168,8 @@ handle_datagram (MmTestClient *c, guint8 *buf, gsize len)
         on_dtls_state (c, mm_dtls_handle (c->dtls, buf, len));
       break;
     case MM_PACKET_RTP:
-      if (c->lose && (guint16) (buf[2] << 8 | buf[3]) == c->lose_seq)
-        {
-          c->lose = FALSE;
-          break;
-        }
+      if (lost (c, (guint16) (buf[2] << 8 | buf[3])))
+        break;
       if (c->decrypt && c->srtp_in != NULL
           && mm_srtp_unprotect_rtp (c->srtp_in, buf, &n) == MM_SRTP_OK)
         g_queue_push_tail (&c->rtp, g_bytes_new (buf, n));
@@ -209,8 +222,8 @@ on_timer (gpointer data)
         on_dtls_state (c, mm_dtls_handle_timeout (c->dtls));
       return G_SOURCE_CONTINUE;
     }
-  if (c->consent_ms > 0)
-    send_check_full (c, c->username, c->server_pwd, FALSE);
+  if (c->consent_ms > 0 || c->renominate)
+    send_check_full (c, c->username, c->server_pwd, c->renominate);
   return G_SOURCE_CONTINUE;
 }
 
@@ -231,13 +244,44 @@ set_timer (MmTestClient *c, guint ms)
   g_source_attach (c->timer, c->ctx);
 }
 
+/* A new socket on a free port of 127.0.0.1, read when receiving. */
+static void
+open_socket (MmTestClient *c)
+{
+  struct sockaddr_in sin = { 0 };
+  int size = c->receiving ? 256 * 1024 : 4096;
+
+  c->fd = socket (AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  g_assert (c->fd >= 0);
+  (void) setsockopt (c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert (bind (c->fd, (struct sockaddr *) &sin, sizeof sin) == 0);
+  if (!c->receiving)
+    return;
+  c->io = g_unix_fd_source_new (c->fd, G_IO_IN);
+  g_source_set_callback (c->io, G_SOURCE_FUNC (on_readable), c, NULL);
+  g_source_attach (c->io, c->ctx);
+}
+
+static void
+close_socket (MmTestClient *c)
+{
+  if (c->io != NULL)
+    {
+      g_source_destroy (c->io);
+      g_source_unref (c->io);
+      c->io = NULL;
+    }
+  close (c->fd);
+  c->fd = -1;
+}
+
 MmTestClient *
 mm_test_client_new (GMainContext *ctx, MmDtlsIdentity *id, MmDtlsRole role)
 {
   static gint counter;
   MmTestClient *c = g_new0 (MmTestClient, 1);
-  struct sockaddr_in sin = { 0 };
-  int size = 256 * 1024;
   guint n = g_atomic_int_add (&counter, 1);
 
   c->ctx = g_main_context_ref (ctx);
@@ -253,15 +297,7 @@ mm_test_client_new (GMainContext *ctx, MmDtlsIdentity *id, MmDtlsRole role)
   stun_agent_init (&c->agent, known_attributes, STUN_COMPATIBILITY_RFC5389,
                    STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS | STUN_AGENT_USAGE_USE_FINGERPRINT);
 
-  c->fd = socket (AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  g_assert (c->fd >= 0);
-  (void) setsockopt (c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert (bind (c->fd, (struct sockaddr *) &sin, sizeof sin) == 0);
-  c->io = g_unix_fd_source_new (c->fd, G_IO_IN);
-  g_source_set_callback (c->io, G_SOURCE_FUNC (on_readable), c, NULL);
-  g_source_attach (c->io, ctx);
+  open_socket (c);
   return c;
 }
 
@@ -271,12 +307,7 @@ mm_test_client_free (MmTestClient *c)
   if (c == NULL)
     return;
   set_timer (c, 0);
-  if (c->io != NULL)
-    {
-      g_source_destroy (c->io);
-      g_source_unref (c->io);
-    }
-  close (c->fd);
+  close_socket (c);
   g_queue_clear_full (&c->rtp, (GDestroyNotify) g_bytes_unref);
   g_queue_clear_full (&c->rtcp, (GDestroyNotify) g_bytes_unref);
   mm_dtls_free (c->dtls);
@@ -336,6 +367,28 @@ mm_test_client_stun_ok (MmTestClient *c)
   return c->stun_ok;
 }
 
+guint16
+mm_test_client_local_port (MmTestClient *c)
+{
+  struct sockaddr_in sin;
+  socklen_t len = sizeof sin;
+
+  g_assert (getsockname (c->fd, (struct sockaddr *) &sin, &len) == 0);
+  return ntohs (sin.sin_port);
+}
+
+void
+mm_test_client_move (MmTestClient *c)
+{
+  g_assert (c->started);
+  close_socket (c);
+  open_socket (c);
+  c->renominate = TRUE;
+  send_check_full (c, c->username, c->server_pwd, TRUE);
+  if (c->connected && c->timer_ms == 0)
+    set_timer (c, 1000);
+}
+
 void
 mm_test_client_set_consent_interval (MmTestClient *c, guint ms)
 {
@@ -379,8 +432,8 @@ mm_test_client_set_receiving (MmTestClient *c, gboolean receiving, gboolean decr
 void
 mm_test_client_lose_rtp (MmTestClient *c, guint16 seq)
 {
-  c->lose = TRUE;
-  c->lose_seq = seq;
+  g_assert (c->n_lose < MAX_LOSSES);
+  c->lose[c->n_lose++] = seq;
 }
 
 gboolean

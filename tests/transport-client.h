@@ -35,6 +35,12 @@ void mm_test_client_start (MmTestClient *c, guint16 port, const char *server_ufr
 /* TRUE once a check was answered and authenticated, and DTLS connected. */
 gboolean mm_test_client_connected (MmTestClient *c);
 gboolean mm_test_client_stun_ok (MmTestClient *c);
+/* The port of its socket on 127.0.0.1. */
+guint16 mm_test_client_local_port (MmTestClient *c);
+/* A network change: a new socket (a new port) in place of the old one,
+ * from which nominated checks (USE-CANDIDATE) go until one is answered,
+ * then the consent checks. */
+void mm_test_client_move (MmTestClient *c);
 /* Consent checks every @ms once connected (0: none; 1000 by default). */
 void mm_test_client_set_consent_interval (MmTestClient *c, guint ms);
 /* Whether to read its socket at all (a benchmark's viewers need not);
@@ -42,7 +48,8 @@ void mm_test_client_set_consent_interval (MmTestClient *c, guint ms);
 void mm_test_client_set_receiving (MmTestClient *c, gboolean receiving, gboolean decrypt);
 
 /* Drop the next RTP packet with sequence number @seq unread, as if the
- * network lost it (a retransmission must not look like a replay). */
+ * network lost it (a retransmission must not look like a replay).  Up to
+ * 16 such numbers may wait at once. */
 void mm_test_client_lose_rtp (MmTestClient *c, guint16 seq);
 
 /* Send a datagram as it is. */

@@ -296,14 +296,13 @@ apply_offer (Peer *p, const MmSdpSession *offer, const Plan *pl, GError **error)
   return TRUE;
 }
 
-/* A new offer on the same connection (the same ICE credentials, or new
- * ones with the same DTLS certificate: an ICE restart): a viewer who
- * starts sending, a screen shared or no longer shared. */
+/* Whether @offer may renegotiate @p's connection (checked before an ICE
+ * restart changes anything: a refused offer leaves the connection as it
+ * was). */
 static gboolean
-renegotiate (MmMedia *m, Peer *p, const MmSdpSession *offer, GError **error)
+check_reoffer (Peer *p, const MmSdpSession *offer, GError **error)
 {
   Plan pl = plan_offer (offer);
-  gboolean showed = mm_compose_shows_screen (p);
 
   if (offer->media->len < p->n_mlines)
     {
@@ -321,6 +320,20 @@ renegotiate (MmMedia *m, Peer *p, const MmSdpSession *offer, GError **error)
                            "m-lines of the first one");
       return FALSE;
     }
+  return TRUE;
+}
+
+/* A new offer on the same connection (the same ICE credentials, or new
+ * ones with the same DTLS certificate: an ICE restart): a viewer who
+ * starts sending, a screen shared or no longer shared. */
+static gboolean
+renegotiate (MmMedia *m, Peer *p, const MmSdpSession *offer, GError **error)
+{
+  Plan pl = plan_offer (offer);
+  gboolean showed = mm_compose_shows_screen (p);
+
+  if (!check_reoffer (p, offer, error))
+    return FALSE;
   if (!apply_offer (p, offer, &pl, error))
     return FALSE;
   send_answer (p, offer, &pl);
@@ -356,6 +369,8 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
         return renegotiate (m, p, offer, error);
       if (g_strcmp0 (offer->fingerprint, p->fingerprint) == 0)
         {
+          if (!check_reoffer (p, offer, error))
+            return FALSE;
           mm_endpoint_restart_ice (p->ep, offer->ice_ufrag, offer->ice_pwd);
           g_free (p->ice_ufrag);
           p->ice_ufrag = g_strdup (offer->ice_ufrag);

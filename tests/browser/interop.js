@@ -8,8 +8,9 @@ const t0 = performance.now();
 const ms = () => Math.round(performance.now() - t0);
 // Timings are milliseconds from the page's start.
 window.result = { joined: false, media: false, offered: false, answered: false, connected: false, frames: 0,
-                  width: 0, height: 0, error: null, t: {} };
+                  answers: 0, width: 0, height: 0, error: null, t: {} };
 let pc = null;
+let offerTo = null;   // posts an offer to the server, once joined
 
 // The composite as the browser's WebRTC stack sees it: frames received and
 // decoded, whether or not the page paints them (headless Chromium on a
@@ -27,6 +28,38 @@ window.videoStats = async () => {
     }
   }
   return null;
+};
+
+// The ICE username fragment of a description's SDP (the BUNDLE transport's).
+window.ufrags = () => {
+  const ufrag = (d) => (d && (/a=ice-ufrag:(\S+)/.exec(d.sdp) || [])[1]) || null;
+  return pc ? { local: ufrag(pc.localDescription), remote: ufrag(pc.remoteDescription) } : null;
+};
+
+// The transport's selected candidate pair: its remote candidate's address
+// and port, and how often the selection changed.
+window.selectedPair = async () => {
+  if (!pc) return null;
+  const stats = await pc.getStats();
+  for (const t of stats.values()) {
+    if (t.type !== 'transport' || !t.selectedCandidatePairId) continue;
+    const pair = stats.get(t.selectedCandidatePairId);
+    const remote = pair && stats.get(pair.remoteCandidateId);
+    return { address: remote ? remote.address : null, port: remote ? remote.port : 0,
+             changes: t.selectedCandidatePairChanges || 0, state: pair ? pair.state : null,
+             responsesReceived: pair ? pair.responsesReceived : 0,
+             localUfrag: t.iceLocalUsernameFragment || null };
+  }
+  return null;
+};
+
+// An ICE restart: new ICE credentials in a new offer on the same
+// connection (the same certificate); the answer comes as any other.
+window.restartIce = async () => {
+  pc.restartIce();
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  await offerTo(pc.localDescription.sdp);
 };
 
 async function api (method, path, secret, body) {
@@ -67,9 +100,10 @@ async function main () {
       ? { type: 'ice', candidate: e.candidate.candidate, sdp_mline_index: e.candidate.sdpMLineIndex }
       : { type: 'ice', candidate: '', sdp_mline_index: 0 }).catch(() => {});
   };
+  offerTo = (sdp) => api('POST', sig.messages, join.secret, { type: 'offer', sdp });
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
-  await api('POST', sig.messages, join.secret, { type: 'offer', sdp: pc.localDescription.sdp });
+  await offerTo(pc.localDescription.sdp);
   window.result.offered = true;
 
   const count = () => {
@@ -85,6 +119,7 @@ async function main () {
       if (ev.type === 'answer') {
         await pc.setRemoteDescription({ type: 'answer', sdp: ev.sdp });
         window.result.answered = true;
+        window.result.answers++;
         window.result.t.answered = ms();
       } else if (ev.type === 'ice' && ev.candidate) {
         await pc.addIceCandidate({ candidate: ev.candidate, sdpMLineIndex: ev.sdp_mline_index });
