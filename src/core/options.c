@@ -469,3 +469,9 @@ out:
     g_free (cli[i]);
   return ok ? g_steal_pointer (&o) : NULL;
 }
+
+guint
+mm_options_n_settings (void)
+{
+  return G_N_ELEMENTS (settings);
+}

@@ -74,6 +74,9 @@ gboolean mm_options_validate (const MmOptions *opts, GError **error);
 
 void mm_options_free (MmOptions *opts);
 
+/* How many settings there are (keys of the config file). */
+guint mm_options_n_settings (void);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MmOptions, mm_options_free)
 
 G_END_DECLS
