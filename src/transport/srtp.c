@@ -8,13 +8,15 @@
  * and softoken walks one bucket of its session hash table to find a free
  * handle, and another of its object table to find the key.  When libsrtp
  * initialises NSS itself it asks for NSS_INIT_OPTIMIZESPACE, which gives
- * those tables 32 buckets: the chains grow with every endpoint, and a
- * protect cost 2.5 us with 100 sessions alive, 8.0 us with 1,000 and
- * 46 us with 4,000 (AES-GCM; AES-CM 13, 69 and 400 us), half of the
- * sending thread's time in that one loop.  So we initialise NSS first,
- * without that flag, and softoken makes 1,024 buckets: 1.3, 2.5 and
- * 2.9 us (AES-CM 9.4, 9.6 and 13.5 us), bench/srtp-sessions.  libsrtp's
- * own NSS_InitContext calls then find NSS initialised and add nothing.
+ * those tables 32 buckets: the chains grow with every endpoint.  With
+ * N outbound and N inbound sessions alive (bench/srtp-sessions), a GCM
+ * protect of 1,200 bytes cost 1.5 us for N = 1, 2.5 us for 100, 8.0 us
+ * for 1,000 and 46 us for 4,000 (AES-CM: 11, 13, 69 and 400 us), and
+ * perf put half of the fan-out's sending thread in that one loop.  So we
+ * initialise NSS first, without that flag, and softoken makes 1,024
+ * buckets: 1.3, 1.3, 2.5 and 2.9 us (AES-CM 12, 9.4, 9.6 and 13.5 us).
+ * The chains still grow, 1,024 times slower.  libsrtp's own
+ * NSS_InitContext calls then find NSS initialised and add nothing.
  */
 #include "config.h"
 
