@@ -15,7 +15,7 @@
  * perf put half of the fan-out's sending thread in that one loop.  So we
  * initialise NSS first, without that flag, and softoken makes 1,024
  * buckets: 1.3, 1.3, 2.5 and 2.9 us (AES-CM 12, 9.4, 9.6 and 13.5 us).
- * The chains still grow, 1,024 times slower.  libsrtp's own
+ * The chains still grow, 32 times more slowly.  libsrtp's own
  * NSS_InitContext calls then find NSS initialised and add nothing.
  */
 #include "config.h"
