@@ -9,6 +9,7 @@
 #include "core/secret.h"
 #include "http/server.h"
 #include "media/media.h"
+#include "transport/srtp.h"
 #include "transport/transport.h"
 #include "store/db.h"
 #include "store/meetings.h"
@@ -250,6 +251,13 @@ main (int argc, char **argv)
     {
       g_printerr ("mixmeetd: [metrics] allow: %s\n", error->message);
       return 2;
+    }
+  /* SRTP first: it sets NSS up for thousands of sessions before anything
+   * else in the process can (srtp.c). */
+  if (!mm_srtp_init (&error))
+    {
+      g_printerr ("mixmeetd: %s\n", error->message);
+      return 1;
     }
   gst_init (NULL, NULL);
   if (!mm_media_check_elements (&error))
