@@ -18,6 +18,11 @@
  *     streaming thread, NACK answers on the transport thread; each
  *     subscription's outbound SRTP is used only under that mutex.
  *   - Counters are atomics; any thread may read them.
+ *
+ * On a wildcard address each datagram tells which local address it came
+ * to (IP_PKTINFO / IPV6_PKTINFO in recvmmsg's control buffers); an
+ * address entry is that pair, and all we send over it leaves from that
+ * address (docs/transport.md, "A wildcard address").
  */
 /* recvmmsg, sendmmsg */
 #define _GNU_SOURCE
