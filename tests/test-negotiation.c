@@ -617,11 +617,15 @@ test_loopback_default (void)
 
 /* 6. public-ip: the server binds 127.0.0.1 and announces another address
  * of this machine: every candidate of the answer carries it, never
- * 127.0.0.1.  No client connects here: nothing listens at that address
+ * 127.0.0.1.  No client connects there: nothing listens at that address
  * (the socket is bound to loopback, no NAT maps it back).  (With
  * webrtcbin a bot still connected, through the peer-reflexive candidate
  * the server's own checks revealed; an ICE-lite server sends no checks,
- * so only the announced address can reach it, as across a 1:1 NAT.) */
+ * so only the announced address can reach it, as across a 1:1 NAT.)
+ * Then the server binds 0.0.0.0 with the same public-ip, and a bot that
+ * gathers on 127.0.0.1 only checks that address: it connects and sees
+ * its colour, since every reply leaves from the address it sent to (the
+ * route to 127.0.0.1 would pick 127.0.0.1, whose answers it discards). */
 static void
 test_public_ip (void)
 {
@@ -631,6 +635,10 @@ test_public_ip (void)
   g_autofree char *sdp = offer_text ("publicIpUfragAAA", "recvonly");
   g_autofree char *answer = NULL;
   g_auto (GStrv) candidates = NULL;
+  const char *args[] = { "--name", "red", "--color", "ff0000", "--tone", "440",
+                         "--ice-address", "127.0.0.1", NULL };
+  Expect own = { { "red" }, { RED }, 0 };
+  MmBot *red;
   Client c;
 
   if (addr == NULL)
@@ -647,6 +655,15 @@ test_public_ip (void)
   g_assert_true (candidates_all (candidates, addr));
   g_assert_null (strstr (answer, " 127.0.0.1 "));
   client_clear (&c);
+
+  g_clear_pointer (&config, g_free);
+  g_clear_pointer (&code, g_free);
+  config = g_strdup_printf ("address=0.0.0.0\npublic-ip=%s", addr);
+  restart_server (config);
+  code = new_room ();
+  red = mm_bot_start (&h, code, args);
+  g_assert_nonnull (mm_bot_wait (red, sees, &own, 60));
+  mm_bot_free (red);
 }
 
 /* A UDP port on 127.0.0.1 that was free a moment ago. */

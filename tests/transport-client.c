@@ -22,7 +22,10 @@
 struct _MmTestClient {
   GMainContext *ctx;
   int fd;
-  struct sockaddr_in server;
+  char *local;               /* the socket's address (nullable: 127.0.0.1) */
+  struct sockaddr_storage server;   /* only what comes from there is read */
+  socklen_t server_len;
+  guint64 strangers;         /* datagrams from elsewhere, unread */
   gboolean started;
   MmDtlsRole role;
   char ufrag[16], pwd[32];
@@ -55,7 +58,48 @@ static const uint16_t known_attributes[] = {
 static void
 send_raw (MmTestClient *c, const guint8 *buf, gsize len)
 {
-  (void) sendto (c->fd, buf, len, MSG_DONTWAIT, (struct sockaddr *) &c->server, sizeof c->server);
+  (void) sendto (c->fd, buf, len, MSG_DONTWAIT, (struct sockaddr *) &c->server, c->server_len);
+}
+
+/* @ip:@port into @ss: its length, 0 if @ip is no address. */
+static socklen_t
+parse_address (const char *ip, guint16 port, struct sockaddr_storage *ss)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *) ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
+
+  memset (ss, 0, sizeof *ss);
+  if (inet_pton (AF_INET, ip, &in->sin_addr) == 1)
+    {
+      in->sin_family = AF_INET;
+      in->sin_port = htons (port);
+      return sizeof *in;
+    }
+  if (inet_pton (AF_INET6, ip, &in6->sin6_addr) == 1)
+    {
+      in6->sin6_family = AF_INET6;
+      in6->sin6_port = htons (port);
+      return sizeof *in6;
+    }
+  return 0;
+}
+
+/* Whether @sa is the server's address and port: an ICE agent takes a
+ * response from no other (RFC 8445 7.2.5.2.1), nor media. */
+static gboolean
+from_server (MmTestClient *c, const struct sockaddr_storage *sa)
+{
+  const struct sockaddr_storage *s = &c->server;
+
+  if (sa->ss_family != s->ss_family)
+    return FALSE;
+  if (sa->ss_family == AF_INET)
+    return ((struct sockaddr_in *) sa)->sin_port == ((struct sockaddr_in *) s)->sin_port
+           && ((struct sockaddr_in *) sa)->sin_addr.s_addr
+                == ((struct sockaddr_in *) s)->sin_addr.s_addr;
+  return ((struct sockaddr_in6 *) sa)->sin6_port == ((struct sockaddr_in6 *) s)->sin6_port
+         && memcmp (&((struct sockaddr_in6 *) sa)->sin6_addr,
+                    &((struct sockaddr_in6 *) s)->sin6_addr, sizeof (struct in6_addr)) == 0;
 }
 
 void
@@ -191,11 +235,17 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
 
   for (guint i = 0; i < 256; i++)
     {
-      ssize_t r = recv (fd, c->buf, sizeof c->buf, MSG_DONTWAIT);
+      struct sockaddr_storage from;
+      socklen_t from_len = sizeof from;
+      ssize_t r = recvfrom (fd, c->buf, sizeof c->buf, MSG_DONTWAIT, (struct sockaddr *) &from,
+                            &from_len);
 
       if (r < 0)
         break;
-      handle_datagram (c, c->buf, r);
+      if (!from_server (c, &from))
+        c->strangers++;
+      else
+        handle_datagram (c, c->buf, r);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -244,19 +294,20 @@ set_timer (MmTestClient *c, guint ms)
   g_source_attach (c->timer, c->ctx);
 }
 
-/* A new socket on a free port of 127.0.0.1, read when receiving. */
+/* A new socket on a free port of 127.0.0.1 (or c->local), read when
+ * receiving. */
 static void
 open_socket (MmTestClient *c)
 {
-  struct sockaddr_in sin = { 0 };
+  struct sockaddr_storage ss;
+  socklen_t len = parse_address (c->local != NULL ? c->local : "127.0.0.1", 0, &ss);
   int size = c->receiving ? 256 * 1024 : 4096;
 
-  c->fd = socket (AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  g_assert (len > 0);
+  c->fd = socket (ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   g_assert (c->fd >= 0);
   (void) setsockopt (c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert (bind (c->fd, (struct sockaddr *) &sin, sizeof sin) == 0);
+  g_assert (bind (c->fd, (struct sockaddr *) &ss, len) == 0);
   if (!c->receiving)
     return;
   c->io = g_unix_fd_source_new (c->fd, G_IO_IN);
@@ -316,6 +367,7 @@ mm_test_client_free (MmTestClient *c)
   mm_dtls_identity_unref (c->id);
   g_free (c->username);
   g_free (c->server_pwd);
+  g_free (c->local);
   g_main_context_unref (c->ctx);
   g_free (c);
 }
@@ -342,9 +394,12 @@ void
 mm_test_client_start (MmTestClient *c, guint16 port, const char *server_ufrag,
                       const char *server_pwd, const char *server_fingerprint)
 {
-  c->server.sin_family = AF_INET;
-  c->server.sin_port = htons (port);
-  c->server.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (c->server_len == 0)
+    c->server_len = parse_address ("127.0.0.1", port, &c->server);
+  else if (c->server.ss_family == AF_INET)
+    ((struct sockaddr_in *) &c->server)->sin_port = htons (port);
+  else
+    ((struct sockaddr_in6 *) &c->server)->sin6_port = htons (port);
   c->username = g_strdup_printf ("%s:%s", server_ufrag, c->ufrag);
   c->server_pwd = g_strdup (server_pwd);
   c->dtls = mm_dtls_new (c->id, c->role, server_fingerprint, dtls_send, c, NULL);
@@ -370,11 +425,30 @@ mm_test_client_stun_ok (MmTestClient *c)
 guint16
 mm_test_client_local_port (MmTestClient *c)
 {
-  struct sockaddr_in sin;
-  socklen_t len = sizeof sin;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
 
-  g_assert (getsockname (c->fd, (struct sockaddr *) &sin, &len) == 0);
-  return ntohs (sin.sin_port);
+  g_assert (getsockname (c->fd, (struct sockaddr *) &ss, &len) == 0);
+  return ntohs (ss.ss_family == AF_INET ? ((struct sockaddr_in *) &ss)->sin_port
+                                        : ((struct sockaddr_in6 *) &ss)->sin6_port);
+}
+
+void
+mm_test_client_set_addresses (MmTestClient *c, const char *local, const char *server)
+{
+  g_assert (!c->started);
+  g_free (c->local);
+  c->local = g_strdup (local);
+  c->server_len = parse_address (server, 0, &c->server);
+  g_assert (c->server_len > 0);
+  close_socket (c);
+  open_socket (c);
+}
+
+guint64
+mm_test_client_strangers (MmTestClient *c)
+{
+  return c->strangers;
 }
 
 void

@@ -32,10 +32,17 @@ const char *mm_test_client_fingerprint (MmTestClient *c);
  * server endpoint's credentials, then DTLS. */
 void mm_test_client_start (MmTestClient *c, guint16 port, const char *server_ufrag,
                            const char *server_pwd, const char *server_fingerprint);
+/* Before mm_test_client_start: a socket on @local (an IPv4 or IPv6
+ * address, any port) in place of 127.0.0.1's, and checks to @server in
+ * place of 127.0.0.1.  Whatever the addresses, only datagrams from the
+ * server's address and port are read, as an ICE agent does; the others
+ * are counted (mm_test_client_strangers). */
+void mm_test_client_set_addresses (MmTestClient *c, const char *local, const char *server);
+guint64 mm_test_client_strangers (MmTestClient *c);
 /* TRUE once a check was answered and authenticated, and DTLS connected. */
 gboolean mm_test_client_connected (MmTestClient *c);
 gboolean mm_test_client_stun_ok (MmTestClient *c);
-/* The port of its socket on 127.0.0.1. */
+/* The port of its socket (on 127.0.0.1 unless set otherwise). */
 guint16 mm_test_client_local_port (MmTestClient *c);
 /* A network change: a new socket (a new port) in place of the old one,
  * from which nominated checks (USE-CANDIDATE) go until one is answered,

@@ -18,6 +18,8 @@
 
 #include <arpa/inet.h>
 #include <gio/gio.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stun/stunagent.h>
 #include <stun/usages/ice.h>
@@ -247,6 +249,22 @@ test_stun_noise (StunFixture *f, gconstpointer data)
 
 /* ---- the transport over loopback ------------------------------------------ */
 
+/* Whether a UDP socket can be bound to @ip (any port). */
+static gboolean
+can_bind (const char *ip)
+{
+  g_autoptr (GInetAddress) a = g_inet_address_new_from_string (ip);
+  g_autoptr (GSocketAddress) sa = NULL;
+  g_autoptr (GSocket) sock = NULL;
+
+  if (a == NULL)
+    return FALSE;
+  sa = g_inet_socket_address_new (a, 0);
+  sock = g_socket_new (g_inet_address_get_family (a), G_SOCKET_TYPE_DATAGRAM,
+                       G_SOCKET_PROTOCOL_UDP, NULL);
+  return sock != NULL && g_socket_bind (sock, sa, FALSE, NULL);
+}
+
 #define WAIT_MS 10000          /* generous: a loaded machine */
 #define SRC_SSRC 0x1234
 #define SRC_PT 100
@@ -309,21 +327,28 @@ on_keyframe (MmStream *s, gpointer data)
   g_atomic_int_inc (&f->keyframes);
 }
 
+/* Everything but the transport (the test makes it). */
+static void
+fx_setup_bare (Fx *f, gconstpointer data)
+{
+  memset (f, 0, sizeof *f);
+  f->ctx = g_main_context_new ();
+  for (guint i = 0; i < G_N_ELEMENTS (f->rec); i++)
+    g_mutex_init (&f->rec[i].lock);
+}
+
 static void
 fx_setup (Fx *f, gconstpointer data)
 {
   MmTransportConfig config = { "127.0.0.1", 0, NULL, GPOINTER_TO_UINT (data) };
   g_autoptr (GError) error = NULL;
 
-  memset (f, 0, sizeof *f);
-  f->ctx = g_main_context_new ();
+  fx_setup_bare (f, data);
   if (config.consent_timeout_s == 0)
     config.consent_timeout_s = 30;
   f->t = mm_transport_new (&config, &error);
   g_assert_no_error (error);
   g_assert_nonnull (f->t);
-  for (guint i = 0; i < G_N_ELEMENTS (f->rec); i++)
-    g_mutex_init (&f->rec[i].lock);
 }
 
 static gboolean
@@ -371,9 +396,11 @@ is_connected (gpointer data)
 }
 
 /* Client @i in DTLS @role against a new endpoint of the transport in the
- * other, connected. */
+ * other, connected: from a socket on @local to @server (NULL, NULL: both
+ * 127.0.0.1). */
 static void
-fx_connect (Fx *f, guint i, MmDtlsRole client_role, guint8 twcc_ext_id)
+fx_connect_at (Fx *f, guint i, MmDtlsRole client_role, guint8 twcc_ext_id, const char *local,
+               const char *server)
 {
   MmTestClient *c = mm_test_client_new (f->ctx, NULL, client_role);
   MmEndpointConfig config = { mm_test_client_ufrag (c), mm_test_client_pwd (c),
@@ -385,6 +412,8 @@ fx_connect (Fx *f, guint i, MmDtlsRole client_role, guint8 twcc_ext_id)
   Which w = { f, i };
 
   f->client[i] = c;
+  if (server != NULL)
+    mm_test_client_set_addresses (c, local, server);
   f->ep[i] = mm_endpoint_new (f->t, &config, &cb, &error);
   g_assert_no_error (error);
   f->rec[i].ep = f->ep[i];
@@ -396,6 +425,12 @@ fx_connect (Fx *f, guint i, MmDtlsRole client_role, guint8 twcc_ext_id)
   g_assert_true (mm_test_wait (f->ctx, is_connected, &w, WAIT_MS));
   g_assert_true (mm_test_client_stun_ok (c));
   g_assert_cmpint (mm_endpoint_state (f->ep[i]), ==, MM_ENDPOINT_CONNECTED);
+}
+
+static void
+fx_connect (Fx *f, guint i, MmDtlsRole client_role, guint8 twcc_ext_id)
+{
+  fx_connect_at (f, i, client_role, twcc_ext_id, NULL, NULL);
 }
 
 static gsize
@@ -1161,6 +1196,120 @@ test_feedback (Fx *f, gconstpointer data)
   g_assert_cmpint (g_atomic_int_get (&f->rec[0].rtp), ==, 5);
 }
 
+/* ---- a wildcard address on a machine with several ------------------------ */
+
+/* An address of this machine of @family other than loopback (for IPv6,
+ * nor link-local), that a socket can be bound to; NULL if none. */
+static char *
+other_local_address (int family)
+{
+  struct ifaddrs *ifs;
+  char *found = NULL;
+
+  if (getifaddrs (&ifs) != 0)
+    return NULL;
+  for (struct ifaddrs *i = ifs; i != NULL && found == NULL; i = i->ifa_next)
+    {
+      char host[INET6_ADDRSTRLEN];
+
+      if (i->ifa_addr == NULL || i->ifa_addr->sa_family != family
+          || (i->ifa_flags & IFF_UP) == 0 || (i->ifa_flags & IFF_LOOPBACK) != 0)
+        continue;
+      if (family == AF_INET)
+        {
+          const struct in_addr *a = &((struct sockaddr_in *) i->ifa_addr)->sin_addr;
+
+          if ((ntohl (a->s_addr) >> 24) == 127)
+            continue;
+          inet_ntop (AF_INET, a, host, sizeof host);
+        }
+      else
+        {
+          const struct in6_addr *a = &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr;
+
+          if (IN6_IS_ADDR_LOOPBACK (a) || IN6_IS_ADDR_LINKLOCAL (a) || IN6_IS_ADDR_V4MAPPED (a))
+            continue;
+          inet_ntop (AF_INET6, a, host, sizeof host);
+        }
+      if (can_bind (host))
+        found = g_strdup (host);
+    }
+  freeifaddrs (ifs);
+  return found;
+}
+
+typedef struct {
+  const char *bind;        /* the transport's: a wildcard address */
+  const char *client;      /* the clients' sockets' address */
+  int other;               /* client 0 checks this machine's other address of
+                            * this family; 0: the clients' own address */
+} Wildcard;
+
+/* (11) A transport bound to a wildcard address on a machine with several
+ * addresses: client 0, on loopback, checks another address of the
+ * machine, to which the route from the kernel's point of view would pick
+ * loopback as the source; client 1 checks loopback.  Each gets its STUN
+ * responses, DTLS and media (in one sendmmsg batch for both) from
+ * exactly the address and port it sent to, and nothing from any other
+ * (an ICE agent discards a response from elsewhere, RFC 8445 7.2.5.2.1). */
+static void
+test_wildcard (Fx *f, gconstpointer data)
+{
+  const Wildcard *w = data;
+  g_autofree char *target = w->other != 0 ? other_local_address (w->other) : g_strdup (w->client);
+  const char *announce[] = { target, w->client, NULL };
+  MmTransportConfig config = { w->bind, 0, announce, 30 };
+  g_autoptr (GError) error = NULL;
+  MmTransportStats ts;
+  Seen seen = { 0 };
+  MmStream *s;
+
+  if (target == NULL)
+    {
+      g_test_skip (w->other == AF_INET ? "this machine has no IPv4 address but loopback"
+                                       : "this machine has no IPv6 address but loopback and "
+                                         "link-local ones");
+      return;
+    }
+  if (!can_bind (w->client))
+    {
+      g_autofree char *why = g_strdup_printf ("no socket can be bound to %s: no IPv6?",
+                                              w->client);
+
+      g_test_skip (why);
+      return;
+    }
+  f->t = mm_transport_new (&config, &error);
+  if (f->t == NULL && strchr (w->bind, ':') != NULL)
+    {
+      g_autofree char *why = g_strdup_printf ("no IPv6 wildcard: %s", error->message);
+
+      g_test_skip (why);
+      return;
+    }
+  g_assert_no_error (error);
+  g_test_message ("bound to %s port %u; client 0: %s to %s, client 1: %s to %s", w->bind,
+                  mm_transport_port (f->t), w->client, target, w->client, w->client);
+
+  /* The transport as DTLS server for one, as client for the other. */
+  fx_connect_at (f, 0, MM_DTLS_CLIENT, 0, w->client, target);
+  fx_connect_at (f, 1, MM_DTLS_SERVER, 3, w->client, w->client);
+  s = mm_stream_new (f->t, 90000, 256, on_keyframe, f);
+  mm_stream_add (s, f->ep[0], 96, 0xc0);
+  mm_stream_add (s, f->ep[1], 96, 0xc1);
+  send_packets (s, 500, 9000, 9, 800);
+  receive_packets (f, 0, 500, 9, 0xc0, 800, 0, NULL);
+  receive_packets (f, 1, 500, 9, 0xc1, 800, 3, NULL);
+  g_assert_true (find_rtcp (f, 0, &seen, &seen.sr, WAIT_MS));
+  g_assert_cmpuint (seen.ssrc, ==, 0xc0);
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpuint (mm_test_client_strangers (f->client[i]), ==, 0);
+  mm_transport_get_stats (f->t, &ts);
+  g_assert_cmpuint (ts.send_errors, ==, 0);
+  g_assert_cmpuint (ts.unknown_address, ==, 0);
+  mm_stream_free (s);
+}
+
 /* Announced addresses and the wildcard's. */
 static void
 test_candidates (void)
@@ -1225,5 +1374,15 @@ main (int argc, char **argv)
   FX_TEST ("/transport/restart", test_restart, 30);
   FX_TEST ("/transport/feedback", test_feedback, 30);
 #undef FX_TEST
+#define WILDCARD_TEST(path, bind, client, other) \
+  do { \
+    static const Wildcard w = { bind, client, other }; \
+    g_test_add (path, Fx, &w, fx_setup_bare, test_wildcard, fx_teardown); \
+  } while (0)
+  WILDCARD_TEST ("/transport/wildcard/ipv4", "0.0.0.0", "127.0.0.1", AF_INET);
+  WILDCARD_TEST ("/transport/wildcard/ipv6-loopback", "::", "::1", 0);
+  WILDCARD_TEST ("/transport/wildcard/ipv6", "::", "::1", AF_INET6);
+  WILDCARD_TEST ("/transport/wildcard/dual-stack", "::", "127.0.0.1", AF_INET);
+#undef WILDCARD_TEST
   return g_test_run ();
 }

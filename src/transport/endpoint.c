@@ -11,6 +11,7 @@
 #include "transport/transport-private.h"
 #include "core/secret.h"
 
+#include <arpa/inet.h>
 #include <gio/gio.h>
 #include <string.h>
 
@@ -232,21 +233,18 @@ forget_addr_key (MmEndpoint *ep, const MmAddrKey *key)
 }
 
 void
-mm_endpoint_on_check (MmEndpoint *ep, const struct sockaddr *from, socklen_t from_len,
-                      gboolean use_candidate)
+mm_endpoint_on_check (MmEndpoint *ep, const MmAddr *from, gboolean use_candidate)
 {
   MmTransport *t = ep->t;
   MmEndpoint *owner;
-  MmAddr a;
+  MmAddr a = *from;
 
-  if (!mm_addr_set (&a, from, from_len))
-    return;
   owner = g_hash_table_lookup (t->by_addr, &a.key);
   if (owner != ep)
     {
       MmAddr *mine;
 
-      /* A remote's address that another endpoint had: the newer check wins. */
+      /* A pair that another endpoint had: the newer check wins. */
       if (owner != NULL)
         forget_addr_key (owner, &a.key);
       if (ep->n_addrs == MM_MAX_ADDRS)
@@ -269,12 +267,13 @@ mm_endpoint_on_check (MmEndpoint *ep, const struct sockaddr *from, socklen_t fro
   if ((use_candidate || !ep->has_selected)
       && !(ep->has_selected && mm_addr_key_equal (&ep->selected.key, &a.key)))
     {
-      char s[64];
+      char s[64], l[INET6_ADDRSTRLEN];
 
       ep->selected = a;
       ep->has_selected = TRUE;
-      g_debug ("endpoint %p: media to %s", (void *) ep,
-               mm_addr_to_string ((struct sockaddr *) &a.sa, s, sizeof s));
+      g_debug ("endpoint %p: media to %s from %s", (void *) ep,
+               mm_addr_to_string ((struct sockaddr *) &a.sa, s, sizeof s),
+               mm_addr_local_to_string (&a, l, sizeof l));
     }
   g_mutex_unlock (&ep->lock);
 

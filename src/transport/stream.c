@@ -44,7 +44,7 @@ typedef struct {
   MmSrtp *srtp;            /* made once the endpoint is connected */
   guint32 packets, octets; /* for sender reports */
   gint64 next_sr_us;
-  MmAddr dest;             /* this send's copy of the endpoint's address */
+  MmAddr dest;             /* this send's copy of the endpoint's pair */
 } Sub;
 
 struct _MmStream {
@@ -62,6 +62,7 @@ struct _MmStream {
   guint8 *arena;           /* BATCH * MM_TX_SLOT */
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
+  MmSourceControl control[BATCH];   /* each message's source, when the socket needs one */
   Sub *owner[BATCH];
   guint n_queued;
   gint logged;             /* bad packets from the room: logged once */
@@ -349,6 +350,7 @@ enqueue (MmStream *s, Sub *sub, gsize len)
   s->msgs[i].msg_hdr.msg_namelen = sub->dest.len;
   s->msgs[i].msg_hdr.msg_iov = &s->iov[i];
   s->msgs[i].msg_hdr.msg_iovlen = 1;
+  mm_addr_set_source (&sub->dest, &s->msgs[i].msg_hdr, &s->control[i]);
   s->owner[i] = sub;
 }
 

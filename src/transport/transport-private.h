@@ -28,22 +28,54 @@ G_BEGIN_DECLS
 
 /* ---- addresses ----------------------------------------------------------- */
 
-/* A remote transport address as a hash key: family, port, scope and
- * address bytes, zero-filled, so equal addresses have equal bytes. */
+/* The local side of a pair: the address the remote's datagrams came to,
+ * learnt with IP_PKTINFO / IPV6_PKTINFO when the socket is bound to a
+ * wildcard address, and so the source of what we send it (a client
+ * discards an answer from another address than the one it checked).
+ * On a socket bound to one address it is unknown and not needed. */
 typedef struct {
-  guint8 b[24];
+  int family;              /* the socket's: AF_INET or AF_INET6 (IPv4 peers
+                            * mapped); 0: unknown, the kernel chooses */
+  guint ifindex;           /* an IPv6 link-local address's interface, else 0 */
+  union {
+    struct in_addr v4;
+    struct in6_addr v6;
+  } addr;
+} MmLocalAddr;
+
+/* A pair as a hash key: the remote transport address (family, port,
+ * scope, address bytes) and the local address it sent to (zeros when
+ * unknown), zero-filled, so equal pairs have equal bytes. */
+typedef struct {
+  guint8 b[40];
 } MmAddrKey;
 
 typedef struct {
   MmAddrKey key;
-  struct sockaddr_storage sa;
+  struct sockaddr_storage sa;    /* the remote */
   socklen_t len;
+  MmLocalAddr local;
 } MmAddr;
 
-/* FALSE for a family other than IPv4 and IPv6. */
-gboolean mm_addr_set (MmAddr *a, const struct sockaddr *sa, socklen_t len);
+/* FALSE for a family other than IPv4 and IPv6.  @local: (nullable) where
+ * the remote's datagram came to. */
+gboolean mm_addr_set (MmAddr *a, const struct sockaddr *sa, socklen_t len,
+                      const MmLocalAddr *local);
 guint mm_addr_key_hash (gconstpointer key);
 gboolean mm_addr_key_equal (gconstpointer a, gconstpointer b);
+
+/* Room for the one control message that sets a datagram's source. */
+typedef union {
+  struct cmsghdr align;
+  guint8 buf[CMSG_SPACE (sizeof (struct in6_pktinfo))];
+} MmSourceControl;
+
+/* Point @msg's control at @ctl holding @a's local address as the source
+ * (IP_PKTINFO ipi_spec_dst / IPV6_PKTINFO ipi6_addr), or at nothing when
+ * it is unknown. */
+void mm_addr_set_source (const MmAddr *a, struct msghdr *msg, MmSourceControl *ctl);
+/* The local address of @a ("192.0.2.1", "any") into @buf. */
+const char *mm_addr_local_to_string (const MmAddr *a, char *buf, gsize size);
 /* "192.0.2.1:5000" / "[2001:db8::1]:5000" into @buf. */
 const char *mm_addr_to_string (const struct sockaddr *sa, char *buf, gsize size);
 
@@ -85,6 +117,7 @@ struct _MmTransport {
   int fd;
   int family;
   guint16 port;
+  gboolean pktinfo;              /* bound to a wildcard: datagrams tell their local address */
   guint consent_timeout_s;
   MmDtlsIdentity *identity;
   GStrv candidates;
@@ -100,13 +133,14 @@ struct _MmTransport {
   GPtrArray *live;               /* (lock) registered endpoints, each holding a ref */
 
   /* Transport thread only. */
-  GHashTable *by_addr;           /* MmAddrKey* (the endpoint's MmAddr) -> MmEndpoint* */
+  GHashTable *by_addr;           /* MmAddrKey* (the endpoint's MmAddr: a pair) -> MmEndpoint* */
   GPtrArray *handshaking;        /* endpoints whose DTLS timer may run */
   MmStun *stun;
   MmRtcpParser *rtcp;
   struct mmsghdr rx_msgs[MM_RX_BATCH];
   struct iovec rx_iov[MM_RX_BATCH];
   struct sockaddr_storage rx_addr[MM_RX_BATCH];
+  MmSourceControl rx_control[MM_RX_BATCH];
   guint8 *rx_buf;                /* MM_RX_BATCH * MM_RX_SIZE */
   guint8 tx_buf[MM_TX_SLOT + 256];
 
@@ -130,7 +164,9 @@ void mm_transport_unregister (MmTransport *t, MmEndpoint *ep);
 
 /* ---- endpoints ----------------------------------------------------------- */
 
-#define MM_MAX_ADDRS 8
+/* Pairs (local and remote address) an endpoint keeps: a browser checks
+ * each of its candidates against each of ours. */
+#define MM_MAX_ADDRS 16
 #define MM_MAX_RECV_SOURCES 8
 
 /* One SSRC the remote sends us: what a receiver report says of it. */
@@ -182,7 +218,7 @@ struct _MmEndpoint {
   gboolean registered;           /* in the ufrag table and t->live */
 
   GMutex lock;
-  MmAddr selected;               /* (lock) */
+  MmAddr selected;               /* (lock) the pair media goes over */
   gboolean has_selected;         /* (lock) */
   GArray *subs;                  /* (lock) MmEndpointSub */
   guint64 max_bitrate;           /* (lock) REMB, 0: none */
@@ -205,8 +241,8 @@ struct _MmEndpoint {
   MmEndpointStats stats;         /* atomics */
 };
 
-void mm_endpoint_on_check (MmEndpoint *ep, const struct sockaddr *from, socklen_t from_len,
-                           gboolean use_candidate);
+/* A valid check came over the pair @from. */
+void mm_endpoint_on_check (MmEndpoint *ep, const MmAddr *from, gboolean use_candidate);
 void mm_endpoint_handle_dtls (MmEndpoint *ep, const guint8 *buf, gsize len,
                               const struct sockaddr *from);
 void mm_endpoint_handle_rtp (MmEndpoint *ep, guint8 *buf, gsize len, const struct sockaddr *from);
@@ -216,7 +252,7 @@ void mm_endpoint_handle_rtcp (MmEndpoint *ep, guint8 *buf, gsize len,
 gboolean mm_endpoint_dtls_timer (MmEndpoint *ep, gint64 now);
 /* Once a second: consent, receiver reports, REMB. */
 void mm_endpoint_tick (MmEndpoint *ep, gint64 now);
-/* Copy the selected address: FALSE if there is none. */
+/* Copy the selected pair: FALSE if there is none. */
 gboolean mm_endpoint_get_dest (MmEndpoint *ep, MmAddr *out);
 gboolean mm_endpoint_is_live (MmEndpoint *ep);
 

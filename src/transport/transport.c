@@ -18,6 +18,11 @@
  *     streaming thread, NACK answers on the transport thread; each
  *     subscription's outbound SRTP is used only under that mutex.
  *   - Counters are atomics; any thread may read them.
+ *
+ * On a wildcard address each datagram tells which local address it came
+ * to (IP_PKTINFO / IPV6_PKTINFO in recvmmsg's control buffers); an
+ * address entry is that pair, and all we send over it leaves from that
+ * address (docs/transport.md, "A wildcard address").
  */
 /* recvmmsg, sendmmsg */
 #define _GNU_SOURCE
@@ -45,7 +50,7 @@
 /* ---- addresses ----------------------------------------------------------- */
 
 gboolean
-mm_addr_set (MmAddr *a, const struct sockaddr *sa, socklen_t len)
+mm_addr_set (MmAddr *a, const struct sockaddr *sa, socklen_t len, const MmLocalAddr *local)
 {
   memset (a, 0, sizeof *a);
   if (sa->sa_family == AF_INET && len >= sizeof (struct sockaddr_in))
@@ -57,9 +62,8 @@ mm_addr_set (MmAddr *a, const struct sockaddr *sa, socklen_t len)
       memcpy (a->key.b + 8, &in->sin_addr, 4);
       memcpy (&a->sa, sa, sizeof *in);
       a->len = sizeof *in;
-      return TRUE;
     }
-  if (sa->sa_family == AF_INET6 && len >= sizeof (struct sockaddr_in6))
+  else if (sa->sa_family == AF_INET6 && len >= sizeof (struct sockaddr_in6))
     {
       const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
 
@@ -69,9 +73,77 @@ mm_addr_set (MmAddr *a, const struct sockaddr *sa, socklen_t len)
       memcpy (a->key.b + 8, &in6->sin6_addr, 16);
       memcpy (&a->sa, sa, sizeof *in6);
       a->len = sizeof *in6;
-      return TRUE;
     }
-  return FALSE;
+  else
+    return FALSE;
+  if (local != NULL && local->family == AF_INET)
+    {
+      a->local = *local;
+      a->key.b[1] = AF_INET;
+      memcpy (a->key.b + 24, &local->addr.v4, 4);
+    }
+  else if (local != NULL && local->family == AF_INET6)
+    {
+      a->local = *local;
+      a->key.b[1] = AF_INET6;
+      memcpy (a->key.b + 24, &local->addr.v6, 16);
+    }
+  return TRUE;
+}
+
+void
+mm_addr_set_source (const MmAddr *a, struct msghdr *msg, MmSourceControl *ctl)
+{
+  struct cmsghdr *c;
+
+  msg->msg_control = NULL;
+  msg->msg_controllen = 0;
+  if (a->local.family != AF_INET && a->local.family != AF_INET6)
+    return;
+  memset (ctl, 0, sizeof *ctl);
+  msg->msg_control = ctl->buf;
+  msg->msg_controllen = sizeof ctl->buf;
+  c = CMSG_FIRSTHDR (msg);
+  if (a->local.family == AF_INET)
+    {
+      struct in_pktinfo pi = { 0 };
+
+      /* The source address; the route picks the interface. */
+      pi.ipi_spec_dst = a->local.addr.v4;
+      c->cmsg_level = IPPROTO_IP;
+      c->cmsg_type = IP_PKTINFO;
+      c->cmsg_len = CMSG_LEN (sizeof pi);
+      memcpy (CMSG_DATA (c), &pi, sizeof pi);
+      msg->msg_controllen = CMSG_SPACE (sizeof pi);
+    }
+  else
+    {
+      struct in6_pktinfo pi = { 0 };
+
+      /* IPv4 peers of a dual-stack socket too (a mapped address). */
+      pi.ipi6_addr = a->local.addr.v6;
+      pi.ipi6_ifindex = a->local.ifindex;
+      c->cmsg_level = IPPROTO_IPV6;
+      c->cmsg_type = IPV6_PKTINFO;
+      c->cmsg_len = CMSG_LEN (sizeof pi);
+      memcpy (CMSG_DATA (c), &pi, sizeof pi);
+      msg->msg_controllen = CMSG_SPACE (sizeof pi);
+    }
+}
+
+const char *
+mm_addr_local_to_string (const MmAddr *a, char *buf, gsize size)
+{
+  char host[INET6_ADDRSTRLEN];
+
+  if (a->local.family == AF_INET)
+    inet_ntop (AF_INET, &a->local.addr.v4, host, sizeof host);
+  else if (a->local.family == AF_INET6)
+    inet_ntop (AF_INET6, &a->local.addr.v6, host, sizeof host);
+  else
+    g_strlcpy (host, "any", sizeof host);
+  g_strlcpy (buf, host, size);
+  return buf;
 }
 
 guint
@@ -184,10 +256,18 @@ mm_transport_get_stats (MmTransport *t, MmTransportStats *out)
 gboolean
 mm_transport_send (MmTransport *t, const guint8 *buf, gsize len, const MmAddr *to)
 {
+  struct iovec iov = { (void *) buf, len };
+  struct msghdr msg = { 0 };
+  MmSourceControl control;
   ssize_t r;
 
+  msg.msg_name = (void *) &to->sa;
+  msg.msg_namelen = to->len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  mm_addr_set_source (to, &msg, &control);
   do
-    r = sendto (t->fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *) &to->sa, to->len);
+    r = sendmsg (t->fd, &msg, MSG_DONTWAIT);
   while (r < 0 && errno == EINTR);
   if (r < 0)
     {
@@ -250,15 +330,14 @@ stun_username (const guint8 *buf, gsize len, char *ours, char *theirs)
 }
 
 static void
-handle_stun (MmTransport *t, const guint8 *buf, gsize len, const struct sockaddr *from,
-             socklen_t from_len)
+handle_stun (MmTransport *t, const guint8 *buf, gsize len, const MmAddr *pair)
 {
+  const struct sockaddr *from = (const struct sockaddr *) &pair->sa;
   char ours[MM_STUN_MAX_UFRAG + 1], theirs[MM_STUN_MAX_UFRAG + 1];
   guint8 reply[1280];
   MmStunCheck check;
   MmEndpoint *ep = NULL;
   StunLookup l = { NULL, NULL };
-  MmAddr to;
   gsize n;
 
   if (!stun_username (buf, len, ours, theirs))
@@ -286,29 +365,69 @@ handle_stun (MmTransport *t, const guint8 *buf, gsize len, const struct sockaddr
       return;
     }
   memset (&check, 0, sizeof check);
-  n = mm_stun_handle (t->stun, buf, len, from, from_len, stun_lookup, &l, reply, sizeof reply,
+  n = mm_stun_handle (t->stun, buf, len, from, pair->len, stun_lookup, &l, reply, sizeof reply,
                       &check);
-  if (n == 0 || !mm_addr_set (&to, from, from_len))
+  if (n == 0)
     {
       mm_transport_drop (t, MM_DROP_STUN_REFUSED, from,
                          "STUN refused (integrity, fingerprint, not a Binding request)");
       mm_endpoint_unref (ep);
       return;
     }
-  if (mm_transport_send (t, reply, n, &to))
+  /* From the address it was sent to. */
+  if (mm_transport_send (t, reply, n, pair))
     mm_counter_add (&t->stats.stun_answered, 1);
   if (mm_endpoint_is_live (ep))
-    mm_endpoint_on_check (ep, from, from_len, check.use_candidate);
+    mm_endpoint_on_check (ep, pair, check.use_candidate);
   mm_endpoint_unref (ep);
 }
 
 /* ---- receiving ----------------------------------------------------------- */
 
+/* The local address the datagram @h came to, from its IP_PKTINFO or
+ * IPV6_PKTINFO; family 0 if it has none. */
 static void
-handle_datagram (MmTransport *t, guint8 *buf, gsize len, const struct sockaddr *from,
-                 socklen_t from_len)
+local_of (const struct msghdr *h, MmLocalAddr *out)
 {
+  memset (out, 0, sizeof *out);
+  if ((h->msg_flags & MSG_CTRUNC) != 0)
+    return;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (h); c != NULL; c = CMSG_NXTHDR ((struct msghdr *) h, c))
+    {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO
+          && c->cmsg_len >= CMSG_LEN (sizeof (struct in_pktinfo)))
+        {
+          struct in_pktinfo pi;
+
+          memcpy (&pi, CMSG_DATA (c), sizeof pi);
+          out->family = AF_INET;
+          /* The header's destination: the address the remote sent to. */
+          out->addr.v4 = pi.ipi_addr;
+          return;
+        }
+      if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO
+          && c->cmsg_len >= CMSG_LEN (sizeof (struct in6_pktinfo)))
+        {
+          struct in6_pktinfo pi;
+
+          memcpy (&pi, CMSG_DATA (c), sizeof pi);
+          out->family = AF_INET6;
+          out->addr.v6 = pi.ipi6_addr;
+          /* Only a link-local address needs its interface; otherwise the
+           * route picks it, as for any reply. */
+          if (IN6_IS_ADDR_LINKLOCAL (&pi.ipi6_addr))
+            out->ifindex = pi.ipi6_ifindex;
+          return;
+        }
+    }
+}
+
+static void
+handle_datagram (MmTransport *t, guint8 *buf, gsize len, const struct msghdr *h)
+{
+  const struct sockaddr *from = h->msg_name;
   MmPacketKind kind = mm_packet_classify (buf, len);
+  MmLocalAddr local;
   MmEndpoint *ep;
   MmAddr a;
 
@@ -320,15 +439,25 @@ handle_datagram (MmTransport *t, guint8 *buf, gsize len, const struct sockaddr *
       mm_transport_drop (t, MM_DROP_UNKNOWN, from, "a datagram that is no STUN, DTLS or RTP");
       return;
     case MM_PACKET_STUN:
-      handle_stun (t, buf, len, from, from_len);
-      return;
     case MM_PACKET_DTLS:
     case MM_PACKET_RTP:
     case MM_PACKET_RTCP:
       break;
     }
-  if (!mm_addr_set (&a, from, from_len)
-      || (ep = g_hash_table_lookup (t->by_addr, &a.key)) == NULL)
+  if (t->pktinfo)
+    local_of (h, &local);
+  if (!mm_addr_set (&a, from, h->msg_namelen, t->pktinfo ? &local : NULL))
+    {
+      mm_transport_drop (t, MM_DROP_UNKNOWN_ADDRESS, from,
+                         "a datagram from no IPv4 or IPv6 address");
+      return;
+    }
+  if (kind == MM_PACKET_STUN)
+    {
+      handle_stun (t, buf, len, &a);
+      return;
+    }
+  if ((ep = g_hash_table_lookup (t->by_addr, &a.key)) == NULL)
     {
       mm_transport_drop (t, MM_DROP_UNKNOWN_ADDRESS, from,
                          "DTLS or SRTP from an address that did no ICE");
@@ -359,6 +488,8 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
       for (guint i = 0; i < MM_RX_BATCH; i++)
         {
           t->rx_msgs[i].msg_hdr.msg_namelen = sizeof t->rx_addr[i];
+          if (t->pktinfo)
+            t->rx_msgs[i].msg_hdr.msg_controllen = sizeof t->rx_control[i].buf;
           t->rx_msgs[i].msg_hdr.msg_flags = 0;
           t->rx_msgs[i].msg_len = 0;
         }
@@ -381,8 +512,7 @@ on_readable (gint fd, GIOCondition cond, gpointer data)
               mm_transport_drop (t, MM_DROP_UNKNOWN, h->msg_name, "an oversized datagram");
               continue;
             }
-          handle_datagram (t, h->msg_iov->iov_base, t->rx_msgs[i].msg_len, h->msg_name,
-                           h->msg_namelen);
+          handle_datagram (t, h->msg_iov->iov_base, t->rx_msgs[i].msg_len, h);
         }
       if (n < MM_RX_BATCH)
         break;
@@ -555,8 +685,41 @@ set_buffer (int fd, int force, int plain)
     (void) setsockopt (fd, SOL_SOCKET, plain, &size, sizeof size);
 }
 
+/* On a socket bound to a wildcard address, have every datagram say
+ * which local address it came to (IP_PKTINFO, IPV6_RECVPKTINFO, which
+ * covers the IPv4 peers of a dual-stack socket too): replies must leave
+ * from it, not from whichever address the route to the remote prefers.
+ * Returns whether they will. */
+static gboolean
+want_pktinfo (int fd, const struct sockaddr_storage *ss)
+{
+  int on = 1, r;
+
+  if (ss->ss_family == AF_INET)
+    {
+      if (((const struct sockaddr_in *) ss)->sin_addr.s_addr != htonl (INADDR_ANY))
+        return FALSE;
+      r = setsockopt (fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
+    }
+  else
+    {
+      if (!IN6_IS_ADDR_UNSPECIFIED (&((const struct sockaddr_in6 *) ss)->sin6_addr))
+        return FALSE;
+      r = setsockopt (fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+    }
+  if (r != 0)
+    {
+      g_warning ("media socket: cannot learn the local address of datagrams (%s): on a "
+                 "machine with several addresses, bind [media] address to one",
+                 g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static int
-open_socket (const char *address, guint16 port, int *family, guint16 *bound_port, GError **error)
+open_socket (const char *address, guint16 port, int *family, guint16 *bound_port,
+             gboolean *pktinfo, GError **error)
 {
   struct sockaddr_storage ss;
   socklen_t len;
@@ -594,6 +757,7 @@ open_socket (const char *address, guint16 port, int *family, guint16 *bound_port
     }
   set_buffer (fd, SO_RCVBUFFORCE, SO_RCVBUF);
   set_buffer (fd, SO_SNDBUFFORCE, SO_SNDBUF);
+  *pktinfo = want_pktinfo (fd, &ss);
   if (bind (fd, (struct sockaddr *) &ss, len) != 0)
     goto fail;
   len = sizeof ss;
@@ -620,13 +784,14 @@ mm_transport_new (const MmTransportConfig *config, GError **error)
   const char *address = config->address != NULL ? config->address : "0.0.0.0";
   int fd, family = AF_INET;
   guint16 port = 0;
+  gboolean pktinfo = FALSE;
 
   if (!mm_srtp_init (error))
     return NULL;
   identity = mm_dtls_identity_new (error);
   if (identity == NULL)
     return NULL;
-  fd = open_socket (address, config->port, &family, &port, error);
+  fd = open_socket (address, config->port, &family, &port, &pktinfo, error);
   if (fd < 0)
     {
       mm_dtls_identity_unref (identity);
@@ -637,6 +802,7 @@ mm_transport_new (const MmTransportConfig *config, GError **error)
   t->fd = fd;
   t->family = family;
   t->port = port;
+  t->pktinfo = pktinfo;
   t->consent_timeout_s = config->consent_timeout_s > 0 ? config->consent_timeout_s : 30;
   t->identity = identity;
   t->candidates = make_candidates (t, address, config->announce);
@@ -655,6 +821,8 @@ mm_transport_new (const MmTransportConfig *config, GError **error)
       t->rx_msgs[i].msg_hdr.msg_iov = &t->rx_iov[i];
       t->rx_msgs[i].msg_hdr.msg_iovlen = 1;
       t->rx_msgs[i].msg_hdr.msg_name = &t->rx_addr[i];
+      if (t->pktinfo)
+        t->rx_msgs[i].msg_hdr.msg_control = t->rx_control[i].buf;
     }
 
   t->ctx = g_main_context_new ();

@@ -41,7 +41,9 @@ typedef struct _MmEndpoint MmEndpoint;
 typedef struct _MmStream MmStream;
 
 typedef struct {
-  const char *address;           /* to bind: "127.0.0.1", "0.0.0.0", "::", ... */
+  /* To bind: "127.0.0.1", "0.0.0.0", "::", ...  On a wildcard, replies
+   * leave from the address each remote sent to (IP_PKTINFO). */
+  const char *address;
   guint16 port;                  /* 0: any free port (tests) */
   /* (nullable) The addresses our candidates announce: when NULL, the bound
    * address, or for a wildcard every interface's and loopback. */
