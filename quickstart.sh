@@ -32,8 +32,9 @@ packages="build-essential autoconf automake libtool pkg-config
 # the RTMP egress test pushes to a local nginx with the RTMP module; the
 # proxy test puts nginx with a certificate made by openssl in front, and
 # the TURN test relays the browser's media through coturn; the
-# install test checks the systemd unit with systemd-analyze.
-check_packages="chromium nginx-light libnginx-mod-rtmp coturn openssl systemd"
+# install test checks the systemd unit with systemd-analyze; clang builds
+# the fuzz targets of the transport's parsers (run briefly by make check).
+check_packages="chromium nginx-light libnginx-mod-rtmp coturn openssl systemd clang"
 
 say() { printf '==> %s\n' "$*"; }
 
