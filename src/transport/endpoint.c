@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include "transport/bytes.h"
 #include "transport/transport-private.h"
 #include "core/secret.h"
 
@@ -23,18 +24,6 @@
 /* A source that sent nothing for this long is left out of our reports. */
 #define RECV_SOURCE_IDLE_US (5 * G_USEC_PER_SEC)
 #define MAX_NACK_SEQS 256
-
-static inline guint16
-rd16 (const guint8 *p)
-{
-  return (guint16) (p[0] << 8 | p[1]);
-}
-
-static inline guint32
-rd32 (const guint8 *p)
-{
-  return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
-}
 
 /* ---- credentials ---------------------------------------------------------- */
 
@@ -299,7 +288,7 @@ dtls_records_ok (const guint8 *buf, gsize len)
 
       if (len - off < 13 || buf[off] < 20 || buf[off] > 25 || buf[off + 1] != 0xfe)
         return FALSE;
-      rec = 13 + rd16 (buf + off + 11);
+      rec = 13 + mm_rd16 (buf + off + 11);
       if (rec > len - off)
         return FALSE;
       off += rec;
@@ -397,9 +386,9 @@ recv_update (MmEndpoint *ep, const guint8 *buf, gsize len, gint64 now)
 
   if (len < 12)
     return;
-  seq = rd16 (buf + 2);
-  ts = rd32 (buf + 4);
-  s = recv_source (ep, rd32 (buf + 8), now);
+  seq = mm_rd16 (buf + 2);
+  ts = mm_rd32 (buf + 4);
+  s = recv_source (ep, mm_rd32 (buf + 8), now);
   if (!s->active)
     recv_reset (s, seq);
   else
@@ -874,7 +863,7 @@ mm_endpoint_new (MmTransport *t, const MmEndpointConfig *config, const MmEndpoin
       mm_endpoint_unref (ep);
       return NULL;
     }
-  ep->rtcp_ssrc = rd32 (raw) != 0 ? rd32 (raw) : 1;
+  ep->rtcp_ssrc = mm_rd32 (raw) != 0 ? mm_rd32 (raw) : 1;
 
   g_mutex_lock (&t->lock);
   if (!new_credentials (t, &ep->ufrag, &ep->pwd, error))

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include "transport/bytes.h"
 #include "transport/rtcp.h"
 
 #include <stdlib.h>
@@ -39,40 +40,6 @@ struct _MmRtcpParser {
   guint capacity;
 };
 
-static inline guint16
-rd16 (const guint8 *p)
-{
-  return (guint16) ((p[0] << 8) | p[1]);
-}
-
-static inline guint32
-rd24 (const guint8 *p)
-{
-  return ((guint32) p[0] << 16) | ((guint32) p[1] << 8) | p[2];
-}
-
-static inline guint32
-rd32 (const guint8 *p)
-{
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
-}
-
-static inline void
-wr16 (guint8 *p, guint16 v)
-{
-  p[0] = v >> 8;
-  p[1] = v & 0xff;
-}
-
-static inline void
-wr32 (guint8 *p, guint32 v)
-{
-  p[0] = v >> 24;
-  p[1] = (v >> 16) & 0xff;
-  p[2] = (v >> 8) & 0xff;
-  p[3] = v & 0xff;
-}
-
 /* A 24-bit two's complement field as a signed number. */
 static inline gint32
 sign24 (guint32 v)
@@ -93,9 +60,9 @@ mm_rtp_parse (const guint8 *buf, gsize len, MmRtpHeader *h)
   memset (h, 0, sizeof *h);
   h->marker = (buf[1] & 0x80) != 0;
   h->pt = buf[1] & 0x7f;
-  h->seq = rd16 (buf + 2);
-  h->ts = rd32 (buf + 4);
-  h->ssrc = rd32 (buf + 8);
+  h->seq = mm_rd16 (buf + 2);
+  h->ts = mm_rd32 (buf + 4);
+  h->ssrc = mm_rd32 (buf + 8);
 
   cc = buf[0] & 0x0f;
   off = 12 + 4 * (gsize) cc;
@@ -108,8 +75,8 @@ mm_rtp_parse (const guint8 *buf, gsize len, MmRtpHeader *h)
 
       if (len - off < 4)
         return FALSE;
-      h->ext_profile = rd16 (buf + off);
-      ext_len = 4 * (gsize) rd16 (buf + off + 2);
+      h->ext_profile = mm_rd16 (buf + off);
+      ext_len = 4 * (gsize) mm_rd16 (buf + off + 2);
       off += 4;
       if (ext_len > len - off)
         return FALSE;
@@ -224,13 +191,13 @@ mm_rtcp_parser_free (MmRtcpParser *p)
 static void
 read_report_block (const guint8 *b, MmRtcpReportBlock *rb)
 {
-  rb->ssrc = rd32 (b);
+  rb->ssrc = mm_rd32 (b);
   rb->fraction_lost = b[4];
-  rb->cumulative_lost = sign24 (rd24 (b + 5));
-  rb->highest_seq = rd32 (b + 8);
-  rb->jitter = rd32 (b + 12);
-  rb->lsr = rd32 (b + 16);
-  rb->dlsr = rd32 (b + 20);
+  rb->cumulative_lost = sign24 (mm_rd24 (b + 5));
+  rb->highest_seq = mm_rd32 (b + 8);
+  rb->jitter = mm_rd32 (b + 12);
+  rb->lsr = mm_rd32 (b + 16);
+  rb->dlsr = mm_rd32 (b + 20);
 }
 
 /* SR and RR: @pkt is the whole packet, @len its length without padding;
@@ -243,13 +210,13 @@ parse_report (const guint8 *pkt, gsize len, gsize info, MmRtcpItem *item)
 
   if (len < 8 + info + (gsize) rc * REPORT_BLOCK_LEN)
     return FALSE;
-  item->sender_ssrc = rd32 (pkt + 4);
+  item->sender_ssrc = mm_rd32 (pkt + 4);
   if (info > 0)
     {
-      item->u.report.ntp = ((guint64) rd32 (pkt + 8) << 32) | rd32 (pkt + 12);
-      item->u.report.rtp_ts = rd32 (pkt + 16);
-      item->u.report.packets = rd32 (pkt + 20);
-      item->u.report.octets = rd32 (pkt + 24);
+      item->u.report.ntp = ((guint64) mm_rd32 (pkt + 8) << 32) | mm_rd32 (pkt + 12);
+      item->u.report.rtp_ts = mm_rd32 (pkt + 16);
+      item->u.report.packets = mm_rd32 (pkt + 20);
+      item->u.report.octets = mm_rd32 (pkt + 24);
     }
   item->u.report.n_blocks = rc;
   for (guint i = 0; i < rc; i++)
@@ -279,9 +246,9 @@ parse_twcc (MmRtcpParser *p, const guint8 *fci, gsize len, MmRtcpItem *item)
 
   if (len < 8)
     return FALSE;
-  item->u.twcc.base_seq = rd16 (fci);
-  count = rd16 (fci + 2);
-  item->u.twcc.reference_time = sign24 (rd24 (fci + 4));
+  item->u.twcc.base_seq = mm_rd16 (fci);
+  count = mm_rd16 (fci + 2);
+  item->u.twcc.reference_time = sign24 (mm_rd24 (fci + 4));
   item->u.twcc.fb_pkt_count = fci[7];
   /* A 16-bit field: 65535 at most, so the arrays never exceed that. */
   item->u.twcc.count = count;
@@ -296,7 +263,7 @@ parse_twcc (MmRtcpParser *p, const guint8 *fci, gsize len, MmRtcpItem *item)
 
       if (len - off < 2)
         return FALSE;   /* describes more packets than it holds chunks for */
-      chunk = rd16 (fci + off);
+      chunk = mm_rd16 (fci + off);
       off += 2;
       if ((chunk & 0x8000) == 0)
         {
@@ -344,7 +311,7 @@ parse_twcc (MmRtcpParser *p, const guint8 *fci, gsize len, MmRtcpItem *item)
         case 2:
           if (len - off < 2)
             return FALSE;
-          p->delta_us[i] = (gint32) (gint16) rd16 (fci + off) * 250;
+          p->delta_us[i] = (gint32) (gint16) mm_rd16 (fci + off) * 250;
           off += 2;
           p->received[i] = 1;
           break;
@@ -370,8 +337,8 @@ parse_feedback (MmRtcpParser *p, const guint8 *pkt, gsize len, MmRtcpVisit visit
   gsize fci_len = len - 12;
 
   memset (&item, 0, sizeof item);
-  item.sender_ssrc = rd32 (pkt + 4);
-  item.media_ssrc = rd32 (pkt + 8);
+  item.sender_ssrc = mm_rd32 (pkt + 4);
+  item.media_ssrc = mm_rd32 (pkt + 8);
 
   if (pkt[1] == RTCP_RTPFB && fmt == RTPFB_NACK)
     {
@@ -381,8 +348,8 @@ parse_feedback (MmRtcpParser *p, const guint8 *pkt, gsize len, MmRtcpVisit visit
       item.kind = MM_RTCP_NACK;
       for (gsize off = 0; off < fci_len; off += 4)
         {
-          item.u.nack.pid = rd16 (fci + off);
-          item.u.nack.blp = rd16 (fci + off + 2);
+          item.u.nack.pid = mm_rd16 (fci + off);
+          item.u.nack.blp = mm_rd16 (fci + off + 2);
           visit (&item, data);
         }
     }
@@ -407,7 +374,7 @@ parse_feedback (MmRtcpParser *p, const guint8 *pkt, gsize len, MmRtcpVisit visit
       item.kind = MM_RTCP_FIR;
       for (gsize off = 0; off < fci_len; off += 8)
         {
-          item.media_ssrc = rd32 (fci + off);
+          item.media_ssrc = mm_rd32 (fci + off);
           item.u.fir.seq_nr = fci[off + 4];
           visit (&item, data);
         }
@@ -422,7 +389,7 @@ parse_feedback (MmRtcpParser *p, const guint8 *pkt, gsize len, MmRtcpVisit visit
         return FALSE;
       n = fci[4];
       exp = fci[5] >> 2;
-      mantissa = rd24 (fci + 5) & 0x3ffff;
+      mantissa = mm_rd24 (fci + 5) & 0x3ffff;
       if (fci_len - 8 < 4 * (gsize) n)
         return FALSE;
       item.kind = MM_RTCP_REMB;
@@ -434,7 +401,7 @@ parse_feedback (MmRtcpParser *p, const guint8 *pkt, gsize len, MmRtcpVisit visit
         item.u.remb.bitrate = mantissa << exp;
       item.u.remb.n_ssrcs = MIN (n, REMB_MAX_SSRCS);
       for (guint i = 0; i < item.u.remb.n_ssrcs; i++)
-        item.u.remb.ssrcs[i] = rd32 (fci + 8 + 4 * i);
+        item.u.remb.ssrcs[i] = mm_rd32 (fci + 8 + 4 * i);
       visit (&item, data);
     }
   return TRUE;
@@ -458,7 +425,7 @@ mm_rtcp_parse (MmRtcpParser *p, const guint8 *buf, gsize len, MmRtcpVisit visit,
 
       if (len - off < 4 || (pkt[0] >> 6) != 2)
         return FALSE;
-      plen = 4 * ((gsize) rd16 (pkt + 2) + 1);
+      plen = 4 * ((gsize) mm_rd16 (pkt + 2) + 1);
       if (plen > len - off)
         return FALSE;
       body = plen;
@@ -506,7 +473,7 @@ write_header (guint8 *out, guint count, guint8 pt, gsize len)
 {
   out[0] = 0x80 | (count & 0x1f);
   out[1] = pt;
-  wr16 (out + 2, (guint16) (len / 4 - 1));
+  mm_wr16 (out + 2, (guint16) (len / 4 - 1));
 }
 
 gsize
@@ -518,12 +485,12 @@ mm_rtcp_write_sr (guint8 *out, gsize size, guint32 ssrc, guint64 ntp, guint32 rt
   if (size < len)
     return 0;
   write_header (out, 0, RTCP_SR, len);
-  wr32 (out + 4, ssrc);
-  wr32 (out + 8, ntp >> 32);
-  wr32 (out + 12, ntp & 0xffffffff);
-  wr32 (out + 16, rtp_ts);
-  wr32 (out + 20, packets);
-  wr32 (out + 24, octets);
+  mm_wr32 (out + 4, ssrc);
+  mm_wr32 (out + 8, ntp >> 32);
+  mm_wr32 (out + 12, ntp & 0xffffffff);
+  mm_wr32 (out + 16, rtp_ts);
+  mm_wr32 (out + 20, packets);
+  mm_wr32 (out + 24, octets);
   return len;
 }
 
@@ -538,20 +505,20 @@ mm_rtcp_write_rr (guint8 *out, gsize size, guint32 ssrc, const MmRtcpReportBlock
   if (size < len)
     return 0;
   write_header (out, n_blocks, RTCP_RR, len);
-  wr32 (out + 4, ssrc);
+  mm_wr32 (out + 4, ssrc);
   for (guint i = 0; i < n_blocks; i++)
     {
       const MmRtcpReportBlock *rb = &blocks[i];
       guint8 *b = out + 8 + i * REPORT_BLOCK_LEN;
       gint32 lost = CLAMP (rb->cumulative_lost, -0x800000, 0x7fffff);
 
-      wr32 (b, rb->ssrc);
+      mm_wr32 (b, rb->ssrc);
       /* Fraction and the 24-bit two's complement count in one word. */
-      wr32 (b + 4, ((guint32) rb->fraction_lost << 24) | ((guint32) lost & 0xffffff));
-      wr32 (b + 8, rb->highest_seq);
-      wr32 (b + 12, rb->jitter);
-      wr32 (b + 16, rb->lsr);
-      wr32 (b + 20, rb->dlsr);
+      mm_wr32 (b + 4, ((guint32) rb->fraction_lost << 24) | ((guint32) lost & 0xffffff));
+      mm_wr32 (b + 8, rb->highest_seq);
+      mm_wr32 (b + 12, rb->jitter);
+      mm_wr32 (b + 16, rb->lsr);
+      mm_wr32 (b + 20, rb->dlsr);
     }
   return len;
 }
@@ -564,8 +531,8 @@ mm_rtcp_write_pli (guint8 *out, gsize size, guint32 sender_ssrc, guint32 media_s
   if (size < len)
     return 0;
   write_header (out, PSFB_PLI, RTCP_PSFB, len);
-  wr32 (out + 4, sender_ssrc);
-  wr32 (out + 8, media_ssrc);
+  mm_wr32 (out + 4, sender_ssrc);
+  mm_wr32 (out + 8, media_ssrc);
   return len;
 }
 
@@ -578,9 +545,9 @@ mm_rtcp_write_fir (guint8 *out, gsize size, guint32 sender_ssrc, guint32 media_s
   if (size < len)
     return 0;
   write_header (out, PSFB_FIR, RTCP_PSFB, len);
-  wr32 (out + 4, sender_ssrc);
-  wr32 (out + 8, 0);   /* RFC 5104 4.3.1.2: the media SSRC goes in the FCI */
-  wr32 (out + 12, media_ssrc);
+  mm_wr32 (out + 4, sender_ssrc);
+  mm_wr32 (out + 8, 0);   /* RFC 5104 4.3.1.2: the media SSRC goes in the FCI */
+  mm_wr32 (out + 12, media_ssrc);
   out[16] = seq_nr;
   out[17] = out[18] = out[19] = 0;
   return len;
@@ -637,8 +604,8 @@ mm_rtcp_write_nack (guint8 *out, gsize size, guint32 sender_ssrc, guint32 media_
     return 0;
 
   write_header (out, RTPFB_NACK, RTCP_RTPFB, len);
-  wr32 (out + 4, sender_ssrc);
-  wr32 (out + 8, media_ssrc);
+  mm_wr32 (out + 4, sender_ssrc);
+  mm_wr32 (out + 8, media_ssrc);
   off = 12;
   for (guint i = 0; i < m;)
     {
@@ -654,8 +621,8 @@ mm_rtcp_write_nack (guint8 *out, gsize size, guint32 sender_ssrc, guint32 media_
           blp |= 1 << (d - 1);
           i++;
         }
-      wr16 (out + off, pid);
-      wr16 (out + off + 2, blp);
+      mm_wr16 (out + off, pid);
+      mm_wr16 (out + off + 2, blp);
       off += 4;
     }
   return len;
@@ -680,12 +647,12 @@ mm_rtcp_write_remb (guint8 *out, gsize size, guint32 sender_ssrc, guint64 bitrat
       exp++;
     }
   write_header (out, PSFB_AFB, RTCP_PSFB, len);
-  wr32 (out + 4, sender_ssrc);
-  wr32 (out + 8, 0);   /* unused: the SSRCs follow */
+  mm_wr32 (out + 4, sender_ssrc);
+  mm_wr32 (out + 8, 0);   /* unused: the SSRCs follow */
   memcpy (out + 12, "REMB", 4);
-  wr32 (out + 16, ((guint32) n_ssrcs << 24) | (exp << 18) | (guint32) bitrate);
+  mm_wr32 (out + 16, ((guint32) n_ssrcs << 24) | (exp << 18) | (guint32) bitrate);
   for (guint i = 0; i < n_ssrcs; i++)
-    wr32 (out + 20 + 4 * i, ssrcs[i]);
+    mm_wr32 (out + 20 + 4 * i, ssrcs[i]);
   return len;
 }
 
@@ -705,7 +672,7 @@ mm_rtcp_write_sdes (guint8 *out, gsize size, guint32 ssrc, const char *cname)
   if (size < len)
     return 0;
   write_header (out, 1, 202, len);
-  wr32 (out + 4, ssrc);
+  mm_wr32 (out + 4, ssrc);
   out[8] = 1;   /* CNAME */
   out[9] = (guint8) n;
   memcpy (out + 10, cname, n);

@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include "transport/bytes.h"
 #include "transport/transport-private.h"
 #include "core/secret.h"
 
@@ -67,34 +68,6 @@ struct _MmStream {
   guint n_queued;
   gint logged;             /* bad packets from the room: logged once */
 };
-
-static inline void
-wr16 (guint8 *p, guint16 v)
-{
-  p[0] = v >> 8;
-  p[1] = v & 0xff;
-}
-
-static inline void
-wr32 (guint8 *p, guint32 v)
-{
-  p[0] = v >> 24;
-  p[1] = (v >> 16) & 0xff;
-  p[2] = (v >> 8) & 0xff;
-  p[3] = v & 0xff;
-}
-
-static inline guint16
-rd16 (const guint8 *p)
-{
-  return (guint16) (p[0] << 8 | p[1]);
-}
-
-static inline guint32
-rd32 (const guint8 *p)
-{
-  return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
-}
 
 /* ---- rewriting -------------------------------------------------------------- */
 
@@ -163,8 +136,8 @@ mm_rtp_rewrite (const guint8 *in, gsize len, guint8 *out, gsize out_size, guint8
     {
       if (len < hdr + 4)
         return 0;
-      profile = rd16 (in + hdr);
-      ext_len = 4 * (gsize) rd16 (in + hdr + 2);
+      profile = mm_rd16 (in + hdr);
+      ext_len = 4 * (gsize) mm_rd16 (in + hdr + 2);
       if (len < hdr + 4 + ext_len)
         return 0;
       ext = in + hdr + 4;
@@ -191,7 +164,7 @@ mm_rtp_rewrite (const guint8 *in, gsize len, guint8 *out, gsize out_size, guint8
 
       memcpy (out, in, hdr);
       out[0] |= 0x10;
-      wr16 (out + hdr, ext != NULL ? profile : one_byte ? 0xBEDE : 0x1000);
+      mm_wr16 (out + hdr, ext != NULL ? profile : one_byte ? 0xBEDE : 0x1000);
       start = o = hdr + 4;
       if (ext != NULL)
         o += copy_elements (ext, ext_len, one_byte, twcc_id, out + o);
@@ -202,20 +175,20 @@ mm_rtp_rewrite (const guint8 *in, gsize len, guint8 *out, gsize out_size, guint8
           out[o++] = twcc_id;
           out[o++] = 2;
         }
-      wr16 (out + o, twcc_seq);
+      mm_wr16 (out + o, twcc_seq);
       o += 2;
       while ((o - start) % 4 != 0)
         out[o++] = 0;
-      wr16 (out + hdr + 2, (guint16) ((o - start) / 4));
+      mm_wr16 (out + hdr + 2, (guint16) ((o - start) / 4));
       if (o + (len - after) > out_size)
         return 0;
       memcpy (out + o, in + after, len - after);
       o += len - after;
     }
   out[1] = (in[1] & 0x80) | (pt & 0x7f);
-  wr16 (out + 2, seq);
-  wr32 (out + 4, ts);
-  wr32 (out + 8, ssrc);
+  mm_wr16 (out + 2, seq);
+  mm_wr32 (out + 4, ts);
+  mm_wr32 (out + 8, ssrc);
   return o;
 }
 
@@ -385,9 +358,9 @@ send_one (MmStream *s, Sub *sub, const guint8 *in, gsize len, gint64 now)
   MmSrtpResult r;
 
   if (sub->rebase)
-    rebase (s, sub, rd16 (in + 2), rd32 (in + 4), now);
-  seq = rd16 (in + 2) + sub->seq_delta;
-  ts = rd32 (in + 4) + sub->ts_delta;
+    rebase (s, sub, mm_rd16 (in + 2), mm_rd32 (in + 4), now);
+  seq = mm_rd16 (in + 2) + sub->seq_delta;
+  ts = mm_rd32 (in + 4) + sub->ts_delta;
   if (ep->twcc_ext_id != 0)
     twcc = (guint16) g_atomic_int_add (&ep->twcc_seq, 1);
   slot = next_slot (s);
@@ -518,7 +491,7 @@ mm_stream_resend (MmStream *s, MmEndpoint *ep, const guint16 *seqs, guint n)
       if (ep->twcc_ext_id != 0)
         twcc = (guint16) g_atomic_int_add (&ep->twcc_seq, 1);
       out = mm_rtp_rewrite (p, len, t->tx_buf, MM_TX_SLOT - MM_SRTP_MAX_TRAILER, sub->pt,
-                            sub->ssrc, seq, rd32 (p + 4) + sub->ts_delta, ep->twcc_ext_id, twcc);
+                            sub->ssrc, seq, mm_rd32 (p + 4) + sub->ts_delta, ep->twcc_ext_id, twcc);
       if (out == 0 || mm_srtp_protect_rtp (sub->srtp, t->tx_buf, &out, MM_TX_SLOT) != MM_SRTP_OK)
         continue;
       if (mm_transport_send (t, t->tx_buf, out, &sub->dest))
@@ -629,8 +602,8 @@ mm_stream_add (MmStream *s, MmEndpoint *ep, guint8 pt, guint32 ssrc)
       sub->rebase = TRUE;
       /* The first sequence number is random, below 2^15 (RFC 3550 5.1,
        * and far from the roll-over SRTP would have to guess). */
-      sub->last_seq = (rd16 (raw) & 0x7fff) - 1;
-      sub->last_ts = rd32 (raw + 2);
+      sub->last_seq = (mm_rd16 (raw) & 0x7fff) - 1;
+      sub->last_ts = mm_rd32 (raw + 2);
       g_ptr_array_add (s->subs, sub);
     }
   sub->pt = pt;
