@@ -1,4 +1,5 @@
-/* srtp.c — SRTP and SRTCP with libsrtp2.
+/* srtp.c — SRTP and SRTCP with libsrtp2, and outbound AES-GCM RTP on
+ * OpenSSL.
  *
  * Debian's libsrtp2 (2.5) does its crypto with NSS, and every key it
  * imports (two per libsrtp session with AES-GCM, four with AES-CM and
@@ -17,6 +18,25 @@
  * buckets: 1.3, 1.3, 2.5 and 2.9 us (AES-CM 12, 9.4, 9.6 and 13.5 us).
  * The chains still grow, 32 times more slowly.  libsrtp's own
  * NSS_InitContext calls then find NSS initialised and add nothing.
+ *
+ * Even so, softoken opens a PKCS#11 session per packet and NSPR locks and
+ * mallocs around it, and a GCM protect stayed at 2.5-3 us with 1,000 and
+ * more sessions alive.  The fan-out sends every packet once per receiver,
+ * so the one path that matters, outbound RTP with AEAD_AES_128_GCM, is
+ * ours on OpenSSL's EVP (RFC 7714): the session key and salt derived here
+ * (RFC 3711 §4.3), one EVP_CIPHER_CTX keyed once, and per packet only its
+ * IV set.  The packet index of each SSRC is guessed as libsrtp's sender
+ * guesses it, so that the bytes are libsrtp's (tests/unit-srtp.c compares
+ * them).  libsrtp still does the rest: inbound, RTCP, AES-CM.
+ * bench/srtp-sessions gcm (N out + N in, us per protect on one, then
+ * round-robin): N = 1, 100, 1,000, 4,000 took 2.2, 2.8, 3.0, 5.2 and 2.4,
+ * 2.8, 4.1, 9.1 us on libsrtp, and 1.1, 1.0, 0.6, 0.9 and 1.1, 1.1, 0.7,
+ * 1.2 us on EVP.  bench/transport-fanout N (us per protected+sent packet,
+ * the sending thread, three runs each): N = 100 went from 8.2, 7.8, 8.0
+ * to 6.0, 5.8, 6.2; 1,000 from 7.2, 7.9, 9.1 to 5.7, 5.6, 4.9; 2,000 from
+ * 12.4, 11.5, 10.8 to 4.8, 5.5, 5.5, and the sender, a whole core either
+ * way at 2,000, now sends 180,000-210,000 datagrams a second instead of
+ * 75,000-90,000.
  */
 #include "config.h"
 
