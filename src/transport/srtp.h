@@ -1,4 +1,6 @@
-/* srtp.h — SRTP and SRTCP with libsrtp2 (RFC 3711, RFC 7714).
+/* srtp.h — SRTP and SRTCP with libsrtp2 (RFC 3711, RFC 7714); outbound
+ * RTP with AEAD_AES_128_GCM is protected on OpenSSL instead (srtp.c says
+ * why), with the same bytes as libsrtp's.
  *
  * An MmSrtp is one direction of one endpoint: an outbound one protects
  * what we send with the local key of MmSrtpKeys, an inbound one
