@@ -157,6 +157,8 @@ viewer_offer (Viewer *v, MmDtlsRole role)
 
   g_clear_pointer (&v->c, mm_test_client_free);
   g_clear_pointer (&v->answer, g_free);
+  /* A new connection is a new stream: its sequence numbers start anew. */
+  v->have_seq = FALSE;
   v->c = mm_test_client_new (ctx, NULL, role);
   op.ice_ufrag = mm_test_client_ufrag (v->c);
   op.ice_pwd = mm_test_client_pwd (v->c);
