@@ -383,6 +383,7 @@ handle_event (MmLeanViewer *v, JsonObject *ev)
 
       /* Candidates before the answer would have no credentials to check
        * with; the server sends them after it. */
+      mm_lean_debug (v, "candidate %s", cand != NULL ? cand : "(none)");
       if (cand != NULL && cand[0] != '\0' && v->remote_pwd != NULL)
         add_candidate_text (v, cand);
     }
@@ -599,10 +600,13 @@ stun_request (MmLeanViewer *v, const guint8 *buf, gsize len,
   bool control = true;
   StunUsageIceReturn ret;
 
-  if (stun_agent_validate (&v->stun, &req, buf, len, local_password, v)
-      != STUN_VALIDATION_SUCCESS
-      || stun_message_get_method (&req) != STUN_BINDING)
-    return;
+  StunValidationStatus st = stun_agent_validate (&v->stun, &req, buf, len, local_password, v);
+
+  if (st != STUN_VALIDATION_SUCCESS || stun_message_get_method (&req) != STUN_BINDING)
+    {
+      mm_lean_debug (v, "a STUN request refused (%d)", st);
+      return;
+    }
   /* We are the controlling agent (mm_stun_handle answers as the
    * controlled one: it is the ICE-lite server's). */
   ret = stun_usage_ice_conncheck_create_reply (&v->stun, &req, &msg, reply, &reply_len, from,
@@ -624,6 +628,8 @@ stun_response (MmLeanViewer *v, const guint8 *buf, gsize len)
   socklen_t mapped_len = sizeof mapped;
   StunUsageIceReturn ret;
 
+  /* Answers to resends of a check already answered are unmatched: the
+   * agent forgets a transaction once it is answered. */
   if (stun_agent_validate (&v->stun, &msg, buf, len, NULL, NULL) != STUN_VALIDATION_SUCCESS)
     return;
   ret = stun_usage_ice_conncheck_process (&msg, &mapped, &mapped_len,
@@ -637,7 +643,8 @@ stun_response (MmLeanViewer *v, const guint8 *buf, gsize len)
       return;
     }
   for (guint i = 0; i < v->n_cands; i++)
-    if (v->cands[i].request_len >= 20 && memcmp (id, v->cands[i].request + 8, sizeof id) == 0)
+    if (v->cands[i].request_len >= 20
+        && memcmp (id, v->cands[i].request + STUN_MESSAGE_TRANS_ID_POS, sizeof id) == 0)
       {
         if (ret == STUN_USAGE_ICE_RETURN_ROLE_CONFLICT)
           mm_lean_debug (v, "role conflict answered by candidate %u: ignored", i);
@@ -858,7 +865,7 @@ send_consent (MmLeanViewer *v, gint64 now_us)
   v->consent_len = make_check (v, v->consent_request, sizeof v->consent_request, FALSE);
   if (v->consent_len == 0)
     return;
-  memcpy (v->consent_id, v->consent_request + 8, sizeof v->consent_id);
+  memcpy (v->consent_id, v->consent_request + STUN_MESSAGE_TRANS_ID_POS, sizeof v->consent_id);
   v->consent_out = TRUE;
   send_to (v, v->consent_request, v->consent_len, to, to_len);
 }

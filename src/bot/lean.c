@@ -6,6 +6,7 @@
  * few at a time (--join-parallel) so that the server's REST layer and ours
  * see a paced crowd.
  */
+#define _GNU_SOURCE   /* recvmmsg */
 #include "config.h"
 
 #include "bot/lean.h"
@@ -309,9 +310,11 @@ on_second (gpointer data)
 
       if (v->state == MM_LEAN_CONNECTED && v->step_us[MM_LEAN_STEP_FIRST_FRAME] != 0)
         {
+          gint64 gap = mm_lean_viewer_take_gap (v, now);   /* not inside MAX () */
+
           fps_sum += v->period_frames / MAX (period, 0.001);
           n_fps++;
-          gap_us = MAX (gap_us, mm_lean_viewer_take_gap (v, now));
+          gap_us = MAX (gap_us, gap);
         }
       else
         mm_lean_viewer_take_gap (v, now);
@@ -352,6 +355,11 @@ on_second (gpointer data)
     }
   if (lean->opts->duration > 0 && l->ticks >= (guint) lean->opts->duration)
     g_main_loop_quit (l->loop);
+  if (t.failed == lean->viewers->len)
+    {
+      g_printerr ("mixmeet-bot: every viewer has failed\n");
+      g_main_loop_quit (l->loop);
+    }
   return G_SOURCE_CONTINUE;
 }
 
