@@ -896,7 +896,8 @@ mm_lean_viewer_tick (MmLeanViewer *v, gint64 now_us)
             }
         }
     }
-  if (v->dtls != NULL && (v->state == MM_LEAN_DTLS || v->state == MM_LEAN_CONNECTED))
+  /* Handshake retransmissions; once connected there are none. */
+  if (v->dtls != NULL && v->state == MM_LEAN_DTLS)
     {
       gint64 due = mm_dtls_timeout_us (v->dtls);
 
