@@ -25,7 +25,7 @@ fi
 # Lean viewers (mixmeet-bot --viewers) per process: one thread each.
 VIEWERS_PER_PROCESS=${BENCH_VIEWERS_PER_PROCESS:-500}
 # SRTP authentication of 1 packet in K at the viewers (1: every packet).
-AUTH_SAMPLE=${BENCH_AUTH_SAMPLE:-1}
+AUTH_SAMPLE=${BENCH_AUTH_SAMPLE:-10}
 hz=$(getconf CLK_TCK)
 dir=$(mktemp -d -t mixmeet-bench-XXXXXX)
 chmod 755 "$dir"
