@@ -34,6 +34,10 @@
 #define CONSENT_INTERVAL_US (5 * G_USEC_PER_SEC)
 #define RR_INTERVAL_US G_USEC_PER_SEC
 #define NACK_RETRY_US (100 * 1000)
+#define ANSWER_TIMEOUT_US (20 * G_USEC_PER_SEC)
+/* Offers a viewer makes before it gives up (one, and one more after each
+ * failure: no answer, ICE or DTLS failed, the server's media-failed). */
+#define MAX_OFFERS 3
 
 /* RFC 8445 5.1.2.1: a peer-reflexive candidate's priority, component 1. */
 #define PRFLX_PRIORITY ((110u << 24) | (65535u << 8) | (256u - 1u))
@@ -299,8 +303,25 @@ send_offer (MmLeanViewer *v)
   json_object_set_string_member (msg, "sdp", sdp);
   post_message (v, msg, on_posted);
   v->offers++;
+  v->offer_us = g_get_monotonic_time ();
   v->state = MM_LEAN_NEGOTIATING;
   step (v, MM_LEAN_STEP_OFFER);
+}
+
+/* The media failed (@why): offer again, as a browser would, unless this
+ * viewer has offered MAX_OFFERS times already. */
+static void
+restart (MmLeanViewer *v, const char *why)
+{
+  if (v->offers >= MAX_OFFERS)
+    {
+      g_autofree char *what = g_strdup_printf ("%s (after %u offers)", why, v->offers);
+
+      fail (v, what);
+      return;
+    }
+  mm_lean_log (v, "%s: offering again", why);
+  send_offer (v);
 }
 
 static void add_candidate_text (MmLeanViewer *v, const char *text);
@@ -391,9 +412,10 @@ handle_event (MmLeanViewer *v, JsonObject *ev)
     {
       const char *reason = mm_bot_json_str (ev, "reason");
 
-      mm_lean_log (v, "the server closed our media (%s): offering again",
-                   reason != NULL ? reason : "?");
-      send_offer (v);
+      g_autofree char *why = g_strdup_printf ("the server closed our media (%s)",
+                                              reason != NULL ? reason : "?");
+
+      restart (v, why);
     }
 }
 
@@ -672,7 +694,7 @@ dtls_state (MmLeanViewer *v, MmDtlsState st)
 
       if (st == MM_DTLS_FAILED)
         v->lean->dtls_failures++;
-      fail (v, why);
+      restart (v, why);
       return;
     }
   if (st != MM_DTLS_CONNECTED || v->srtp_in != NULL)
@@ -877,12 +899,18 @@ mm_lean_viewer_tick (MmLeanViewer *v, gint64 now_us)
     return;
   if (v->joined && !v->polling && now_us >= v->next_poll_us)
     poll_events (v);
+  if (v->state == MM_LEAN_NEGOTIATING && now_us - v->offer_us > ANSWER_TIMEOUT_US)
+    {
+      v->lean->answer_timeouts++;
+      restart (v, "no answer in 20 s");
+      return;
+    }
   if (v->state == MM_LEAN_CHECKING)
     {
       if (now_us - v->checks_since_us > ICE_TIMEOUT_US)
         {
           v->lean->ice_failures++;
-          fail (v, "ICE: no check answered in 30 s");
+          restart (v, "ICE: no check answered in 30 s");
           return;
         }
       for (guint i = 0; i < v->n_cands; i++)

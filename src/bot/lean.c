@@ -286,9 +286,11 @@ append_common (GString *out, Lean *l, const Totals *t)
                           t->auth + t->replay + t->other, t->auth, t->replay);
   g_string_append_printf (out, ",\"rtcp_in\":%" G_GUINT64_FORMAT
                           ",\"consent_lost\":%" G_GUINT64_FORMAT
+                          ",\"answer_timeouts\":%" G_GUINT64_FORMAT
                           ",\"ice_failures\":%" G_GUINT64_FORMAT
                           ",\"dtls_failures\":%" G_GUINT64_FORMAT,
-                          t->rtcp_in, t->consent_lost, lean->ice_failures, lean->dtls_failures);
+                          t->rtcp_in, t->consent_lost, lean->answer_timeouts, lean->ice_failures,
+                          lean->dtls_failures);
   g_string_append (out, ",\"join_ms\":{");
   for (guint s = 0; s < MM_LEAN_N_STEPS; s++)
     {

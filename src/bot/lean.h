@@ -153,6 +153,7 @@ typedef struct {
   gboolean leaving;
   gboolean left;
   guint offers;              /* made so far (a media-failed makes another) */
+  gint64 offer_us;           /* when the latest was made */
 
   /* ICE */
   int fd;
@@ -223,7 +224,7 @@ struct _MmLean {
   GPtrArray *viewers;        /* of MmLeanViewer*, owned */
   int epfd;
   gboolean stopping;
-  guint64 dtls_failures, ice_failures;
+  guint64 dtls_failures, ice_failures, answer_timeouts;
 };
 
 void mm_lean_log (MmLeanViewer *v, const char *format, ...) G_GNUC_PRINTF (2, 3);
