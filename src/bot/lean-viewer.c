@@ -119,7 +119,7 @@ static void media_reset (MmLeanViewer *v);
 MmLeanViewer *
 mm_lean_viewer_new (MmLean *lean, guint index, GError **error)
 {
-  const char *address = lean->opts->ice_address != NULL ? lean->opts->ice_address : "0.0.0.0";
+  const char *address = lean->opts->ice_address != NULL ? lean->opts->ice_address : "127.0.0.1";
   MmLeanViewer *v = g_new0 (MmLeanViewer, 1);
   struct sockaddr_in *in4 = (struct sockaddr_in *) &v->local;
   struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &v->local;
