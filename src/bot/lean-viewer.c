@@ -740,9 +740,17 @@ rtcp_in (MmLeanViewer *v, guint8 *buf, gsize len)
 {
   gsize plain = len;
 
-  if (mm_srtp_unprotect_rtcp (v->srtp_in, buf, &plain) != MM_SRTP_OK)
+  MmSrtpResult r = mm_srtp_unprotect_rtcp (v->srtp_in, buf, &plain);
+
+  if (r != MM_SRTP_OK)
     {
-      v->srtp_auth++;
+      if (v->srtp_auth + v->srtp_replay + v->srtp_other == 0)
+        mm_lean_log (v, "SRTCP unprotect failed (%s); further failures are only counted",
+                     mm_srtp_result_name (r));
+      if (r == MM_SRTP_ERROR_REPLAY)
+        v->srtp_replay++;
+      else
+        v->srtp_auth++;
       return;
     }
   v->rtcp_in++;
@@ -775,6 +783,9 @@ rtp_in (MmLeanViewer *v, guint8 *buf, gsize len, gint64 now_us)
 
       if (r != MM_SRTP_OK)
         {
+          if (v->srtp_auth + v->srtp_replay + v->srtp_other == 0)
+            mm_lean_log (v, "SRTP unprotect failed (%s) on packet %u of SSRC %08x; further "
+                         "failures are only counted", mm_srtp_result_name (r), h.seq, h.ssrc);
           if (r == MM_SRTP_ERROR_AUTH)
             v->srtp_auth++;
           else if (r == MM_SRTP_ERROR_REPLAY)
