@@ -23,7 +23,9 @@ else
   AUDIO_N=50
 fi
 # Lean viewers (mixmeet-bot --viewers) per process: one thread each.
-VIEWERS_PER_PROCESS=${BENCH_VIEWERS_PER_PROCESS:-500}
+# Fewer than one thread could carry: libsrtp2 on NSS (Debian's) costs
+# more a packet the more SRTP sessions a process holds (bench/README.md).
+VIEWERS_PER_PROCESS=${BENCH_VIEWERS_PER_PROCESS:-250}
 # SRTP authentication of 1 packet in K at the viewers (1: every packet).
 AUTH_SAMPLE=${BENCH_AUTH_SAMPLE:-10}
 hz=$(getconf CLK_TCK)
