@@ -16,12 +16,18 @@ cd "$top"
 mode=${1:-full}
 if [ "$mode" = quick ]; then
   LAT_S=15; CHURN=5; CHURN_S=3; WARMUP=6; WINDOW=6
-  CAPACITY="2 4 9 16"; AUDIENCE="25 50"; AUDIO_N=20
+  CAPACITY="2 4 9 16"; AUDIENCE=${BENCH_AUDIENCE:-50 100}; AUDIO_N=20
 else
   LAT_S=45; CHURN=20; CHURN_S=4; WARMUP=10; WINDOW=20
-  CAPACITY=${BENCH_CAPACITY:-2 4 9 16}; AUDIENCE="50 100 200 400 800"; AUDIO_N=50
+  CAPACITY=${BENCH_CAPACITY:-2 4 9 16}; AUDIENCE=${BENCH_AUDIENCE:-100 250 500 1000 2000}
+  AUDIO_N=50
 fi
-BOTS_PER_PROCESS=${BOTS_PER_PROCESS:-100}
+# Lean viewers (mixmeet-bot --viewers) per process: one thread each.
+# Fewer than one thread could carry: libsrtp2 on NSS (Debian's) costs
+# more a packet the more SRTP sessions a process holds (bench/README.md).
+VIEWERS_PER_PROCESS=${BENCH_VIEWERS_PER_PROCESS:-250}
+# SRTP authentication of 1 packet in K at the viewers (1: every packet).
+AUTH_SAMPLE=${BENCH_AUTH_SAMPLE:-10}
 hz=$(getconf CLK_TCK)
 dir=$(mktemp -d -t mixmeet-bench-XXXXXX)
 chmod 755 "$dir"
@@ -274,6 +280,11 @@ done
 fi
 
 # ---- 4. Audience (lecture room) -------------------------------------------
+# Lean viewers (mixmeet-bot --viewers: our own transport code as a client,
+# one thread per process) join step by step.  Each step is measured over
+# WINDOW seconds once every viewer is connected; its marginal cost is the
+# server's CPU and RSS above the previous step's (above the presenter
+# alone for the first step), per added viewer.
 if only audience; then
 server_args="--video-bitrate 1200"   # the target's 720p at 1.2 Mbit/s
 start_server
@@ -282,40 +293,78 @@ code=$(room audience lecture)
 bot "$dir/presenter.out" --room "$code" --email bench@example.com --password 'bench bench' \
   --no-decode
 presenter=$last_bot
-sleep 5
-have=0
+sleep "$WARMUP"
+# The presenter alone: the baseline of the first step's marginal cost.
+s0=$(ticks "$srv"); t0=$(now); sleep "$WINDOW"; s1=$(ticks "$srv"); t1=$(now)
+prev_n=0; prev_cores=$(cores "$s0" "$s1" "$t0" "$t1"); prev_rss=$(rss_kib "$srv")
+row audience 0 server_cores="$prev_cores" rss_mib="$(echo "$prev_rss" | awk '{printf "%.0f", $1 / 1024}')"
+have=0; vpids=
+# lean_last FIELD: FIELD summed over the viewer processes' latest lines.
+lean_last() {
+  for f in "$dir"/viewers-*.out; do
+    grep -v '"final":true' "$f" 2>/dev/null | tail -n 1
+  done | sed -n "s/.*\"$1\":\([0-9][0-9]*\).*/\1/p" | awk '{s += $1} END {print s + 0}'
+}
 for n in $AUDIENCE; do
-  rss0=$(rss_kib "$srv")
   while [ "$have" -lt "$n" ]; do
-    c=$((n - have)); [ "$c" -gt "$BOTS_PER_PROCESS" ] && c=$BOTS_PER_PROCESS
-    bot "$dir/viewers-$have.out" --room "$code" --name "v$have" --count "$c" --recv-only \
-      --no-decode
+    c=$((n - have)); [ "$c" -gt "$VIEWERS_PER_PROCESS" ] && c=$VIEWERS_PER_PROCESS
+    bot "$dir/viewers-$have.out" --room "$code" --name "v$have" --viewers "$c" \
+      --auth-sample "$AUTH_SAMPLE"
+    vpids="$vpids $last_bot"
     have=$((have + c))
   done
-  sleep $((WARMUP + n / 20))
-  vpids=$(echo "$bots" | tr ' ' '\n' | grep -v "^$presenter\$" | tr '\n' ' ')
+  # Until every viewer is connected or has failed (joins are paced), then
+  # a warm-up.
+  i=0
+  while [ "$i" -lt $((60 + n / 10)) ]; do
+    done_=$(($(lean_last connected) + $(lean_last failed)))
+    [ "$done_" -ge "$n" ] && break
+    sleep 1; i=$((i + 1))
+  done
+  sleep "$WARMUP"
   profile "audience-$n"
   s0=$(ticks "$srv"); b0=$(ticks $vpids $presenter); t0=$(now)
-  k0=$(cat "$dir"/viewers-*.out | sed -n 's/.*"t":\([0-9]*\).*/\1/p' | sort -n | tail -n 1)
   sleep "$WINDOW"
   s1=$(ticks "$srv"); b1=$(ticks $vpids $presenter); t1=$(now)
   rss1=$(rss_kib "$srv")
-  k1=$(cat "$dir"/viewers-*.out | sed -n 's/.*"t":\([0-9]*\).*/\1/p' | sort -n | tail -n 1)
-  # Each viewer process has its own t: take each file's last WINDOW seconds.
+  # Each viewer process has its own t: each file's last WINDOW seconds.
+  # fps: mean over the seconds, weighted by the viewers connected; lost
+  # and expected: growth over the window; the largest gap.
   stats=$(for f in "$dir"/viewers-*.out; do
-      e=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$f" | tail -n 1)
-      window_stats $((e - WINDOW)) "$e" "$f"
-    done | awk '{ fps += $1 * $2; n += $2; lost += $3; if ($4 > gap) gap = $4 }
-                END { printf "%.1f %d %d %d", n ? fps / n : 0, n, lost, gap }')
+      e=$(grep -v '"final":true' "$f" | sed -n 's/.*"t":\([0-9]*\).*/\1/p' | tail -n 1)
+      grep -v '"final":true' "$f" | awk -v w=$((e - WINDOW)) -v e="$e" '
+        function num(s, k,  a) { if (!sub(".*\"" k "\":", "", s)) return ""; split(s, a, /[,}]/); return a[1] }
+        { t = num($0, "t") + 0; if (t < w || t > e) next
+          if (t == w) { l0 = num($0, "packets_lost"); x0 = num($0, "packets_expected"); next }
+          c = num($0, "connected") + 0; fps += num($0, "fps") * c; nc += c
+          g = num($0, "max_gap_ms"); if (g != "null" && g + 0 > gap) gap = g + 0
+          l1 = num($0, "packets_lost"); x1 = num($0, "packets_expected")
+          conn = c; fail = num($0, "failed"); srtp = num($0, "failures") }
+        END { printf "%f %d %d %d %d %d %d %d\n", fps, nc, l1 - l0, x1 - x0, gap, conn, fail, srtp }'
+    done | awk '{ fps += $1; nc += $2; lost += $3; ex += $4; if ($5 > gap) gap = $5
+                  conn += $6; fail += $7; srtp += $8 }
+                END { printf "%.1f %d %.3f %d %d %d %d\n", nc ? fps / nc : 0, lost,
+                      ex ? 100 * lost / ex : 0, gap, conn, fail, srtp }')
   set -- $stats
-  sc=$(cores "$s0" "$s1" "$t0" "$t1")
-  row audience "$n" server_cores="$sc" bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" \
-    fps="$1" viewers_seen="$2" lost="$3" max_gap_ms="$4" \
+  fps=$1; lost=$2; loss=$3; gap=$4; conn=$5; fail=$6; srtp=$7
+  acores=$(cores "$s0" "$s1" "$t0" "$t1")
+  # Marginal: per viewer added since the previous step.
+  marg=$(echo "$acores $prev_cores $n $prev_n" | awk '{ printf "%.6f", ($1 - $2) / ($3 - $4) }')
+  ff=$(for f in "$dir"/viewers-*.out; do grep -v '"final":true' "$f" | tail -n 1; done |
+       sed -n 's/.*"first_frame":{"n":[0-9]*,"p50":\([0-9]*\),"p95":\([0-9]*\)}.*/\1 \2/p' |
+       awk '{ if ($1 > a) a = $1; if ($2 > b) b = $2 } END { printf "%d %d", a, b }')
+  row audience "$n" server_cores="$acores" bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" \
+    fps="$fps" loss_pct="$loss" lost="$lost" max_gap_ms="$gap" connected="$conn" failed="$fail" \
+    srtp_failures="$srtp" auth_sample="$AUTH_SAMPLE" \
+    millicores_per_viewer="$(echo "$marg" | awk '{printf "%.3f", $1 * 1000}')" \
+    viewers_per_core="$(echo "$marg" | awk '{ if ($1 > 0) printf "%.0f", 1 / $1; else print "null" }')" \
     rss_mib="$(echo "$rss1" | awk '{printf "%.0f", $1 / 1024}')" \
-    viewers_per_core="$(echo "$n $sc" | awk '{ if ($2 > 0) printf "%.0f", $1 / $2; else print "null" }')"
-  : "$k0" "$k1"
-  if [ "$(echo "$1" | awk '{print ($1 < 27)}')" = 1 ] || [ "$2" -lt $((n * 9 / 10)) ]; then
-    echo "audience: $n viewers missed full rate (${1} fps, $2 of $n reporting): stop" | tee -a "$dir/table"
+    rss_mib_per_viewer="$(echo "$rss1 $prev_rss $n $prev_n" | awk '{printf "%.3f", ($1 - $2) / 1024 / ($3 - $4)}')" \
+    first_frame_p50_ms="${ff% *}" first_frame_p95_ms="${ff#* }"
+  prev_n=$n; prev_cores=$acores; prev_rss=$rss1
+  if [ "$(echo "$fps $loss" | awk '{print ($1 < 29 || $2 > 0.5)}')" = 1 ] \
+     || [ "$conn" -lt $((n * 99 / 100)) ]; then
+    echo "audience: $n viewers missed the step (${fps} fps, ${loss}% lost, $conn of $n connected): stop" | tee -a "$dir/table"
     break
   fi
 done

@@ -649,6 +649,84 @@ test_lecture_audience (void)
   mm_bot_free (teacher);
 }
 
+/* mixmeet-bot --viewers: its line for all viewers has @n connected,
+ * none failed, and frames came in its second. */
+static gboolean
+lean_receiving (JsonObject *line, gpointer data)
+{
+  gint64 n = GPOINTER_TO_UINT (data);
+  JsonObject *video = json_object_has_member (line, "video")
+                        ? json_object_get_object_member (line, "video") : NULL;
+
+  return !json_object_has_member (line, "final")
+         && json_object_get_int_member_with_default (line, "connected", -1) == n
+         && video != NULL && json_object_get_int_member_with_default (video, "frames", 0) > 0;
+}
+
+static gboolean
+line_after (JsonObject *line, gpointer data)
+{
+  return !json_object_has_member (line, "final")
+         && json_object_get_int_member_with_default (line, "t", 0) >= GPOINTER_TO_INT (data);
+}
+
+/* Lean viewers (mixmeet-bot --viewers: mixmeet's own transport code as a
+ * client, one thread for them all) in a lecture: all 20 connect (full ICE
+ * against the server, DTLS, SRTP) and keep receiving the composite, every
+ * packet authenticated by SRTP, none failing.  The rate is not asserted
+ * (make bench does): frames must keep coming, without a stall. */
+static void
+test_lean_viewers (void)
+{
+  g_autofree char *email = NULL;
+  g_autofree char *token = mm_test_register (&h, "Lecturer", &email);
+  g_autofree char *code = mm_test_room (&h, token, "{\"title\":\"Lean\",\"mode\":\"lecture\"}");
+  const char *teacher_args[] = { "--email", email, "--password", "correct horse", "--color",
+                                 "ff0000", "--tone", "440", "--name", "teacher", "--no-decode",
+                                 NULL };
+  const char *lean_args[] = { "--name", "lean", "--viewers", "20", NULL };
+  MmBot *teacher = mm_bot_start (&h, code, teacher_args);
+  MmBot *lean;
+  JsonObject *line, *srtp, *steps;
+  gint64 t0, verified0;
+
+  g_assert_nonnull (mm_bot_wait (teacher, has_cells, GUINT_TO_POINTER (1), MM_TEST_WAIT_S));
+  lean = mm_bot_start (&h, code, lean_args);
+  line = mm_bot_wait (lean, lean_receiving, GUINT_TO_POINTER (20), 2 * MM_TEST_WAIT_S);
+  g_assert_nonnull (line);
+  t0 = json_object_get_int_member (line, "t");
+  verified0 = json_object_get_int_member (json_object_get_object_member (line, "srtp"), "verified");
+  /* Five more seconds: every line has them all connected and receiving,
+   * every packet authenticated. */
+  for (gint64 t = t0 + 1; t <= t0 + 5; t++)
+    {
+      JsonObject *video;
+
+      line = mm_bot_wait (lean, line_after, GINT_TO_POINTER ((int) t), MM_TEST_WAIT_S);
+      g_assert_nonnull (line);
+      video = json_object_get_object_member (line, "video");
+      srtp = json_object_get_object_member (line, "srtp");
+      g_assert_cmpint (json_object_get_int_member (line, "connected"), ==, 20);
+      g_assert_cmpint (json_object_get_int_member (line, "failed"), ==, 0);
+      g_assert_cmpint (json_object_get_int_member (video, "frames"), >, 0);
+      g_assert_false (json_object_get_null_member (video, "max_gap_ms"));
+      g_assert_cmpint (json_object_get_int_member (video, "max_gap_ms"), <=, MM_TEST_MAX_GAP_MS);
+      g_assert_cmpint (json_object_get_int_member (srtp, "failures"), ==, 0);
+      g_assert_cmpint (json_object_get_int_member (srtp, "unverified"), ==, 0);
+    }
+  g_assert_cmpint (json_object_get_int_member (srtp, "verified"), >, verified0);
+  steps = json_object_get_object_member (line, "join_ms");
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (steps, "first_frame"),
+                                               "n"), ==, 20);
+  g_test_message ("20 lean viewers: %.1f fps, first frame p50 %" G_GINT64_FORMAT " ms",
+                  json_object_get_double_member (json_object_get_object_member (line, "video"),
+                                                 "fps"),
+                  json_object_get_int_member (json_object_get_object_member (steps, "first_frame"),
+                                              "p50"));
+  mm_bot_free (lean);
+  mm_bot_free (teacher);
+}
+
 /* What a recording holds, decoded with GStreamer. */
 typedef struct {
   guint frames;
@@ -1814,6 +1892,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/viewer-publishes", test_viewer_publishes);
   g_test_add_func ("/media/lecture-presenter", test_lecture_presenter);
   g_test_add_func ("/media/lecture-audience", test_lecture_audience);
+  g_test_add_func ("/media/lean-viewers", test_lean_viewers);
   g_test_add_func ("/media/record", test_record);
   g_test_add_func ("/media/record-sigterm", test_record_sigterm);
   g_test_add_func ("/media/record-sigkill", test_record_sigkill);

@@ -98,6 +98,41 @@ static const char help_description[] =
   "the colour appears anywhere or is gone everywhere.  T: wall-clock\n"
   "microseconds (comparable between processes on one machine).\n"
   "\n"
+  "--viewers=N runs N lean receive-only viewers in one process, on mixmeet's\n"
+  "own transport code in the client role: full ICE as the controlling agent\n"
+  "(libnice's STUN library), DTLS-SRTP (OpenSSL, libsrtp2), receiver reports\n"
+  "and NACKs.  Nothing is decoded: a VP8 frame counts when every packet up to\n"
+  "its marker arrived.  One line a second for them all:\n"
+  "  {\"bot\":\"lean\",\"t\":3,\"video\":{\"frames\":1500,\"fps\":30.0,\"max_gap_ms\":45},\n"
+  "   \"viewers\":50,\"joined\":50,\"connected\":50,\"failed\":0,\"frames_total\":N,\n"
+  "   \"packets\":N,\"bytes\":N,\"packets_lost\":N,\"packets_expected\":N,\"late\":N,\n"
+  "   \"duplicates\":N,\"nack\":{\"asked\":N,\"dropped\":N,\"recovered\":N},\n"
+  "   \"srtp\":{\"auth_sample\":1,\"verified\":N,\"unverified\":0,\"failures\":0,\n"
+  "   \"auth_failures\":0,\"replayed\":0},\"rtcp_in\":N,\"consent_lost\":0,\n"
+  "   \"answer_timeouts\":0,\"ice_failures\":0,\"dtls_failures\":0,\n"
+  "   \"join_ms\":{\"joined\":{\"n\":50,\"p50\":5,\"p95\":9},\"offer\":{...},\"answer\":{...},\n"
+  "   \"ice\":{...},\"dtls\":{...},\"first_packet\":{...},\"first_frame\":{...}},\n"
+  "   \"cpu_cores\":0.05}\n"
+  "  video.fps       whole frames in the last second, mean over the viewers\n"
+  "                  that are connected and have had a frame\n"
+  "  video.max_gap_ms  longest wait between two whole frames of any viewer\n"
+  "                  (counting one still going on)\n"
+  "  packets_lost    audio and video packets that never came, NACKs\n"
+  "                  included, counted ~2 s late; packets_expected the same\n"
+  "                  from sequence numbers (both since the start, summed)\n"
+  "  srtp            packets that SRTP authenticated, those not checked\n"
+  "                  (--auth-sample), and unprotect failures\n"
+  "  join_ms         per step, over the viewers that reached it: ms from the\n"
+  "                  join request, count, p50 and p95\n"
+  "  answer_timeouts, ice_failures, dtls_failures  offers that got no answer\n"
+  "                  in 20 s, ICE with no check answered in 30 s, DTLS\n"
+  "                  handshakes that failed: each makes the viewer offer\n"
+  "                  again, up to 3 offers, then it has failed\n"
+  "  cpu_cores       the process's CPU over the last second\n"
+  "At exit one line with \"final\":true adds \"window\": fps, max_gap_ms,\n"
+  "packets_lost, packets_expected, loss_pct and cpu_cores over the last\n"
+  "--window seconds.\n"
+  "\n"
   "--loopback-test uses no network: each bot's encoded stream is fed straight\n"
   "into its own decoder and analysis, with one cell for the whole frame.\n"
   "\n"
@@ -213,6 +248,25 @@ option_values_ok (MmBotOptions *o, GError **error)
     return BAD ("--duration must be 0 or more seconds");
   if (o->recv_only && o->loopback)
     return BAD ("--recv-only and --loopback-test exclude each other");
+  if (o->viewers < 0 || o->viewers > 5000)
+    return BAD ("--viewers must be 1 to 5000");
+  if (o->viewers > 0 && (o->loopback || o->count != 1 || o->audio_only || o->blink_ms > 0
+                         || o->watch_color != NULL || o->watch_tone || o->publish_after > 0
+                         || o->present_after > 0))
+    return BAD ("--viewers receives only, and counts packets and frames: it excludes "
+                "--count, --loopback-test, --audio-only, --blink, --watch-color, --watch-tone, "
+                "--publish-after and --present-after");
+  if (o->viewers == 0 && (o->drop_percent != 0 || o->auth_sample != 1 || o->window != 0
+                          || o->join_parallel != 4))
+    return BAD ("--drop-percent, --auth-sample, --window and --join-parallel go with --viewers");
+  if (o->drop_percent < 0 || o->drop_percent > 50)
+    return BAD ("--drop-percent must be 0 to 50");
+  if (o->auth_sample < 1 || o->auth_sample > 1000)
+    return BAD ("--auth-sample must be 1 to 1000");
+  if (o->window < 0)
+    return BAD ("--window must be 0 or more seconds");
+  if (o->join_parallel < 1 || o->join_parallel > 64)
+    return BAD ("--join-parallel must be 1 to 64");
   while (g_str_has_suffix (o->server, "/"))
     o->server[strlen (o->server) - 1] = '\0';
   if (!g_str_has_prefix (o->server, "http://") && !g_str_has_prefix (o->server, "https://"))
@@ -289,6 +343,21 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
     { "watch-tone", 0, 0, G_OPTION_ARG_NONE, &o->watch_tone,
       "Print when the decoded audio starts or stops (\"event\":\"heard\"), for the tone "
       "bursts of --blink", NULL },
+    { "viewers", 0, 0, G_OPTION_ARG_INT, &o->viewers,
+      "Run N lean receive-only viewers in this process on mixmeet's own transport code "
+      "(ICE, DTLS-SRTP, RTCP; no GStreamer), one thread for all: the audience load "
+      "generator.  One line a second for them all (see below)", "N" },
+    { "drop-percent", 0, 0, G_OPTION_ARG_DOUBLE, &o->drop_percent,
+      "With --viewers: drop P% of the incoming video packets on purpose, before SRTP, NACK "
+      "them and count how many come back (default 0)", "P" },
+    { "auth-sample", 0, 0, G_OPTION_ARG_INT, &o->auth_sample,
+      "With --viewers: authenticate (SRTP unprotect) 1 packet in K and count the others "
+      "unverified (default 1: every packet)", "K" },
+    { "window", 0, 0, G_OPTION_ARG_INT, &o->window,
+      "With --viewers: the summary at exit gives the frame rate, loss and CPU of the last S "
+      "seconds (default 0: the whole run)", "S" },
+    { "join-parallel", 0, 0, G_OPTION_ARG_INT, &o->join_parallel,
+      "With --viewers: joins, offers and leaves in flight at once (default 4)", "N" },
     { "quiet-stats", 0, 0, G_OPTION_ARG_NONE, &o->quiet_stats,
       "No per-second lines; one summary line per bot at exit (\"final\":true)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
@@ -302,6 +371,8 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
   o->height = 360;
   o->fps = 30;
   o->count = 1;
+  o->auth_sample = 1;
+  o->join_parallel = 4;
   ctx = g_option_context_new ("- a mixmeet test client and load generator");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
@@ -707,6 +778,28 @@ main (int argc, char **argv)
 
   if (!parse_options (&app, &argc, &argv))
     return 2;
+  if (app.opts.viewers > 0)
+    {
+      int status;
+
+      mm_bot_signal_global_init ();
+      if (app.opts.email != NULL)
+        {
+          app.token = mm_bot_signal_login (&app.opts, &app.account_name, &error);
+          if (app.token == NULL)
+            {
+              g_printerr ("mixmeet-bot: %s\n", error->message);
+              mm_bot_signal_global_cleanup ();
+              return 1;
+            }
+        }
+      status = mm_bot_lean_run (&app);
+      g_free (app.token);
+      g_free (app.account_name);
+      options_clear (&app.opts);
+      mm_bot_signal_global_cleanup ();
+      return status;
+    }
   gst_init (NULL, NULL);
   if (!mm_bot_media_check (&app.opts, &error))
     {

@@ -14,7 +14,8 @@
  * streaming threads touch only the members under MmBot.lock.
  *
  * Files: bot.c (main, options, output), signal.c (HTTP with libcurl),
- * media.c (GStreamer pipeline and analysis).
+ * media.c (GStreamer pipeline and analysis).  --viewers runs instead the
+ * lean viewers of lean.h, without GStreamer.
  */
 #pragma once
 
@@ -58,6 +59,12 @@ typedef struct {
   char *watch_color;         /* RRGGBB to look for in every decoded frame, or NULL */
   gboolean watch_tone;       /* print when the decoded audio starts and stops */
   gboolean verbose;
+  /* --viewers (lean.c): N receive-only viewers on our own transport code */
+  int viewers;
+  double drop_percent;       /* of incoming video packets, dropped and NACKed */
+  int auth_sample;           /* authenticate 1 in K packets (1: every one) */
+  int window;                /* s of the final summary's figures (0: the whole run) */
+  int join_parallel;         /* requests (join, offer, leave) in flight at once */
 } MmBotOptions;
 
 typedef struct _MmBot MmBot;
@@ -224,6 +231,71 @@ void mm_bot_join_failed (MmBot *bot, const char *message);
 void mm_bot_stop (MmBot *bot, const char *why);
 
 /* signal.c */
+
+/* What an HTTP request gave. */
+typedef struct {
+  long status;              /* HTTP status, 0 when there was no answer */
+  char *transport_error;    /* when status is 0 */
+  gboolean timed_out;       /* no answer within the time allowed */
+  JsonNode *json;           /* the body, if it was JSON */
+} MmBotHttpResult;
+
+void mm_bot_http_result_clear (MmBotHttpResult *r);
+/* "HTTP 404 room_not_found: ...", or the transport error.  Transfer full. */
+char *mm_bot_http_describe_failure (const MmBotHttpResult *r, const char *url);
+/* The API error code of an answer, or NULL (transfer none). */
+const char *mm_bot_http_error_code (const MmBotHttpResult *r);
+/* Members of a JSON object that is not trusted: NULL / FALSE when absent
+ * or of another type (transfer none). */
+const char *mm_bot_json_str (JsonObject *o, const char *name);
+gboolean mm_bot_json_int (JsonObject *o, const char *name, gint64 *value);
+/* Transfer full. */
+char *mm_bot_json_text (JsonObject *o);
+
+/* A participant's signalling, from the answer to its join. */
+typedef struct {
+  char *participant_id;
+  char *secret;
+  char *events_url;
+  char *messages_url;
+  char *leave_url;
+  int long_poll_timeout;
+  int presence_timeout;
+  gint64 last_seq;
+} MmBotSession;
+
+void mm_bot_session_clear (MmBotSession *s);
+/* The join request: its URL and body (transfer full). */
+char *mm_bot_signal_join_url (const MmBotOptions *opts);
+char *mm_bot_signal_join_body (const char *name);
+/* Read a join answer into @s; FALSE with *@why (transfer full) if it lacks
+ * something. */
+gboolean mm_bot_signal_parse_join (const char *server, const MmBotHttpResult *r,
+                                   MmBotSession *s, char **why);
+/* Read an events answer: *@events (transfer none, valid while @r is) and
+ * its last_seq; FALSE if it is not one. */
+gboolean mm_bot_signal_parse_events (const MmBotHttpResult *r, JsonArray **events,
+                                     gint64 *last_seq);
+
+/* Many requests on one thread (curl multi), for the lean viewers.
+ * Bounded requests (@held FALSE: join, messages, leave) run at most
+ * @max_active at a time, in order; held ones (long-polls) are not
+ * counted.  @done runs on @ctx with the result (transfer none). */
+typedef struct _MmBotHttp MmBotHttp;
+typedef void (*MmBotHttpDone) (MmBotHttpResult *r, gpointer data);
+
+MmBotHttp *mm_bot_http_new (GMainContext *ctx, guint max_active);
+/* @url, @bearer, @body: transfer none (@bearer and @body may be NULL). */
+void mm_bot_http_request (MmBotHttp *h, const char *method, const char *url,
+                          const char *bearer, const char *body, long timeout_s,
+                          gboolean held, MmBotHttpDone done, gpointer data);
+/* Bounded requests not finished yet. */
+guint mm_bot_http_pending (MmBotHttp *h);
+/* Abort what runs; the @done of aborted requests is never called, and
+ * results already handed to the context are not either once it stops
+ * being iterated. */
+void mm_bot_http_free (MmBotHttp *h);
+
 void mm_bot_signal_global_init (void);
 void mm_bot_signal_global_cleanup (void);
 /* Sign in once for all bots.  Returns the account token (transfer full) and
@@ -242,6 +314,9 @@ void mm_bot_signal_request_stop (MmBot *bot);
 void mm_bot_signal_leave_soon (MmBot *bot);
 /* Main loop, at exit: wait for the threads and leave the room. */
 void mm_bot_signal_stop (MmBot *bot);
+
+/* lean.c: run the --viewers mode; returns the exit status. */
+int mm_bot_lean_run (MmBotApp *app);
 
 /* marks.c */
 /* Main loop: with --blink, add the probes that change colour to the camera

@@ -16,12 +16,7 @@
 
 /* ---- one HTTP request --------------------------------------------------- */
 
-typedef struct {
-  long status;              /* HTTP status, 0 when there was no answer */
-  char *transport_error;    /* when status is 0 */
-  gboolean timed_out;       /* no answer within the time allowed */
-  JsonNode *json;           /* the body, if it was JSON */
-} HttpResult;
+typedef MmBotHttpResult HttpResult;
 
 static void
 http_result_clear (HttpResult *r)
@@ -30,6 +25,12 @@ http_result_clear (HttpResult *r)
   g_clear_pointer (&r->json, json_node_unref);
   r->status = 0;
   r->timed_out = FALSE;
+}
+
+void
+mm_bot_http_result_clear (MmBotHttpResult *r)
+{
+  http_result_clear (r);
 }
 
 static size_t
@@ -48,35 +49,49 @@ on_progress (void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultota
   return g_atomic_int_get (stop) ? 1 : 0;
 }
 
-/* @url, @bearer, @body: transfer none (@bearer and @body may be NULL).
- * @stop: when not NULL, the request ends as soon as *@stop is set.
- * Returns TRUE for a 2xx answer. */
-static gboolean
-http_request (const char *method, const char *url, const char *bearer, const char *body,
-              long timeout_s, gint *stop, HttpResult *out)
-{
-  CURL *curl = curl_easy_init ();
-  GString *buf = g_string_new (NULL);
-  struct curl_slist *headers = NULL;
-  char errbuf[CURL_ERROR_SIZE] = "";
-  const char *ct = NULL;
-  CURLcode rc;
+/* A transfer being made: the easy handle and what it collects. */
+typedef struct {
+  CURL *curl;
+  GString *body;
+  struct curl_slist *headers;
+  char errbuf[CURL_ERROR_SIZE];
+} Transfer;
 
-  memset (out, 0, sizeof *out);
+static void
+transfer_free (Transfer *t)
+{
+  if (t->curl != NULL)
+    curl_easy_cleanup (t->curl);
+  curl_slist_free_all (t->headers);
+  g_string_free (t->body, TRUE);
+  g_free (t);
+}
+
+/* An easy handle for @method @url (@bearer and @body may be NULL), or
+ * NULL when libcurl cannot make one.  @stop: when not NULL, the request
+ * ends as soon as *@stop is set.  Returns: (transfer full) */
+static Transfer *
+transfer_new (const char *method, const char *url, const char *bearer, const char *body,
+              long timeout_s, gint *stop)
+{
+  Transfer *t = g_new0 (Transfer, 1);
+  CURL *curl = curl_easy_init ();
+
+  t->body = g_string_new (NULL);
   if (curl == NULL)
     {
-      out->transport_error = g_strdup ("curl_easy_init failed");
-      g_string_free (buf, TRUE);
-      return FALSE;
+      transfer_free (t);
+      return NULL;
     }
+  t->curl = curl;
   curl_easy_setopt (curl, CURLOPT_URL, url);
   curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (curl, CURLOPT_TIMEOUT, timeout_s);
   curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, t->errbuf);
   curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt (curl, CURLOPT_WRITEDATA, buf);
+  curl_easy_setopt (curl, CURLOPT_WRITEDATA, t->body);
   if (stop != NULL)
     {
       curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
@@ -86,42 +101,66 @@ http_request (const char *method, const char *url, const char *bearer, const cha
   if (bearer != NULL)
     {
       g_autofree char *auth = g_strdup_printf ("Authorization: Bearer %s", bearer);
-      headers = curl_slist_append (headers, auth);
+      t->headers = curl_slist_append (t->headers, auth);
     }
   if (body != NULL)
     {
-      headers = curl_slist_append (headers, "Content-Type: application/json");
-      curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
-      curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen (body));
+      t->headers = curl_slist_append (t->headers, "Content-Type: application/json");
+      curl_easy_setopt (curl, CURLOPT_COPYPOSTFIELDS, body);
     }
   else if (g_str_equal (method, "POST"))
     curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) 0);
-  headers = curl_slist_append (headers, "Expect:");
-  curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
+  t->headers = curl_slist_append (t->headers, "Expect:");
+  curl_easy_setopt (curl, CURLOPT_HTTPHEADER, t->headers);
+  return t;
+}
 
-  rc = curl_easy_perform (curl);
+/* Fill @out from the finished transfer @t (result @rc).  Returns TRUE for
+ * a 2xx answer. */
+static gboolean
+transfer_finish (Transfer *t, CURLcode rc, HttpResult *out)
+{
+  const char *ct = NULL;
+
+  memset (out, 0, sizeof *out);
   if (rc != CURLE_OK)
     {
-      out->transport_error = g_strdup (errbuf[0] != '\0' ? errbuf : curl_easy_strerror (rc));
+      out->transport_error = g_strdup (t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror (rc));
       out->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+      return FALSE;
     }
-  else
+  curl_easy_getinfo (t->curl, CURLINFO_RESPONSE_CODE, &out->status);
+  if (curl_easy_getinfo (t->curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL
+      && g_str_has_prefix (ct, "application/json") && t->body->len > 0)
     {
-      curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &out->status);
-      if (curl_easy_getinfo (curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL
-          && g_str_has_prefix (ct, "application/json") && buf->len > 0)
-        {
-          g_autoptr (JsonParser) parser = json_parser_new ();
+      g_autoptr (JsonParser) parser = json_parser_new ();
 
-          if (json_parser_load_from_data (parser, buf->str, (gssize) buf->len, NULL)
-              && json_parser_get_root (parser) != NULL)
-            out->json = json_node_copy (json_parser_get_root (parser));
-        }
+      if (json_parser_load_from_data (parser, t->body->str, (gssize) t->body->len, NULL)
+          && json_parser_get_root (parser) != NULL)
+        out->json = json_node_copy (json_parser_get_root (parser));
     }
-  curl_slist_free_all (headers);
-  curl_easy_cleanup (curl);
-  g_string_free (buf, TRUE);
   return out->status >= 200 && out->status < 300;
+}
+
+/* @url, @bearer, @body: transfer none (@bearer and @body may be NULL).
+ * @stop: when not NULL, the request ends as soon as *@stop is set.
+ * Returns TRUE for a 2xx answer. */
+static gboolean
+http_request (const char *method, const char *url, const char *bearer, const char *body,
+              long timeout_s, gint *stop, HttpResult *out)
+{
+  Transfer *t = transfer_new (method, url, bearer, body, timeout_s, stop);
+  gboolean ok;
+
+  if (t == NULL)
+    {
+      memset (out, 0, sizeof *out);
+      out->transport_error = g_strdup ("curl_easy_init failed");
+      return FALSE;
+    }
+  ok = transfer_finish (t, curl_easy_perform (t->curl), out);
+  transfer_free (t);
+  return ok;
 }
 
 static JsonObject *
@@ -152,6 +191,18 @@ obj_int (JsonObject *o, const char *name, gint64 *value)
   return TRUE;
 }
 
+const char *
+mm_bot_json_str (JsonObject *o, const char *name)
+{
+  return obj_str (o, name);
+}
+
+gboolean
+mm_bot_json_int (JsonObject *o, const char *name, gint64 *value)
+{
+  return obj_int (o, name, value);
+}
+
 static JsonObject *
 obj_obj (JsonObject *o, const char *name)
 {
@@ -163,6 +214,12 @@ static const char *
 error_code (const HttpResult *r)
 {
   return obj_str (obj_obj (node_object (r->json), "error"), "code");
+}
+
+const char *
+mm_bot_http_error_code (const MmBotHttpResult *r)
+{
+  return error_code (r);
 }
 
 /* "HTTP 404 room_not_found: no room has this code", or the transport
@@ -182,6 +239,12 @@ describe_failure (const HttpResult *r, const char *url)
   return g_strdup_printf ("HTTP %ld (no error body)", r->status);
 }
 
+char *
+mm_bot_http_describe_failure (const MmBotHttpResult *r, const char *url)
+{
+  return describe_failure (r, url);
+}
+
 /* The server gives paths; accept absolute URLs too.  Transfer full. */
 static char *
 absolute_url (const char *server, const char *path)
@@ -199,6 +262,12 @@ object_to_text (JsonObject *o)
 
   json_node_set_object (node, o);
   return json_to_string (node, FALSE);
+}
+
+char *
+mm_bot_json_text (JsonObject *o)
+{
+  return object_to_text (o);
 }
 
 /* ---- process-wide ------------------------------------------------------- */
@@ -412,24 +481,89 @@ nap (MmBot *bot, guint ms)
     g_usleep (50 * 1000);
 }
 
+char *
+mm_bot_signal_join_url (const MmBotOptions *opts)
+{
+  g_autofree char *code = g_uri_escape_string (opts->room, NULL, FALSE);
+
+  return g_strdup_printf ("%s/api/v1/rooms/%s/join", opts->server, code);
+}
+
+char *
+mm_bot_signal_join_body (const char *name)
+{
+  g_autoptr (JsonObject) body = json_object_new ();
+
+  if (name != NULL)
+    json_object_set_string_member (body, "display_name", name);
+  return object_to_text (body);
+}
+
+void
+mm_bot_session_clear (MmBotSession *s)
+{
+  g_clear_pointer (&s->participant_id, g_free);
+  g_clear_pointer (&s->secret, g_free);
+  g_clear_pointer (&s->events_url, g_free);
+  g_clear_pointer (&s->messages_url, g_free);
+  g_clear_pointer (&s->leave_url, g_free);
+}
+
+gboolean
+mm_bot_signal_parse_join (const char *server, const MmBotHttpResult *r, MmBotSession *s,
+                          char **why)
+{
+  JsonObject *o = node_object (r->json), *sig = obj_obj (o, "signalling");
+  const char *pid = obj_str (obj_obj (o, "participant"), "id");
+  const char *secret = obj_str (o, "secret");
+  const char *events = obj_str (sig, "events");
+  const char *messages = obj_str (sig, "messages");
+  const char *leave = obj_str (sig, "leave");
+  gint64 lpt = 25, presence = 40, last_seq = 0;
+
+  if (pid == NULL || secret == NULL || events == NULL || messages == NULL || leave == NULL)
+    {
+      *why = g_strdup_printf ("HTTP %ld: the join answer lacks participant.id, secret or "
+                              "signalling URLs", r->status);
+      return FALSE;
+    }
+  obj_int (sig, "long_poll_timeout_s", &lpt);
+  obj_int (sig, "presence_timeout_s", &presence);
+  obj_int (o, "last_seq", &last_seq);
+  s->participant_id = g_strdup (pid);
+  s->secret = g_strdup (secret);
+  s->events_url = absolute_url (server, events);
+  s->messages_url = absolute_url (server, messages);
+  s->leave_url = absolute_url (server, leave);
+  s->long_poll_timeout = (int) CLAMP (lpt, 1, 3600);
+  s->presence_timeout = (int) CLAMP (presence, 2, 3600);
+  s->last_seq = MAX (last_seq, 0);
+  return TRUE;
+}
+
+gboolean
+mm_bot_signal_parse_events (const MmBotHttpResult *r, JsonArray **events, gint64 *last_seq)
+{
+  JsonObject *o = node_object (r->json);
+  JsonNode *list = o != NULL ? json_object_get_member (o, "events") : NULL;
+
+  if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list) || !obj_int (o, "last_seq", last_seq))
+    return FALSE;
+  *events = json_node_get_array (list);
+  return TRUE;
+}
+
 /* Join the room; fills the bot's signalling members.  On failure returns
  * FALSE with a message in *@why (transfer full). */
 static gboolean
 join (MmBot *bot, char **why)
 {
   const MmBotOptions *opts = &bot->app->opts;
-  g_autofree char *code = g_uri_escape_string (opts->room, NULL, FALSE);
-  g_autofree char *url = g_strdup_printf ("%s/api/v1/rooms/%s/join", opts->server, code);
-  g_autoptr (JsonObject) body = json_object_new ();
-  g_autofree char *text = NULL;
-  JsonObject *o, *sig;
-  const char *pid, *secret, *events, *messages, *leave;
-  gint64 lpt = 25, presence = 40, last_seq = 0;
+  g_autofree char *url = mm_bot_signal_join_url (opts);
+  g_autofree char *text = mm_bot_signal_join_body (bot->name);
+  MmBotSession s = { 0 };
   HttpResult r;
 
-  if (bot->name != NULL)
-    json_object_set_string_member (body, "display_name", bot->name);
-  text = object_to_text (body);
   bot->join_start_us = g_get_monotonic_time ();
   if (!http_request ("POST", url, bot->app->token, text, 30, &bot->stop, &r))
     {
@@ -438,31 +572,19 @@ join (MmBot *bot, char **why)
       return FALSE;
     }
   mm_bot_step (bot, MM_BOT_STEP_JOINED);
-  o = node_object (r.json);
-  sig = obj_obj (o, "signalling");
-  pid = obj_str (obj_obj (o, "participant"), "id");
-  secret = obj_str (o, "secret");
-  events = obj_str (sig, "events");
-  messages = obj_str (sig, "messages");
-  leave = obj_str (sig, "leave");
-  if (pid == NULL || secret == NULL || events == NULL || messages == NULL || leave == NULL)
+  if (!mm_bot_signal_parse_join (opts->server, &r, &s, why))
     {
-      *why = g_strdup_printf ("HTTP %ld: the join answer lacks participant.id, secret or "
-                              "signalling URLs", r.status);
       http_result_clear (&r);
       return FALSE;
     }
-  obj_int (sig, "long_poll_timeout_s", &lpt);
-  obj_int (sig, "presence_timeout_s", &presence);
-  obj_int (o, "last_seq", &last_seq);
-  bot->participant_id = g_strdup (pid);
-  bot->secret = g_strdup (secret);
-  bot->events_url = absolute_url (opts->server, events);
-  bot->messages_url = absolute_url (opts->server, messages);
-  bot->leave_url = absolute_url (opts->server, leave);
-  bot->long_poll_timeout = (int) CLAMP (lpt, 1, 3600);
-  bot->presence_timeout = (int) CLAMP (presence, 2, 3600);
-  bot->last_seq = MAX (last_seq, 0);
+  bot->participant_id = g_steal_pointer (&s.participant_id);
+  bot->secret = g_steal_pointer (&s.secret);
+  bot->events_url = g_steal_pointer (&s.events_url);
+  bot->messages_url = g_steal_pointer (&s.messages_url);
+  bot->leave_url = g_steal_pointer (&s.leave_url);
+  bot->long_poll_timeout = s.long_poll_timeout;
+  bot->presence_timeout = s.presence_timeout;
+  bot->last_seq = s.last_seq;
   http_result_clear (&r);
   return TRUE;
 }
@@ -689,4 +811,217 @@ mm_bot_signal_stop (MmBot *bot)
       post_leave (bot);
       bot->gone = TRUE;
     }
+}
+
+/* ---- many participants on one thread (--viewers) -------------------------
+ *
+ * One thread runs every request of the lean viewers with libcurl's multi
+ * interface.  Requests that a server answers at once (join, messages,
+ * leave) are bounded: at most max_active run, the others wait in order.
+ * Held requests (long-polls) are not: each viewer keeps one waiting, as a
+ * browser does, and a waiting request costs the server nothing.  Each
+ * result goes back to the caller's GMainContext.
+ */
+
+struct _MmBotHttp {
+  GMainContext *ctx;
+  guint max_active;
+  GThread *thread;
+  CURLM *multi;
+  GMutex lock;               /* guards what follows */
+  GQueue waiting;            /* of Call*, bounded ones not started yet */
+  GQueue incoming;           /* of Call*, to add to the multi handle */
+  guint active;              /* bounded calls started and not finished */
+  guint pending;             /* bounded calls not finished (waiting or active) */
+  gboolean stop;
+  GHashTable *running;       /* the thread's: Call* in the multi handle */
+};
+
+typedef struct {
+  MmBotHttp *http;
+  Transfer *t;
+  gboolean held;
+  MmBotHttpDone done;
+  gpointer data;
+  HttpResult result;
+} Call;
+
+static void
+call_free (gpointer data)
+{
+  Call *c = data;
+
+  if (c->t != NULL)
+    transfer_free (c->t);
+  http_result_clear (&c->result);
+  g_free (c);
+}
+
+/* The caller's context: hand over the result. */
+static gboolean
+call_done (gpointer data)
+{
+  Call *c = data;
+
+  c->done (&c->result, c->data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Under lock: move waiting bounded calls to incoming while there is room. */
+static void
+http_admit (MmBotHttp *h)
+{
+  while (h->active < h->max_active && !g_queue_is_empty (&h->waiting))
+    {
+      g_queue_push_tail (&h->incoming, g_queue_pop_head (&h->waiting));
+      h->active++;
+    }
+}
+
+static gpointer
+http_thread (gpointer data)
+{
+  MmBotHttp *h = data;
+
+  for (;;)
+    {
+      GQueue add = G_QUEUE_INIT;
+      CURLMsg *msg;
+      int running, left;
+
+      g_mutex_lock (&h->lock);
+      if (h->stop)
+        {
+          g_mutex_unlock (&h->lock);
+          break;
+        }
+      add = h->incoming;
+      g_queue_init (&h->incoming);
+      g_mutex_unlock (&h->lock);
+      for (GList *l = add.head; l != NULL; l = l->next)
+        {
+          Call *c = l->data;
+
+          curl_easy_setopt (c->t->curl, CURLOPT_PRIVATE, c);
+          curl_multi_add_handle (h->multi, c->t->curl);
+          g_hash_table_add (h->running, c);
+        }
+      g_queue_clear (&add);
+
+      curl_multi_perform (h->multi, &running);
+      while ((msg = curl_multi_info_read (h->multi, &left)) != NULL)
+        {
+          Call *c = NULL;
+
+          if (msg->msg != CURLMSG_DONE)
+            continue;
+          curl_easy_getinfo (msg->easy_handle, CURLINFO_PRIVATE, (char **) &c);
+          transfer_finish (c->t, msg->data.result, &c->result);
+          curl_multi_remove_handle (h->multi, c->t->curl);
+          g_hash_table_remove (h->running, c);
+          transfer_free (g_steal_pointer (&c->t));
+          g_mutex_lock (&h->lock);
+          if (!c->held)
+            {
+              h->active--;
+              h->pending--;
+              http_admit (h);
+            }
+          g_mutex_unlock (&h->lock);
+          g_main_context_invoke_full (h->ctx, G_PRIORITY_DEFAULT, call_done, c, call_free);
+        }
+      curl_multi_poll (h->multi, NULL, 0, 1000, NULL);
+    }
+  return NULL;
+}
+
+MmBotHttp *
+mm_bot_http_new (GMainContext *ctx, guint max_active)
+{
+  MmBotHttp *h = g_new0 (MmBotHttp, 1);
+
+  h->ctx = ctx != NULL ? g_main_context_ref (ctx) : g_main_context_ref_thread_default ();
+  h->max_active = MAX (max_active, 1);
+  h->multi = curl_multi_init ();
+  if (h->multi == NULL)
+    g_error ("curl_multi_init failed");
+  g_mutex_init (&h->lock);
+  g_queue_init (&h->waiting);
+  g_queue_init (&h->incoming);
+  h->running = g_hash_table_new (NULL, NULL);
+  h->thread = g_thread_new ("bot-http", http_thread, h);
+  return h;
+}
+
+void
+mm_bot_http_request (MmBotHttp *h, const char *method, const char *url, const char *bearer,
+                     const char *body, long timeout_s, gboolean held, MmBotHttpDone done,
+                     gpointer data)
+{
+  Call *c = g_new0 (Call, 1);
+
+  c->http = h;
+  c->held = held;
+  c->done = done;
+  c->data = data;
+  c->t = transfer_new (method, url, bearer, body, timeout_s, NULL);
+  if (c->t == NULL)
+    {
+      c->result.transport_error = g_strdup ("curl_easy_init failed");
+      g_main_context_invoke_full (h->ctx, G_PRIORITY_DEFAULT, call_done, c, call_free);
+      return;
+    }
+  g_mutex_lock (&h->lock);
+  if (held)
+    g_queue_push_tail (&h->incoming, c);
+  else
+    {
+      g_queue_push_tail (&h->waiting, c);
+      h->pending++;
+      http_admit (h);
+    }
+  g_mutex_unlock (&h->lock);
+  curl_multi_wakeup (h->multi);
+}
+
+guint
+mm_bot_http_pending (MmBotHttp *h)
+{
+  guint n;
+
+  g_mutex_lock (&h->lock);
+  n = h->pending;
+  g_mutex_unlock (&h->lock);
+  return n;
+}
+
+void
+mm_bot_http_free (MmBotHttp *h)
+{
+  g_mutex_lock (&h->lock);
+  h->stop = TRUE;
+  g_mutex_unlock (&h->lock);
+  curl_multi_wakeup (h->multi);
+  g_thread_join (h->thread);
+  /* What is still in the multi handle. */
+  {
+    GHashTableIter it;
+    gpointer key;
+
+    g_hash_table_iter_init (&it, h->running);
+    while (g_hash_table_iter_next (&it, &key, NULL))
+      {
+        Call *c = key;
+
+        curl_multi_remove_handle (h->multi, c->t->curl);
+        call_free (c);
+      }
+  }
+  g_hash_table_unref (h->running);
+  g_queue_clear_full (&h->waiting, call_free);
+  g_queue_clear_full (&h->incoming, call_free);
+  curl_multi_cleanup (h->multi);
+  g_mutex_clear (&h->lock);
+  g_main_context_unref (h->ctx);
+  g_free (h);
 }

@@ -1,0 +1,231 @@
+/* lean.h — mixmeet-bot --viewers: many receive-only viewers on our own
+ * transport code, in the client role, on one thread.
+ *
+ * Each viewer joins through the REST and long-poll API (signal.c's
+ * MmBotHttp: one HTTP thread for all), offers receive-only audio and
+ * video (sdp.h), does full ICE as the controlling agent with libnice's
+ * STUN library on a UDP socket of its own, DTLS (dtls.h) in the role the
+ * answer implies, and SRTP (srtp.h) inbound; it sends receiver reports
+ * and NACKs (rtcp.h) and counts what arrives (lean-rtp.c).
+ *
+ * Threads: everything here belongs to the thread that runs
+ * mm_bot_lean_run (the default GMainContext): sockets are read there
+ * through one epoll descriptor with recvmmsg, timers are one 20 ms tick
+ * over all viewers.  Only signal.c's HTTP thread runs elsewhere and it
+ * hands its results back to this context.
+ *
+ * Files: lean.c (the process: options, the loop, the output),
+ * lean-viewer.c (one viewer: signalling, ICE, DTLS, SRTP), lean-rtp.c
+ * (receive statistics of one RTP stream: loss, frames, NACK).
+ */
+#pragma once
+
+#include "bot/bot.h"
+#include "transport/dtls.h"
+#include "transport/rtcp.h"
+#include "transport/srtp.h"
+
+#include <netinet/in.h>
+#include <stun/stunagent.h>
+#include <sys/socket.h>
+
+/* Packets kept per stream to tell duplicates, gaps and whole frames
+ * (a power of two; ~2 s of 720p video at 1.2 Mbit/s). */
+#define MM_LEAN_WINDOW 256
+#define MM_LEAN_MARKERS 64
+#define MM_LEAN_NACKS 128
+#define MM_LEAN_MAX_CANDIDATES 8
+
+/* ---- lean-rtp.c: one received stream ---------------------------------- */
+
+typedef struct {
+  guint32 ext;               /* extended sequence number */
+  guint8 tries;              /* NACKs sent for it */
+  gint64 next_us;            /* when to send the next */
+} MmLeanNack;
+
+typedef struct {
+  gboolean video;            /* count frames and NACK gaps */
+  gboolean started;
+  guint32 ssrc;
+  guint32 base;              /* first extended sequence number */
+  guint32 max;               /* highest */
+  guint32 slot[MM_LEAN_WINDOW];   /* ext of the packet received in each slot, +1 (0: none) */
+  guint64 received;          /* distinct packets */
+  guint64 lost;              /* gone out of the window without arriving */
+  guint64 late;              /* arrived too old for the window */
+  guint64 duplicates;
+  /* For the receiver report: at the previous report. */
+  guint32 rr_expected_prior;
+  guint64 rr_received_prior;
+  /* Frames (video): the marker packets seen, in ext order. */
+  guint32 markers[MM_LEAN_MARKERS];
+  gboolean marker_counted[MM_LEAN_MARKERS];
+  guint n_markers;
+  guint64 frames;            /* whole frames */
+  gint64 last_frame_us;      /* monotonic, 0 before the first */
+  gint64 max_gap_us;         /* longest time between two frames, this period */
+  /* NACK (video) */
+  MmLeanNack nacks[MM_LEAN_NACKS];
+  guint n_nacks;
+  guint64 nacked;            /* sequence numbers asked for */
+  /* --drop-percent */
+  guint32 dropped_slot[MM_LEAN_WINDOW];   /* ext + 1 of a packet dropped on purpose */
+  guint64 dropped, recovered;
+} MmLeanStream;
+
+/* The fixed RTP header fields (the header is not encrypted by SRTP). */
+typedef struct {
+  gboolean marker;
+  guint8 pt;
+  guint16 seq;
+  guint32 ts;
+  guint32 ssrc;
+} MmLeanRtp;
+
+gboolean mm_lean_rtp_read (const guint8 *buf, gsize len, MmLeanRtp *h);
+
+void mm_lean_stream_init (MmLeanStream *s, gboolean video);
+/* Whether the packet @seq is one this stream has not seen and should be
+ * dropped on purpose (--drop-percent; never one dropped before: that is
+ * its retransmission).  Counts it when it is dropped. */
+gboolean mm_lean_stream_drop (MmLeanStream *s, const MmLeanRtp *h, double percent);
+/* A packet of the stream arrived (authenticated or not checked).
+ * Returns TRUE when it completed a frame. */
+gboolean mm_lean_stream_packet (MmLeanStream *s, const MmLeanRtp *h, gint64 now_us);
+/* The sequence numbers whose NACK is due at @now_us, at most @max.
+ * Returns how many were written to @seqs. */
+guint mm_lean_stream_due_nacks (MmLeanStream *s, gint64 now_us, gint64 retry_us, guint16 *seqs,
+                                guint max);
+/* A report block on this stream (for a receiver report).  @lsr, @dlsr:
+ * from the latest sender report, 0 if none. */
+void mm_lean_stream_report_block (MmLeanStream *s, guint32 lsr, guint32 dlsr,
+                                  MmRtcpReportBlock *b);
+/* Expected and lost so far (lost: settled, gone out of the window). */
+guint64 mm_lean_stream_expected (const MmLeanStream *s);
+
+/* ---- lean-viewer.c: one viewer ---------------------------------------- */
+
+typedef enum {
+  MM_LEAN_STEP_JOINED,       /* the REST join answered */
+  MM_LEAN_STEP_OFFER,        /* the offer posted */
+  MM_LEAN_STEP_ANSWER,       /* the answer arrived */
+  MM_LEAN_STEP_ICE,          /* a check of ours was answered */
+  MM_LEAN_STEP_DTLS,         /* DTLS connected: SRTP keys */
+  MM_LEAN_STEP_FIRST_PACKET, /* the first video packet */
+  MM_LEAN_STEP_FIRST_FRAME,  /* the first whole video frame */
+  MM_LEAN_N_STEPS
+} MmLeanStep;
+
+typedef enum {
+  MM_LEAN_IDLE,              /* not started: waits for its turn to join */
+  MM_LEAN_JOINING,
+  MM_LEAN_NEGOTIATING,       /* offer out, waiting for the answer */
+  MM_LEAN_CHECKING,          /* ICE checks out */
+  MM_LEAN_DTLS,
+  MM_LEAN_CONNECTED,
+  MM_LEAN_FAILED,            /* for good (it says why on stderr) */
+} MmLeanState;
+
+typedef struct {
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  guint8 request[256];       /* the check, resent as is until answered */
+  gsize request_len;
+  gint64 next_us;
+} MmLeanCandidate;
+
+typedef struct _MmLean MmLean;
+
+typedef struct {
+  MmLean *lean;
+  guint index;
+  char *name;
+  MmLeanState state;
+  gint64 join_start_us;
+  gint64 step_us[MM_LEAN_N_STEPS];   /* monotonic, 0: not yet */
+
+  /* Signalling */
+  MmBotSession session;
+  gboolean joined;
+  gboolean polling;          /* a long-poll is out */
+  gint64 next_poll_us;       /* when connected: not before */
+  gboolean leaving;
+  gboolean left;
+  guint offers;              /* made so far (a media-failed makes another) */
+  gint64 offer_us;           /* when the latest was made */
+
+  /* ICE */
+  int fd;
+  struct sockaddr_storage local;
+  socklen_t local_len;
+  char ufrag[9];
+  char pwd[25];
+  guint64 tie;
+  StunAgent stun;
+  char *remote_ufrag, *remote_pwd, *remote_fingerprint;
+  MmLeanCandidate cands[MM_LEAN_MAX_CANDIDATES];
+  guint n_cands;
+  int selected;              /* index in cands, -1 before ICE */
+  gint64 checks_since_us;    /* ICE gives up 30 s after */
+  gint64 next_consent_us;
+  gint64 consent_ok_us;
+  guint8 consent_request[256];
+  gsize consent_len;
+  StunTransactionId consent_id;
+  gboolean consent_out;
+  guint64 consent_lost;      /* consent checks with no answer */
+
+  /* DTLS, SRTP */
+  MmDtlsRole role;
+  MmDtls *dtls;
+  MmSrtp *srtp_in, *srtp_out;
+  MmSrtpProfile profile;
+
+  /* Media */
+  guint8 video_pt, audio_pt;
+  guint32 ssrc;              /* ours, for RTCP */
+  MmLeanStream video, audio;
+  guint32 sr_lsr[2];         /* middle 32 bits of the latest SR's NTP, video / audio */
+  gint64 sr_at_us[2];
+  gint64 next_rr_us;
+  guint64 packets, bytes;    /* RTP received (after any drop on purpose) */
+  guint64 srtp_auth, srtp_replay, srtp_other;   /* unprotect failures */
+  guint64 verified, unverified;
+  guint64 rtcp_in, rtcp_bad;
+  /* The figures of the current period (lean.c reads and resets them). */
+  guint period_frames;
+} MmLeanViewer;
+
+MmLeanViewer *mm_lean_viewer_new (MmLean *lean, guint index, GError **error);
+void mm_lean_viewer_free (MmLeanViewer *v);
+/* Start joining (the HTTP pool bounds how many at once). */
+void mm_lean_viewer_start (MmLeanViewer *v);
+/* Every datagram the viewer's socket got. */
+void mm_lean_viewer_datagram (MmLeanViewer *v, guint8 *buf, gsize len,
+                              const struct sockaddr_storage *from, socklen_t from_len,
+                              gint64 now_us);
+/* Timers: checks, DTLS, consent, reports, NACK, polls. */
+void mm_lean_viewer_tick (MmLeanViewer *v, gint64 now_us);
+/* Leave the room (a bounded request); @left becomes TRUE when done. */
+void mm_lean_viewer_leave (MmLeanViewer *v);
+/* The longest wait for a frame now, counting one still going on, and
+ * restart the period. */
+gint64 mm_lean_viewer_take_gap (MmLeanViewer *v, gint64 now_us);
+
+/* ---- lean.c: the process ------------------------------------------------ */
+
+struct _MmLean {
+  MmBotApp *app;
+  const MmBotOptions *opts;
+  MmBotHttp *http;
+  MmDtlsIdentity *identity;
+  MmRtcpParser *rtcp;
+  GPtrArray *viewers;        /* of MmLeanViewer*, owned */
+  int epfd;
+  gboolean stopping;
+  guint64 dtls_failures, ice_failures, answer_timeouts;
+};
+
+void mm_lean_log (MmLeanViewer *v, const char *format, ...) G_GNUC_PRINTF (2, 3);
+void mm_lean_debug (MmLeanViewer *v, const char *format, ...) G_GNUC_PRINTF (2, 3);
