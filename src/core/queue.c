@@ -3,9 +3,15 @@
 
 #include "core/queue.h"
 
+/* An event's JSON without "seq": '{"type":…,"at":…,…}', shared. */
+struct _MmQueueEvent {
+  gint ref;     /* main loop only, like the queues */
+  char *json;
+};
+
 typedef struct {
   guint64 seq;
-  char *json;
+  MmQueueEvent *body;   /* a reference */
 } Event;
 
 struct _MmQueue {
@@ -18,7 +24,7 @@ static void
 event_free (gpointer p)
 {
   Event *e = p;
-  g_free (e->json);
+  mm_queue_event_unref (e->body);
   g_free (e);
 }
 
@@ -41,17 +47,13 @@ mm_queue_free (MmQueue *q)
   g_free (q);
 }
 
-guint64
-mm_queue_push (MmQueue *q, const char *type, JsonObject *fields, gint64 at_ms)
+MmQueueEvent *
+mm_queue_event_new (const char *type, JsonObject *fields, gint64 at_ms)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (JsonNode) root = NULL;
-  Event *e = g_new0 (Event, 1);
 
-  e->seq = ++q->last_seq;
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "seq");
-  json_builder_add_int_value (b, (gint64) e->seq);
   json_builder_set_member_name (b, "type");
   json_builder_add_string_value (b, type);
   json_builder_set_member_name (b, "at");
@@ -67,14 +69,47 @@ mm_queue_push (MmQueue *q, const char *type, JsonObject *fields, gint64 at_ms)
 
       json_object_iter_init (&it, fields);
       while (json_object_iter_next (&it, &name, &value))
-        if (!json_object_has_member (obj, name))
+        if (!json_object_has_member (obj, name) && g_strcmp0 (name, "seq") != 0)
           json_object_set_member (obj, name, json_node_copy (value));
     }
-  e->json = json_to_string (root, FALSE);
+  {
+    MmQueueEvent *ev = g_new0 (MmQueueEvent, 1);
+
+    ev->ref = 1;
+    ev->json = json_to_string (root, FALSE);
+    return ev;
+  }
+}
+
+void
+mm_queue_event_unref (MmQueueEvent *e)
+{
+  if (e == NULL || --e->ref > 0)
+    return;
+  g_free (e->json);
+  g_free (e);
+}
+
+guint64
+mm_queue_push_event (MmQueue *q, MmQueueEvent *ev)
+{
+  Event *e = g_new0 (Event, 1);
+
+  e->seq = ++q->last_seq;
+  ev->ref++;
+  e->body = ev;
   g_queue_push_tail (&q->events, e);
   while (g_queue_get_length (&q->events) > q->backlog)
     event_free (g_queue_pop_head (&q->events));
   return e->seq;
+}
+
+guint64
+mm_queue_push (MmQueue *q, const char *type, JsonObject *fields, gint64 at_ms)
+{
+  g_autoptr (MmQueueEvent) ev = mm_queue_event_new (type, fields, at_ms);
+
+  return mm_queue_push_event (q, ev);
 }
 
 MmQueueResult
@@ -104,7 +139,8 @@ mm_queue_collect (MmQueue *q, guint64 since, guint max, GString *out, guint64 *l
 
       if (appended > 0)
         g_string_append_c (out, ',');
-      g_string_append (out, e->json);
+      /* The body is an object of at least "type" and "at": seq goes first. */
+      g_string_append_printf (out, "{\"seq\":%" G_GUINT64_FORMAT ",%s", e->seq, e->body->json + 1);
       *last_seq = e->seq;
     }
   return MM_QUEUE_EVENTS;

@@ -27,6 +27,18 @@ void mm_queue_free (MmQueue *q);
  * @fields: (transfer none) (nullable).  Returns the new sequence number. */
 guint64 mm_queue_push (MmQueue *q, const char *type, JsonObject *fields, gint64 at_ms);
 
+/* An event as queues hold it, without its sequence number: written once
+ * and shared by every queue it is pushed to (a broadcast to a thousand
+ * participants keeps one copy, not a thousand).
+ * Returns: (transfer full) */
+typedef struct _MmQueueEvent MmQueueEvent;
+MmQueueEvent *mm_queue_event_new (const char *type, JsonObject *fields, gint64 at_ms);
+void mm_queue_event_unref (MmQueueEvent *e);
+/* Append @e (a reference is taken).  Returns the new sequence number. */
+guint64 mm_queue_push_event (MmQueue *q, MmQueueEvent *e);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MmQueueEvent, mm_queue_event_unref)
+
 /* Append to @out the JSON of up to @max events after @since, separated by
  * commas (no brackets).  *@last_seq gets the sequence of the last event
  * appended, or the queue's last sequence when none were. */

@@ -266,12 +266,18 @@ push_to (MmParticipant *p, const char *type, JsonObject *fields)
   wake_waiters (p);
 }
 
+/* One copy of the event for everyone (queue.h). */
 static void
 broadcast (MmRoom *room, MmParticipant *except, const char *type, JsonObject *fields)
 {
+  g_autoptr (MmQueueEvent) ev = mm_queue_event_new (type, fields, mm_wall_ms ());
+
   for (GList *l = room->members.head; l != NULL; l = l->next)
     if (l->data != except)
-      push_to (l->data, type, fields);
+      {
+        mm_queue_push_event (((MmParticipant *) l->data)->queue, ev);
+        wake_waiters (l->data);
+      }
 }
 
 void
