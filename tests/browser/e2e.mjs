@@ -203,8 +203,25 @@ try {
     await guest.setViewportSize({ width: 360, height: 740 });
     await shot(guest, 'pre-join-phone');
     await guest.setViewportSize({ width: 1280, height: 720 });
+    // Once (an intermittent failure): the guest stayed on this page with
+    // "Join now" clicked.  Say then whether the form was submitted at all.
+    await guest.evaluate(() => {
+      window.__joinSubmits = 0;
+      document.addEventListener('submit', () => { window.__joinSubmits++; }, true);
+    });
     await tid(guest, 'join-now').click();
-    await guest.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: T(20000) });
+    try {
+      await guest.locator('[data-testid=meeting][data-status=connected]').waitFor({ timeout: T(20000) });
+    } catch (e) {
+      const why = await guest.evaluate(() => ({
+        submits: window.__joinSubmits,
+        joinButton: !!document.querySelector('[data-testid=join-now]'),
+        joinDisabled: !!document.querySelector('[data-testid=join-now][disabled]'),
+        status: (document.querySelector('[data-testid=meeting]') || {}).dataset?.status || null,
+        path: location.pathname,
+      })).catch(() => null);
+      throw new Error(`${e.message}; guest page: ${JSON.stringify(why)}`);
+    }
     // The host sees them arrive.
     await openPanel(host, 'people');
     await host.locator('[data-testid=participant][data-name="Grace Guest"]').waitFor({ timeout: T(10000) });
