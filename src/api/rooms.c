@@ -258,7 +258,7 @@ join_main (MmApp *app, gpointer data)
   json_object_set_object_member (o, "signalling", g_steal_pointer (&sig));
   json_object_set_object_member (o, "media", media_info (app, j->participant_id));
   node = json_node_new (JSON_NODE_OBJECT);
-  json_node_set_object (node, g_steal_pointer (&o));
+  json_node_take_object (node, g_steal_pointer (&o));
   mm_request_finish_json (j->req, 201, node);
 }
 

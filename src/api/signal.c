@@ -113,7 +113,7 @@ chat_deliver (MmApp *app, gpointer data)
   mm_rooms_broadcast (app->rooms, ch->code, "chat", fields);
   json_object_set_member (o, "message", g_steal_pointer (&ch->message));
   node = json_node_new (JSON_NODE_OBJECT);
-  json_node_set_object (node, g_steal_pointer (&o));
+  json_node_take_object (node, g_steal_pointer (&o));
   mm_request_finish_json (ch->req, 201, node);
 }
 
@@ -316,7 +316,7 @@ mm_api_messages (MmApp *app, MmRequest *req)
                                 has_video ? &video : NULL, has_presenting ? &presenting : NULL);
       json_object_set_member (o, "participant", mm_participant_to_json (p));
       node = json_node_new (JSON_NODE_OBJECT);
-      json_node_set_object (node, g_steal_pointer (&o));
+      json_node_take_object (node, g_steal_pointer (&o));
       mm_request_finish_json (req, 200, node);
       return;
     }
