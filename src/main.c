@@ -10,6 +10,7 @@
 #include "http/server.h"
 #include "media/media.h"
 #include "transport/srtp.h"
+#include <string.h>
 #include "transport/transport.h"
 #include "store/db.h"
 #include "store/meetings.h"
@@ -192,13 +193,17 @@ close_meetings (MmApp *app)
   mm_db_release (c);
 }
 
-/* The one UDP port of every room's media: bound to [media] address (or
- * the HTTP listen address), announcing [media] public-ip, or else the
- * addresses of [media] ice-addresses, or else the bound one's. */
+/* The one UDP port of every room's media: bound to [media] address, or
+ * to every address (IPv6 as well when [server] listen is an IPv6 one):
+ * even with the HTTP server on loopback behind a proxy, clients reach the
+ * media port from the network.  Candidates announce [media] public-ip, or
+ * else [media] ice-addresses, or else the bound address (for a wildcard,
+ * every interface's and loopback). */
 static MmTransport *
 start_transport (const MmOptions *o, GError **error)
 {
-  const char *bind = *o->media_address != '\0' ? o->media_address : o->listen;
+  const char *bind = *o->media_address != '\0' ? o->media_address
+                     : strchr (o->listen, ':') != NULL ? "::" : "0.0.0.0";
   g_auto (GStrv) listed = g_strsplit (*o->public_ip != '\0' ? o->public_ip : o->ice_addresses,
                                       ",", -1);
   g_autoptr (GPtrArray) announce = g_ptr_array_new ();

@@ -583,12 +583,13 @@ candidates_port (GStrv candidates)
   return port;
 }
 
-/* 5. With ice-addresses empty and the server listening on 127.0.0.1, the
- * answer's one candidate is 127.0.0.1 (the media socket is bound to the
- * listen address and announces it), and a client on this machine that
- * gathers on 127.0.0.1 only connects.  (webrtcbin gathered on every
- * interface and libnice left loopback out when another existed; the
- * transport has one socket and announces what it is bound to.) */
+/* 5. With [media] address and ice-addresses empty and the HTTP server on
+ * 127.0.0.1, the media socket is bound to every address (clients reach it
+ * from the network even when HTTP is behind a proxy): the answer announces
+ * loopback among the interfaces' addresses, all on one port, and a client
+ * on this machine that gathers on 127.0.0.1 only connects.  (A browser on
+ * the same machine checks from its LAN address: that works too, replies
+ * leave from the address checked.) */
 static void
 test_loopback_default (void)
 {
@@ -607,8 +608,18 @@ test_loopback_default (void)
   client_join (&c, code, "watcher");
   answer = answered (&c, sdp);
   candidates = answer_candidates (answer);
-  g_assert_cmpuint (g_strv_length (candidates), ==, 1);
-  g_assert_true (candidates_all (candidates, "127.0.0.1"));
+  g_assert_cmpuint (g_strv_length (candidates), >=, 1);
+  {
+    gboolean loopback = FALSE;
+
+    for (guint i = 0; candidates[i] != NULL; i++)
+      {
+        g_auto (GStrv) f = g_strsplit (candidates[i], " ", -1);
+
+        loopback = loopback || (g_strv_length (f) > 5 && g_str_equal (f[4], "127.0.0.1"));
+      }
+    g_assert_true (loopback);
+  }
   red = mm_bot_start (&h, code, args);
   g_assert_nonnull (mm_bot_wait (red, sees, &own, 60));
   mm_bot_free (red);

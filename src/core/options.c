@@ -159,7 +159,7 @@ static const Setting settings[] = {
   STR ("media", "ice-addresses", ice_addresses,
        "Comma-separated addresses our ICE candidates announce (those of the bound address)"),
   STR ("media", "address", media_address,
-       "Address the media UDP port is bound to (the [server] listen address)"),
+       "Address the media UDP port is bound to (every address)"),
   NUM ("media", "port", KIND_INT, media_port, 0, 65535,
        "The one UDP port of every participant's media: ICE, DTLS and SRTP (10000; 0: any)"),
   STR ("media", "public-ip", public_ip,

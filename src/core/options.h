@@ -39,7 +39,7 @@ typedef struct {
   gint jitter_latency;      /* ms buffered in receive jitterbuffers */
   gint keyframe_interval;   /* ms: forced keyframes at most this often */
   char *ice_addresses;      /* comma-separated local addresses for ICE, "" = all */
-  char *media_address;      /* the media port's bind address, "" = [server] listen */
+  char *media_address;      /* the media port's bind address, "" = every address */
   gint media_port;          /* the one UDP port of all media, 0 = any */
   char *stun_server;        /* stun://host:port or "" */
   char *public_ip;          /* address announced instead of the local one, or "" */
