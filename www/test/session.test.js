@@ -208,6 +208,21 @@ describe('MeetingSession', () => {
     session.end('left');
   });
 
+  it('keeps its microphone on when the echo of its own earlier mute comes late', async () => {
+    const srv = fakeServer();
+    const { session, audio } = start(srv);
+    await session.start();
+    await session.setMuted('audio', true);
+    await session.setMuted('audio', false);
+    expect(audio.enabled).toBe(true);
+    // The server's answer to the first change arrives after the second.
+    srv.push({ type: 'participant-state', participant: { id: 'p1', audio_muted: true, muted_by_host: false } });
+    srv.push({ type: 'participant-state', participant: { id: 'p1', audio_muted: false, muted_by_host: false } });
+    await until(() => session.self && session.self.audio_muted === false);
+    expect(audio.enabled).toBe(true);
+    session.end('left');
+  });
+
   it('retries a failing long poll with the same cursor, and says so meanwhile', async () => {
     const srv = fakeServer();
     const { session } = start(srv);

@@ -227,7 +227,8 @@ export class MeetingSession {
   applySelfState (p) {
     this.self = p;
     // The host muted us: the local track goes quiet too.
-    if (p.audio_muted && this.audioTrack && this.audioTrack.enabled) {
+    // (Not the echo of our own mute, which may come after an unmute.)
+    if (p.audio_muted && p.muted_by_host && this.audioTrack && this.audioTrack.enabled) {
       this.audioTrack.enabled = false;
     }
     const could = this.canPublish;

@@ -139,7 +139,9 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
       session.on('remote', setRemote);
       session.on('local', (s) => setLocal(new MediaStream(s.getTracks())));
       session.on('presenting', setPresenting);
-      session.on('self', (p) => { if (p.audio_muted) setMicOn(false); });
+      // Only the host's mute turns the mic off here: the echo of our own
+      // mute may arrive after we turned it on again (Ctrl+D twice).
+      session.on('self', (p) => { if (p.audio_muted && p.muted_by_host) setMicOn(false); });
       session.on('error', (text) => setFlash(text));
       session.on('ended', (e) => {
         if (cancelled) return;   // unmounting: the page has moved on already
