@@ -367,14 +367,7 @@ mm_media_remove (MmMedia *m, const char *pid)
     mm_branch_quiet (p->mix_inputs->pdata[i]);
   /* Its connection first: nothing is sent to it or taken from it any
    * more, and its inputs stop, so that the branches out of them can go. */
-  if (p->video_sub)
-    mm_stream_remove (m->video_stream, p->ep);
-  if (p->audio_stream != NULL)
-    mm_stream_remove (p->audio_stream, p->ep);
-  p->video_sub = FALSE;
-  p->audio_stream = NULL;
-  mm_endpoint_close (p->ep);
-  mm_input_stop_all (p);
+  mm_peer_stop_connection (p);
   mm_peer_ref (p);
   p->pending_detach = 1;   /* released below, after scheduling the rest */
   for (guint i = 0; i < p->mix_inputs->len; i++)
