@@ -1082,6 +1082,138 @@ test_move (Fx *f, gconstpointer data)
   mm_stream_free (b);
 }
 
+/* VP8 packets (RFC 7741): @n of them from @seq, the one at @key (or
+ * none, -1) the start of a key frame, the others delta frames' starts. */
+static void
+send_vp8 (MmStream *s, guint16 seq, guint32 ts, guint n, gint key)
+{
+  guint8 bufs[16][200];
+  MmPacket p[16];
+
+  g_assert_cmpuint (n, <=, 16);
+  for (guint i = 0; i < n; i++)
+    {
+      p[i].data = bufs[i];
+      p[i].len = make_rtp (bufs[i], seq + i, ts + i * 3000, TRUE, 100);
+      bufs[i][12] = 0x10;                        /* S, partition 0 */
+      bufs[i][13] = (gint) i == key ? 0x00 : 0x01;   /* P: 0 for a key frame */
+    }
+  mm_stream_send (s, p, n);
+}
+
+/* Pop @n packets for client @i: their sequence numbers, which must follow
+ * @after (the last one seen before, or -1 for any), and whether each is
+ * padding only. */
+static guint16
+pop_seqs (Fx *f, guint i, guint n, gint after, gboolean padding)
+{
+  guint16 last = 0;
+
+  wait_rtp (f, i, n);
+  for (guint k = 0; k < n; k++)
+    {
+      g_autoptr (GBytes) b = mm_test_client_pop_rtp (f->client[i]);
+      gsize len;
+      const guint8 *d = g_bytes_get_data (b, &len);
+      MmRtpHeader h;
+
+      g_assert_true (mm_rtp_parse (d, len, &h));
+      g_assert_cmpuint (h.ssrc, ==, 0x88);
+      if (after >= 0 || k > 0)
+        g_assert_cmpuint (h.seq, ==, (guint16) ((k == 0 ? (guint16) after : last) + 1));
+      g_assert_cmpint ((d[0] & 0x20) != 0, ==, padding);
+      if (padding)
+        g_assert_cmpuint (h.payload_len, ==, 0);
+      last = h.seq;
+    }
+  return last;
+}
+
+/* (8b) Siblings: a receiver switches to another member of the group at
+ * that member's next key frame, with nothing of the old one after it;
+ * to a member that sends nothing at once; padding probes continue its
+ * sequence numbers. */
+static void
+test_switch (Fx *f, gconstpointer data)
+{
+  MmStream *a = mm_stream_new (f->t, 90000, 32, NULL, NULL);
+  MmStream *b = mm_stream_new_sibling (a, 90000, 32, NULL, NULL);
+  MmStream *quiet = mm_stream_new_sibling (a, 90000, 0, NULL, NULL);
+  MmStream *pending = NULL;
+  guint16 last;
+
+  fx_connect (f, 0, MM_DTLS_CLIENT, 0);
+  mm_stream_add (a, f->ep[0], 96, 0x88);
+  send_vp8 (a, 100, 1000, 3, 0);
+  last = pop_seqs (f, 0, 3, -1, FALSE);
+
+  mm_stream_switch (b, f->ep[0], TRUE);
+  g_assert_true (mm_stream_current (b, f->ep[0], &pending) == a);
+  g_assert_true (pending == b);
+  g_assert_cmpuint (mm_stream_n_receivers (b), ==, 1);
+  /* No key frame of b yet: a goes on. */
+  send_vp8 (b, 7000, 50000, 4, -1);
+  send_vp8 (a, 103, 10000, 2, -1);
+  last = pop_seqs (f, 0, 2, last, FALSE);
+  g_assert_cmpuint (mm_test_client_n_rtp (f->client[0]), ==, 0);
+  /* b's key frame, third in its batch: from there on, b. */
+  send_vp8 (b, 7004, 62000, 5, 2);
+  last = pop_seqs (f, 0, 3, last, FALSE);
+  g_assert_true (mm_stream_current (a, f->ep[0], &pending) == b);
+  g_assert_null (pending);
+  send_vp8 (a, 105, 16000, 2, 0);
+  g_usleep (50 * 1000);
+  g_assert_cmpuint (mm_test_client_n_rtp (f->client[0]), ==, 0);
+
+  /* To a member that sends nothing: at once; probes still reach it. */
+  mm_stream_switch (quiet, f->ep[0], FALSE);
+  g_assert_true (mm_stream_current (a, f->ep[0], NULL) == quiet);
+  send_vp8 (b, 7009, 77000, 2, 0);
+  mm_stream_probe (a, f->ep[0], 700);
+  last = pop_seqs (f, 0, 3, last, TRUE);
+  /* And back, at a key frame: the sequence goes on after the probe. */
+  mm_stream_switch (b, f->ep[0], TRUE);
+  send_vp8 (b, 7011, 83000, 2, 1);
+  pop_seqs (f, 0, 1, last, FALSE);
+  mm_stream_remove (a, f->ep[0]);   /* found in whichever member holds it */
+  g_assert_cmpuint (mm_stream_n_receivers (b), ==, 0);
+  mm_stream_free (quiet);
+  mm_stream_free (b);
+  mm_stream_free (a);
+}
+
+static void
+test_vp8_keyframe (void)
+{
+  guint8 buf[64];
+  gsize n = make_rtp (buf, 1, 1, FALSE, 20);
+
+  buf[12] = 0x10;
+  buf[13] = 0x00;
+  g_assert_true (mm_rtp_vp8_keyframe_start (buf, n));
+  buf[13] = 0x01;                      /* inter frame */
+  g_assert_false (mm_rtp_vp8_keyframe_start (buf, n));
+  buf[12] = 0x00;                      /* not the start */
+  buf[13] = 0x00;
+  g_assert_false (mm_rtp_vp8_keyframe_start (buf, n));
+  buf[12] = 0x11;                      /* partition 1 */
+  g_assert_false (mm_rtp_vp8_keyframe_start (buf, n));
+  /* X with a 15-bit picture id, TL0PICIDX and TID: the header after them. */
+  buf[12] = 0x90;
+  buf[13] = 0xE0;
+  buf[14] = 0x80;
+  buf[15] = 0x01;
+  buf[16] = 0x05;
+  buf[17] = 0x20;
+  buf[18] = 0x00;
+  g_assert_true (mm_rtp_vp8_keyframe_start (buf, n));
+  buf[18] = 0x01;
+  g_assert_false (mm_rtp_vp8_keyframe_start (buf, n));
+  /* Cut short: no answer from beyond the end. */
+  g_assert_false (mm_rtp_vp8_keyframe_start (buf, 18));
+  g_assert_false (mm_rtp_vp8_keyframe_start (buf, 13));
+}
+
 /* (9) Two receivers of one stream, each under its own SSRC. */
 static void
 test_two_receivers (Fx *f, gconstpointer data)
@@ -1357,6 +1489,7 @@ main (int argc, char **argv)
   STUN_TEST ("/transport/stun/noise", test_stun_noise);
 #undef STUN_TEST
   g_test_add_func ("/transport/rewrite", test_rewrite);
+  g_test_add_func ("/transport/vp8-keyframe", test_vp8_keyframe);
   g_test_add_func ("/transport/candidates", test_candidates);
 #define FX_TEST(path, func, consent) \
   g_test_add (path, Fx, GUINT_TO_POINTER (consent), fx_setup, func, fx_teardown)
@@ -1369,6 +1502,7 @@ main (int argc, char **argv)
   FX_TEST ("/transport/consent-kept", test_consent_kept, 2);
   FX_TEST ("/transport/bad-input", test_bad_input, 30);
   FX_TEST ("/transport/move", test_move, 30);
+  FX_TEST ("/transport/switch", test_switch, 30);
   FX_TEST ("/transport/two-receivers", test_two_receivers, 30);
   FX_TEST ("/transport/close", test_close, 30);
   FX_TEST ("/transport/restart", test_restart, 30);

@@ -152,6 +152,7 @@ typedef struct {
   char *display_name;
   const char *role;
   gboolean waiting;           /* into the lobby */
+  MmQuality quality;
   gint64 user_id;
   char *secret;
   char *secret_hash;
@@ -209,6 +210,7 @@ join_main (MmApp *app, gpointer data)
     .user_id = j->user_id,
     .secret_hash = j->secret_hash,
     .waiting = j->waiting,
+    .quality = j->quality,
   };
   g_autoptr (JsonObject) o = json_object_new ();
   g_autoptr (JsonObject) sig = json_object_new ();
@@ -232,6 +234,8 @@ join_main (MmApp *app, gpointer data)
                                     mm_rooms_is_locked (app->rooms, j->room.code));
     json_object_set_boolean_member (json_node_get_object (room), "recording",
                                     mm_rooms_is_recording (app->rooms, j->room.code));
+    json_object_set_string_member (json_node_get_object (room), "viewer_cap",
+                                   mm_rooms_viewer_cap (app->rooms, j->room.code));
     json_object_set_member (o, "room", room);
   }
   /* Someone waiting in the lobby learns who is there, and the chat, once
@@ -246,6 +250,8 @@ join_main (MmApp *app, gpointer data)
     {
       json_object_set_member (o, "participants", mm_participant_room_members (p));
       json_object_set_member (o, "chat", g_steal_pointer (&j->chat));
+      /* A host sees what each receiver gets ("receiver" events after). */
+      json_object_set_member (o, "receivers", mm_participant_receivers (p));
     }
   json_object_set_int_member (o, "last_seq", (gint64) mm_participant_last_seq (p));
   for (guint i = 0; i < G_N_ELEMENTS (endpoints); i++)
@@ -280,9 +286,21 @@ mm_api_room_join (MmApp *app, MmRequest *req)
 
       if (body == NULL)
         goto fail;
+      const char *quality;
+
       display_name = mm_json_get_string (body, "display_name", FALSE, 1, MM_MAX_DISPLAY_NAME, &error);
       if (error != NULL)
         goto fail;
+      quality = mm_json_get_string (body, "quality", FALSE, 1, 32, &error);
+      if (error != NULL)
+        goto fail;
+      if (quality != NULL && !mm_quality_from_name (quality, &j->quality))
+        {
+          g_set_error_literal (&error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                               "quality must be \"auto\", \"high\", \"data-saver\" or "
+                               "\"audio-only\"");
+          goto fail;
+        }
     }
   c = mm_api_db (app, req);
   if (c == NULL)

@@ -358,6 +358,33 @@ mm_api_messages (MmApp *app, MmRequest *req)
         mm_request_finish_json_text (req, 200, g_strdup ("{\"status\":\"muted\"}"));
       return;
     }
+  if (g_str_equal (type, "quality"))
+    {
+      const char *quality = mm_json_get_string (body, "quality", TRUE, 1, 32, &error);
+      g_autoptr (JsonObject) o = json_object_new ();
+      JsonNode *node;
+
+      if (quality == NULL || !mm_participant_set_quality (p, quality, &error))
+        {
+          mm_request_finish_error (req, error);
+          return;
+        }
+      json_object_set_member (o, "participant", mm_participant_to_json (p));
+      node = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (node, g_steal_pointer (&o));
+      mm_request_finish_json (req, 200, node);
+      return;
+    }
+  if (g_str_equal (type, "quality-cap"))
+    {
+      const char *tier = mm_json_get_string (body, "tier", TRUE, 1, 32, &error);
+
+      if (tier == NULL || !mm_participant_set_viewer_cap (p, tier, &error))
+        mm_request_finish_error (req, error);
+      else
+        mm_request_finish_json_text (req, 200, g_strdup ("{\"status\":\"ok\"}"));
+      return;
+    }
   if (g_str_equal (type, "layout"))
     {
       const char *layout = mm_json_get_string (body, "layout", TRUE, 1, 16, &error);
@@ -459,8 +486,8 @@ mm_api_messages (MmApp *app, MmRequest *req)
     }
   mm_request_finish_errorf (req, MM_ERROR_INVALID_INPUT,
                             "unknown message type \"%s\" (expected chat, state, offer, ice, "
-                            "mute, layout, admit, deny, remove, presenter, record, hls, rtmp "
-                            "or lock)", type);
+                            "quality, mute, layout, quality-cap, admit, deny, remove, presenter, "
+                            "record, hls, rtmp or lock)", type);
 }
 
 void

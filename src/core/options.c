@@ -46,7 +46,15 @@ mm_options_new_default (void)
   o->video_width = 1280;
   o->video_height = 720;
   o->video_framerate = 30;
-  o->video_bitrate = 1500;
+  o->video_bitrate = 1200;
+  o->medium_height = 360;
+  o->medium_framerate = 30;
+  o->medium_bitrate = 450;
+  o->low_height = 180;
+  o->low_framerate = 15;
+  o->low_bitrate = 150;
+  o->tier_idle_stop = 5;
+  o->tier_up_after = 10;
   o->audio_bitrate = 32;
   o->jitter_latency = 40;
   o->keyframe_interval = 500;
@@ -150,7 +158,7 @@ static const Setting settings[] = {
   NUM ("media", "video-framerate", KIND_INT, video_framerate, 1, 60,
        "Frames per second of the composite (30)"),
   NUM ("media", "video-bitrate", KIND_INT, video_bitrate, 50, 20000,
-       "kbit/s of the composite's VP8 (1500)"),
+       "kbit/s of the composite's VP8: the high tier (1200)"),
   NUM ("media", "audio-bitrate", KIND_INT, audio_bitrate, 6, 256, "kbit/s of each Opus mix (32)"),
   NUM ("media", "jitter-latency", KIND_INT, jitter_latency, 0, 2000,
        "Milliseconds buffered by the receive jitter buffers (40)"),
@@ -174,6 +182,22 @@ static const Setting settings[] = {
        "time-limited client credentials"),
   NUM ("media", "turn-ttl", KIND_INT, turn_ttl, 60, 7 * 24 * 3600,
        "Seconds a client's TURN credentials stay valid (86400)"),
+  NUM ("tiers", "medium-height", KIND_INT, medium_height, 0, 2160,
+       "Height of the medium tier, the composite scaled down (360; 0: no medium tier)"),
+  NUM ("tiers", "medium-framerate", KIND_INT, medium_framerate, 1, 60,
+       "Frames per second of the medium tier (30)"),
+  NUM ("tiers", "medium-bitrate", KIND_INT, medium_bitrate, 20, 20000,
+       "kbit/s of the medium tier's VP8 (450)"),
+  NUM ("tiers", "low-height", KIND_INT, low_height, 0, 2160,
+       "Height of the low tier (180; 0: no low tier)"),
+  NUM ("tiers", "low-framerate", KIND_INT, low_framerate, 1, 60,
+       "Frames per second of the low tier (15)"),
+  NUM ("tiers", "low-bitrate", KIND_INT, low_bitrate, 20, 20000,
+       "kbit/s of the low tier's VP8 (150)"),
+  NUM ("tiers", "idle-stop", KIND_INT, tier_idle_stop, 0, 3600,
+       "Seconds a tier's encoder keeps running after its last receiver left (5)"),
+  NUM ("tiers", "up-after", KIND_INT, tier_up_after, 1, 3600,
+       "Seconds a receiver's link must look good before it moves up a tier (10)"),
   NUM ("egress", "egress-bitrate", KIND_INT, egress_bitrate, 100, 50000,
        "kbit/s of the H.264 that HLS and RTMP egress encode (2500)"),
   STR ("egress", "rtmp-url", rtmp_url, "Where an RTMP push goes when the host gives no URL"),
@@ -360,6 +384,16 @@ mm_options_validate (const MmOptions *o, GError **error)
       g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
                    "presence-timeout (%d s) must be longer than long-poll-timeout (%d s)",
                    o->presence_timeout, o->long_poll_timeout);
+      return FALSE;
+    }
+  if ((o->medium_height != 0 && o->medium_height >= o->video_height)
+      || (o->low_height != 0 && o->low_height >= (o->medium_height != 0 ? o->medium_height
+                                                                         : o->video_height)))
+    {
+      g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                   "the tiers must get smaller: video-height %d > medium-height %d > "
+                   "low-height %d (0 leaves a tier out)",
+                   o->video_height, o->medium_height, o->low_height);
       return FALSE;
     }
   if (!g_strv_contains (levels, o->log_level))

@@ -47,6 +47,16 @@ typedef struct {
   char *turn_secret;        /* coturn static-auth-secret, or "" */
   gint turn_ttl;            /* seconds a client's TURN credentials are valid */
   gint egress_bitrate;      /* kbit/s of the H.264 of HLS and RTMP */
+
+  /* [tiers]: the composite scaled down for receivers on weak links */
+  gint medium_height;       /* 0: none */
+  gint medium_framerate;
+  gint medium_bitrate;      /* kbit/s */
+  gint low_height;          /* 0: none */
+  gint low_framerate;
+  gint low_bitrate;         /* kbit/s */
+  gint tier_idle_stop;      /* seconds an unwatched tier's encoder keeps running */
+  gint tier_up_after;       /* seconds of a good link before moving up */
   char *rtmp_url;           /* where an RTMP push goes by default, or "" */
 
   /* [metrics] */

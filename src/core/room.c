@@ -43,6 +43,7 @@ struct _MmRoom {
   MmMedia *media;             /* the pipeline, once someone sends an offer */
   MmMediaStats *stats;        /* its figures for /metrics, with it */
   MmLayoutKind layout;        /* the host's choice, kept for the pipeline */
+  MmTier viewer_cap;          /* the best tier a lecture's viewers get */
 };
 
 typedef struct {
@@ -75,6 +76,7 @@ struct _MmParticipant {
   gboolean video_muted;
   gboolean has_media;         /* made an offer (for /metrics) */
   gboolean sends_media;       /* and its latest offer sends */
+  MmQuality quality;          /* what it chose to receive */
 };
 
 const char *
@@ -248,6 +250,7 @@ mm_participant_to_json (MmParticipant *p)
   json_object_set_boolean_member (o, "audio_muted", p->audio_muted);
   json_object_set_boolean_member (o, "video_muted", p->video_muted);
   json_object_set_boolean_member (o, "muted_by_host", p->muted_by_host);
+  json_object_set_string_member (o, "quality", mm_quality_name (p->quality));
   json_object_set_string_member (o, "joined_at", joined);
   json_node_set_object (node, o);
   return node;
@@ -625,6 +628,7 @@ mm_rooms_join (MmRooms *rooms, const MmJoinInfo *info)
   p->id = g_strdup (info->participant_id);
   p->display_name = g_strdup (info->display_name);
   p->role = g_strdup (info->role);
+  p->quality = info->quality;
   p->user_id = info->user_id;
   p->meeting_id = info->meeting_id;
   p->secret_hash = g_strdup (info->secret_hash);
@@ -795,6 +799,89 @@ media_broadcast (gpointer data, const char *type, JsonObject *fields)
   broadcast (data, NULL, type, fields);
 }
 
+static void
+media_to_hosts (gpointer data, const char *type, JsonObject *fields)
+{
+  to_hosts (data, type, fields);
+}
+
+/* The best tier @p may receive: a lecture's viewers get the host's cap. */
+static MmTier
+tier_cap (MmParticipant *p)
+{
+  return can_publish (p) ? MM_TIER_HIGH : p->room->viewer_cap;
+}
+
+/* Tell the media what @p receives (before each offer, and on changes). */
+static void
+apply_quality (MmParticipant *p)
+{
+  if (p->room->media != NULL)
+    mm_media_set_quality (p->room->media, p->id, p->quality, tier_cap (p));
+}
+
+gboolean
+mm_participant_set_quality (MmParticipant *p, const char *name, GError **error)
+{
+  MmQuality q;
+
+  if (!mm_quality_from_name (name, &q))
+    {
+      g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                           "quality must be \"auto\", \"high\", \"data-saver\" or \"audio-only\"");
+      return FALSE;
+    }
+  p->quality = q;
+  apply_quality (p);
+  return TRUE;
+}
+
+gboolean
+mm_participant_set_viewer_cap (MmParticipant *host, const char *name, GError **error)
+{
+  MmRoom *room = host->room;
+  g_autoptr (JsonObject) fields = json_object_new ();
+  MmTier t;
+
+  if (!mm_participant_is_host (host))
+    {
+      g_set_error_literal (error, MM_ERROR, MM_ERROR_FORBIDDEN,
+                           "only the host caps what viewers receive");
+      return FALSE;
+    }
+  if (!mm_tier_from_name (name, &t))
+    {
+      g_set_error_literal (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                           "tier must be \"high\", \"medium\", \"low\" or \"audio-only\"");
+      return FALSE;
+    }
+  room->viewer_cap = t;
+  for (GList *l = room->members.head; l != NULL; l = l->next)
+    apply_quality (l->data);
+  json_object_set_string_member (fields, "viewer_cap", mm_tier_name (t));
+  broadcast (room, NULL, "room", fields);
+  return TRUE;
+}
+
+const char *
+mm_rooms_viewer_cap (MmRooms *rooms, const char *code)
+{
+  MmRoom *room = g_hash_table_lookup (rooms->by_code, code);
+
+  return mm_tier_name (room != NULL ? room->viewer_cap : MM_TIER_HIGH);
+}
+
+JsonNode *
+mm_participant_receivers (MmParticipant *p)
+{
+  JsonNode *node = json_node_new (JSON_NODE_ARRAY);
+
+  json_node_take_array (node, p->room->media != NULL && mm_participant_is_host (p)
+                                ? mm_media_receivers (p->room->media)
+                                : json_array_new ());
+  return node;
+}
+
 gboolean
 mm_participant_offer (MmParticipant *p, const char *sdp, GError **error)
 {
@@ -813,7 +900,7 @@ mm_participant_offer (MmParticipant *p, const char *sdp, GError **error)
 
   if (room->media == NULL)
     {
-      MmMediaSink sink = { media_send, media_broadcast, room };
+      MmMediaSink sink = { media_send, media_broadcast, room, media_to_hosts };
 
       if (!mm_media_check_offer (sdp, NULL, error))
         return FALSE;
@@ -826,6 +913,7 @@ mm_participant_offer (MmParticipant *p, const char *sdp, GError **error)
     }
   /* From someone already connected, a new offer renegotiates the same
    * connection or replaces it with a new one (mm_media_offer). */
+  apply_quality (p);
   if (!mm_media_offer (room->media, p->id, p->display_name, sdp, error))
     return FALSE;
   p->has_media = TRUE;
@@ -880,6 +968,7 @@ mm_participant_set_presenter (MmParticipant *host, const char *target_id, gboole
   t->presenter = presenter;
   if (host->room->media != NULL)
     mm_media_set_may_publish (host->room->media, t->id, presenter);
+  apply_quality (t);
   /* The target's client starts (or stops) sending when it sees this. */
   json_object_set_member (fields, "participant", mm_participant_to_json (t));
   broadcast (host->room, NULL, "participant-state", fields);

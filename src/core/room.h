@@ -15,6 +15,7 @@
 #include "http/request.h"
 #include "media/egress.h"
 #include "media/stats.h"
+#include "media/tiers.h"
 
 G_BEGIN_DECLS
 
@@ -69,6 +70,7 @@ typedef struct {
   gint64 user_id;             /* 0 for a guest */
   const char *secret_hash;
   gboolean waiting;           /* into the lobby, until the host admits them */
+  MmQuality quality;          /* what it receives (media/tiers.h) */
 } MmJoinInfo;
 
 /* Add a participant (creating the room if needed) and tell the others; or,
@@ -119,6 +121,17 @@ gboolean mm_participant_is_host (MmParticipant *p);
 /* @host mutes @target_id's audio in every mix (it may unmute itself). */
 gboolean mm_participant_host_mute (MmParticipant *host, const char *target_id, GError **error);
 gboolean mm_participant_set_layout (MmParticipant *p, const char *name, GError **error);
+/* What @p receives of the composite: "auto", "high", "data-saver" or
+ * "audio-only" (media/tiers.h); an unknown name is MM_ERROR_INVALID_INPUT. */
+gboolean mm_participant_set_quality (MmParticipant *p, const char *name, GError **error);
+/* Host only: the best tier ("high", "medium", "low", "audio-only") a
+ * lecture's viewers receive; told to everyone in a "room" event. */
+gboolean mm_participant_set_viewer_cap (MmParticipant *host, const char *name, GError **error);
+/* The room's viewer cap by name ("high" when none or no such room). */
+const char *mm_rooms_viewer_cap (MmRooms *rooms, const char *code);
+/* For a host, what each receiver gets now (tier, estimate, loss); for
+ * anyone else an empty array.  Returns: (transfer full) */
+JsonNode *mm_participant_receivers (MmParticipant *p);
 
 const char *mm_participant_id (MmParticipant *p);
 const char *mm_participant_display_name (MmParticipant *p);

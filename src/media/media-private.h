@@ -20,6 +20,7 @@
 
 #include "media/media.h"
 #include "media/probe.h"
+#include "media/tiers.h"
 #include "media/recorder.h"
 #include "transport/sdp.h"
 #include "transport/transport.h"
@@ -124,7 +125,41 @@ struct _Peer {
   gboolean blocked;           /* may not publish now (a lecture's viewer) */
   gdouble level_db;           /* smoothed */
   guint pending_detach;       /* branches still detaching before teardown */
+
+  /* What it receives of the composite (tiers.c). */
+  MmQuality quality;          /* its choice */
+  MmTier cap;                 /* the best the host allows it */
+  MmTier tier;                /* the tier it receives, as last seen */
+  MmTier want;                /* the tier it was last asked to go to */
+  gboolean told;              /* "tier" was sent since it connected */
+  MmTier told_tier;           /* and which */
+  gint64 tier_since_us;       /* when it reached @tier or was asked to move */
+  gint64 bad_since_us;        /* since when its link is too weak for @tier, or 0 */
+  gint64 next_up_us;          /* no move up before this */
+  guint up_backoff_s;         /* doubles when a move up fails soon */
+  gint64 last_up_us;
+  gint64 last_probe_us;
+  MmEndpointLink link;        /* the latest reading */
+  /* Its uplink (tiers.c): asked to send less while it loses. */
+  gint64 uplink_bad_since_us;
+  gint64 uplink_good_since_us;
+  guint uplink_step;          /* 0: no limit; 1, 2: lower and lower */
 };
+
+/* One tier of the composite: its encoder and stream (tiers.c). */
+typedef struct {
+  gboolean exists;
+  gint width, height, framerate, bitrate_kbps;
+  GstElement *bin;            /* medium and low: scaler and encoder, or NULL */
+  GstElement *venc;           /* (owned) NULL for audio only */
+  GstPad *gate;               /* (owned) where frames enter it, or NULL (always on) */
+  GstPad *gate_ghost;
+  gint active;                /* atomic: frames go in */
+  gint64 idle_since_us;       /* no receiver since, or 0 */
+  gint64 last_keyframe_us;    /* streaming threads */
+  MmStream *stream;           /* high: the room's video_stream (not owned here) */
+  MmMedia *m;
+} Tier;
 
 struct _MmMedia {
   gint ref_count;
@@ -156,6 +191,9 @@ struct _MmMedia {
   gpointer recorded_data;
   gboolean auto_presentation; /* a screen share switched to presentation */
   MmLayoutKind layout_before; /* and the layout to go back to after it */
+  Tier tiers[MM_N_TIERS];     /* high, medium, low, audio only */
+  guint tier_timer;
+  GHashTable *prefs;          /* pid → what mm_media_set_quality said (packed) */
 };
 
 /* A participant's work handed to the main loop (mm_app_run_main). */
@@ -178,6 +216,21 @@ void mm_media_unref (MmMedia *m);
 /* Ask the composite's encoder for a keyframe (held to one per
  * keyframe-interval).  Main loop or transport thread. */
 void mm_media_force_keyframe (MmMedia *m);
+
+/* ---- tiers.c: the composite's tiers and who receives which ------------- */
+
+/* Build the medium and low tiers (pipelines/tier.pipeline) from the raw
+ * composite, and the streams of all four, siblings of m->video_stream. */
+gboolean mm_tiers_build (MmMedia *m, GError **error);
+/* Start choosing: a timer on the main loop. */
+void mm_tiers_start (MmMedia *m);
+/* Stop the timer and free the streams but high's (the pipeline has stopped). */
+void mm_tiers_free (MmMedia *m);
+/* @p receives the composite as payload type @pt: on the tier its
+ * choice allows first. */
+void mm_tiers_add_receiver (Peer *p, guint8 pt);
+/* A keyframe of the tier @p receives (it connected). */
+void mm_tiers_keyframe_for (Peer *p);
 
 /* ---- pipeline.c: pipeline files, request pads, latency ----------------- */
 

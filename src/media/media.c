@@ -222,7 +222,7 @@ gboolean
 mm_media_check_pipelines (MmApp *app, GError **error)
 {
   static const char *const names[] = { "video-mix", "audio-mix", "video-in", "audio-in",
-                                        "tile-in", "voice-in", "placeholder" };
+                                        "tile-in", "voice-in", "placeholder", "tier" };
   const char *vars[] = { "WIDTH", "640", "HEIGHT", "360", "FRAMERATE", "30", "BITRATE", "32000",
                          "LATENCY", "40", NULL };
   MmMedia fake = { .app = app };
@@ -348,6 +348,11 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
   gst_pad_add_probe (venc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframes, m, NULL);
   gst_object_unref (venc_src);
   mm_probe_composite (m->compositor, m->venc);
+  if (!mm_tiers_build (m, error))
+    {
+      mm_media_free (m);
+      return NULL;
+    }
 
   bus = gst_pipeline_get_bus (GST_PIPELINE (m->pipeline));
   m->bus_watch = gst_bus_add_watch (bus, on_bus, m);
@@ -358,6 +363,7 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
       mm_media_free (m);
       return NULL;
     }
+  mm_tiers_start (m);
   mm_media_room_log (m, G_LOG_LEVEL_INFO, "media pipeline started (%dx%d at %d fps)",
                      o->video_width, o->video_height, o->video_framerate);
   return m;
@@ -397,6 +403,7 @@ mm_media_unref (MmMedia *m)
   g_clear_object (&m->venc);
   g_clear_object (&m->vtee);
   g_clear_object (&m->pipeline);
+  mm_tiers_free (m);
   g_clear_pointer (&m->video_stream, mm_stream_free);
   g_clear_pointer (&m->audio_stream, mm_stream_free);
   g_free (m->code);
@@ -434,6 +441,9 @@ mm_media_free (MmMedia *m)
   if (m->bus_watch != 0)
     g_source_remove (m->bus_watch);
   m->bus_watch = 0;
+  if (m->tier_timer != 0)
+    g_source_remove (m->tier_timer);
+  m->tier_timer = 0;
   /* Work already handed to the main loop sees the peers gone. */
   g_hash_table_iter_init (&it, m->peers);
   while (g_hash_table_iter_next (&it, NULL, &value))

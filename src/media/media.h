@@ -19,6 +19,7 @@
 #include "core/app.h"
 #include "media/egress.h"
 #include "media/layout.h"
+#include "media/tiers.h"
 
 G_BEGIN_DECLS
 
@@ -30,6 +31,8 @@ typedef struct {
   /* An event for everyone in the room.  @fields: (transfer none) */
   void (*broadcast) (gpointer data, const char *type, JsonObject *fields);
   gpointer data;
+  /* (nullable) An event for the room's hosts.  @fields: (transfer none) */
+  void (*hosts) (gpointer data, const char *type, JsonObject *fields);
 } MmMediaSink;
 
 /* Check that every GStreamer element the media core needs exists; the
@@ -86,6 +89,20 @@ void mm_media_set_presenting (MmMedia *m, const char *pid, gboolean presenting);
 void mm_media_set_video_muted (MmMedia *m, const char *pid, gboolean muted);
 
 gboolean mm_media_set_layout (MmMedia *m, MmLayoutKind kind);
+
+/* What @pid receives of the composite (media/tiers.h): its @quality and
+ * the best tier the host allows it (@cap; MM_TIER_HIGH for no cap).  Say
+ * it before each offer of @pid and whenever it changes: a change moves it
+ * at once where it can.  A "tier" event tells it where it is, a
+ * "receiver" event the hosts. */
+void mm_media_set_quality (MmMedia *m, const char *pid, MmQuality quality, MmTier cap);
+/* Is tier @t being encoded now (someone receives it, or did lately)? */
+gboolean mm_media_tier_active (MmMedia *m, MmTier t);
+/* What each receiver gets: participant_id, display_name, tier, quality,
+ * estimate_kbps, loss_percent.  Returns: (transfer full) */
+JsonArray *mm_media_receivers (MmMedia *m);
+/* Receivers on @t, with those about to switch to it. */
+guint mm_media_tier_receivers (MmMedia *m, MmTier t);
 
 /* Recording: a tap on the encoded composite and the full mix, written to
  * @path as WebM (media/recorder.h).  @done is called on the main loop once

@@ -278,7 +278,7 @@ apply_offer (Peer *p, const MmSdpSession *offer, const Plan *pl, GError **error)
 
   if (video != NULL && video->receives && !p->video_sub)
     {
-      mm_stream_add (m->video_stream, p->ep, video->pt, p->video_ssrc);
+      mm_tiers_add_receiver (p, video->pt);
       p->video_sub = TRUE;
       p->wants_video = TRUE;
     }
@@ -377,7 +377,14 @@ mm_media_offer (MmMedia *m, const char *pid, const char *display_name, const cha
           mm_peer_log (p, G_LOG_LEVEL_INFO, "ICE restart");
           return renegotiate (m, p, offer, error);
         }
-      mm_media_remove (m, pid);
+      {
+        /* A new connection: the choice of what to receive stays. */
+        gpointer pref = g_hash_table_lookup (m->prefs, pid);
+
+        mm_media_remove (m, pid);
+        if (pref != NULL)
+          g_hash_table_insert (m->prefs, g_strdup (pid), pref);
+      }
     }
 
   p = mm_peer_new (m, pid, display_name, offer, error);

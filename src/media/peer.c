@@ -115,7 +115,7 @@ endpoint_changed (MmApp *app, gpointer data)
   mm_peer_log (p, G_LOG_LEVEL_INFO, "connected");
   /* A receiver decodes from a keyframe on. */
   if (p->video_sub)
-    mm_media_force_keyframe (p->m);
+    mm_tiers_keyframe_for (p);
 }
 
 /* Transport thread. */
@@ -355,6 +355,7 @@ mm_media_remove (MmMedia *m, const char *pid)
   Peer *p = g_hash_table_lookup (m->peers, pid);
   gboolean had_tile;
 
+  g_hash_table_remove (m->prefs, pid);
   if (p == NULL || p->removed)
     return;
   p->removed = TRUE;

@@ -594,6 +594,10 @@ on_twcc (MmEndpoint *ep, const MmRtcpItem *it)
   for (guint i = 0; i < it->u.twcc.count && it->u.twcc.received != NULL; i++)
     w->n_received += it->u.twcc.received[i] != 0;
   w->at_us = g_get_monotonic_time ();
+  if (it->u.twcc.received != NULL)
+    mm_bwe_on_feedback (ep->bwe, it->u.twcc.base_seq, it->u.twcc.count,
+                        it->u.twcc.reference_time, it->u.twcc.received, it->u.twcc.delta_us,
+                        w->at_us);
 }
 
 static void
@@ -659,7 +663,7 @@ static gsize
 write_rr (MmEndpoint *ep, guint8 *out, gsize size, gint64 now, guint32 *ssrcs, guint *n_ssrcs)
 {
   MmRtcpReportBlock blocks[MM_MAX_RECV_SOURCES];
-  guint n = 0;
+  guint n = 0, worst = 0;
 
   for (guint i = 0; i < MM_MAX_RECV_SOURCES; i++)
     {
@@ -683,6 +687,7 @@ write_rr (MmEndpoint *ep, guint8 *out, gsize size, gint64 now, guint32 *ssrcs, g
       memset (b, 0, sizeof *b);
       b->ssrc = s->ssrc;
       b->fraction_lost = exp_int == 0 || lost_int <= 0 ? 0 : (guint8) MIN (255, (lost_int << 8) / exp_int);
+      worst = MAX (worst, b->fraction_lost);
       b->cumulative_lost = (gint32) CLAMP (lost, -0x800000, 0x7fffff);
       b->highest_seq = ext_max;
       b->jitter = s->jitter >> 4;
@@ -697,6 +702,7 @@ write_rr (MmEndpoint *ep, guint8 *out, gsize size, gint64 now, guint32 *ssrcs, g
     }
   if (n_ssrcs != NULL)
     *n_ssrcs = n;
+  __atomic_store_n (&ep->stats.uplink_loss_permille, worst * 1000 / 256, __ATOMIC_RELAXED);
   return mm_rtcp_write_rr (out, size, ep->rtcp_ssrc, blocks, n);
 }
 
@@ -849,6 +855,8 @@ mm_endpoint_new (MmTransport *t, const MmEndpointConfig *config, const MmEndpoin
   ep->role = config->role;
   ep->twcc_ext_id = config->twcc_ext_id;
   ep->twcc_seq = 1;
+  if (config->twcc_ext_id != 0)
+    ep->bwe = mm_bwe_new ();
   ep->state = MM_ENDPOINT_CHECKING;
   ep->remote_ufrag = g_strdup (config->remote_ufrag);
   ep->remote_pwd = g_strdup (config->remote_pwd);
@@ -893,6 +901,7 @@ mm_endpoint_unref (MmEndpoint *ep)
     return;
   g_assert (ep->subs->len == 0);
   mm_dtls_free (ep->dtls);
+  mm_bwe_free (ep->bwe);
   mm_srtp_free (ep->srtp_in);
   mm_srtp_free (ep->rtcp_out);
   for (guint i = 0; i < ep->n_addrs; i++)
@@ -1025,6 +1034,39 @@ mm_endpoint_set_max_bitrate (MmEndpoint *ep, guint64 bps)
 }
 
 void
+mm_endpoint_get_link (MmEndpoint *ep, MmEndpointLink *out)
+{
+  MmBweState st;
+  MmEndpointStats s;
+
+  memset (out, 0, sizeof *out);
+  mm_endpoint_get_stats (ep, &s);
+  out->rtt_ms = s.rtt_ms;
+  mm_bwe_get (ep->bwe, g_get_monotonic_time (), &st);
+  if (st.fed)
+    {
+      out->source = MM_LINK_TWCC;
+      out->estimate_bps = st.estimate_bps;
+      out->delivered_bps = st.delivered_bps;
+      out->capacity_bps = st.capacity_bps;
+      out->loss_permille = st.loss_permille;
+      out->queue_ms = st.queue_ms;
+      out->congested = st.congested;
+    }
+  else if (s.remb_bps > 0)
+    {
+      /* A receiver that estimates by itself (REMB, no transport-wide
+       * feedback): its figure, and the loss of its receiver reports. */
+      out->source = MM_LINK_REMB;
+      out->estimate_bps = s.remb_bps;
+      out->loss_permille = s.fraction_lost * 1000 / 256;
+      out->congested = out->loss_permille > 100;
+    }
+  else
+    out->loss_permille = s.fraction_lost * 1000 / 256;
+}
+
+void
 mm_endpoint_get_stats (MmEndpoint *ep, MmEndpointStats *out)
 {
   const MmEndpointStats *s = &ep->stats;
@@ -1041,4 +1083,5 @@ mm_endpoint_get_stats (MmEndpoint *ep, MmEndpointStats *out)
   out->rtt_ms = __atomic_load_n (&s->rtt_ms, __ATOMIC_RELAXED);
   out->fraction_lost = __atomic_load_n (&s->fraction_lost, __ATOMIC_RELAXED);
   out->connected_us = __atomic_load_n (&s->connected_us, __ATOMIC_RELAXED);
+  out->uplink_loss_permille = __atomic_load_n (&s->uplink_loss_permille, __ATOMIC_RELAXED);
 }

@@ -11,6 +11,12 @@
  * A subscription's sequence numbers and timestamps are the stream's plus
  * deltas, set ("rebased") at its first packet and again at the first
  * packet after a move, so that the receiver sees one continuous stream.
+ *
+ * Streams made with mm_stream_new_sibling form a group (the quality tiers
+ * of one composite) under one lock, so that a subscription can switch
+ * from one to another at the first packet of the new one's keyframe,
+ * from the sending thread of the new one, with nothing of the old one
+ * sent after it.
  */
 /* recvmmsg, sendmmsg */
 #define _GNU_SOURCE
@@ -46,7 +52,16 @@ typedef struct {
   guint32 packets, octets; /* for sender reports */
   gint64 next_sr_us;
   MmAddr dest;             /* this send's copy of the endpoint's pair */
+  MmStream *switch_to;     /* a sibling to move to at its next keyframe, or NULL */
+  guint first;             /* during one mm_stream_send: the first packet for it */
 } Sub;
+
+/* Siblings: streams sharing one lock (mm_stream_new_sibling). */
+typedef struct {
+  gint ref;                /* atomic: one per member */
+  GMutex lock;
+  GPtrArray *members;      /* MmStream* (lock) */
+} Group;
 
 struct _MmStream {
   gint ref;                /* atomic: the caller's and one per subscribed endpoint's list */
@@ -57,8 +72,9 @@ struct _MmStream {
   gint freed;              /* atomic */
   GMutex cb_lock;          /* held while the keyframe callback runs */
 
-  GMutex lock;
+  Group *group;            /* its lock guards what follows */
   GPtrArray *subs;         /* Sub* */
+  guint n_pending;         /* subscriptions of siblings waiting to switch here */
   MmRtpHistory *history;   /* nullable */
   guint8 *arena;           /* BATCH * MM_TX_SLOT */
   struct mmsghdr msgs[BATCH];
@@ -192,7 +208,63 @@ mm_rtp_rewrite (const guint8 *in, gsize len, guint8 *out, gsize out_size, guint8
   return o;
 }
 
+/* ---- VP8 -------------------------------------------------------------------- */
+
+gboolean
+mm_rtp_vp8_keyframe_start (const guint8 *pkt, gsize len)
+{
+  MmRtpHeader h;
+  const guint8 *d;
+  gsize n, i = 1;
+
+  if (!mm_rtp_parse (pkt, len, &h) || h.payload_len < 2)
+    return FALSE;
+  d = pkt + h.header_len;
+  n = h.payload_len;
+  /* The payload descriptor (RFC 7741 4.2): X R N S R PID; a partition
+   * that starts a frame has S set and PID 0. */
+  if (!(d[0] & 0x10) || (d[0] & 0x07) != 0)
+    return FALSE;
+  if (d[0] & 0x80)
+    {
+      guint8 x = d[1];
+
+      i = 2;
+      if (x & 0x80)                       /* I: PictureID, 7 or 15 bits */
+        i += (i < n && (d[i] & 0x80)) ? 2 : 1;
+      if (x & 0x40)                       /* L: TL0PICIDX */
+        i++;
+      if (x & 0x30)                       /* T or K: TID/Y/KEYIDX */
+        i++;
+    }
+  /* The VP8 payload header: P (bit 0 of the first byte) is 0 for a key
+   * frame. */
+  return i < n && (d[i] & 0x01) == 0;
+}
+
 /* ---- references ---------------------------------------------------------- */
+
+static Group *
+group_new (void)
+{
+  Group *g = g_new0 (Group, 1);
+
+  g->ref = 1;
+  g_mutex_init (&g->lock);
+  g->members = g_ptr_array_new ();
+  return g;
+}
+
+static void
+group_unref (Group *g)
+{
+  if (!g_atomic_int_dec_and_test (&g->ref))
+    return;
+  g_assert (g->members->len == 0);
+  g_ptr_array_unref (g->members);
+  g_mutex_clear (&g->lock);
+  g_free (g);
+}
 
 MmStream *
 mm_stream_ref_internal (MmStream *s)
@@ -211,7 +283,7 @@ mm_stream_unref_internal (MmStream *s)
   if (s->history != NULL)
     mm_rtp_history_free (s->history);
   g_free (s->arena);
-  g_mutex_clear (&s->lock);
+  group_unref (s->group);
   g_mutex_clear (&s->cb_lock);
   g_free (s);
 }
@@ -375,6 +447,8 @@ send_one (MmStream *s, Sub *sub, const guint8 *in, gsize len, gint64 now)
         g_warning ("stream %p: SRTP protect: %s", (void *) s, mm_srtp_result_name (r));
       return;
     }
+  if (ep->twcc_ext_id != 0)
+    mm_bwe_note_sent (ep->bwe, twcc, n, now);
   enqueue (s, sub, n);
   if (!sub->started || (guint16) (seq - sub->last_seq) < 0x8000)
     {
@@ -405,17 +479,68 @@ send_sr (MmStream *s, Sub *sub, gint64 now)
   sub->next_sr_us = now + SR_INTERVAL_US;
 }
 
+/* Bring the subscriptions of siblings waiting for a keyframe of @s over,
+ * to get the packets of this batch from @first on (group lock). */
+static void
+take_switchers (MmStream *s, guint first)
+{
+  GPtrArray *members = s->group->members;
+
+  for (guint k = 0; k < members->len && s->n_pending > 0; k++)
+    {
+      MmStream *from = g_ptr_array_index (members, k);
+
+      if (from == s)
+        continue;
+      for (guint j = 0; j < from->subs->len;)
+        {
+          Sub *sub = g_ptr_array_index (from->subs, j);
+
+          if (sub->switch_to != s)
+            {
+              j++;
+              continue;
+            }
+          g_ptr_array_remove_index (from->subs, j);
+          sub->switch_to = NULL;
+          sub->rebase = TRUE;
+          sub->first = first;
+          s->n_pending--;
+          g_ptr_array_add (s->subs, sub);
+          g_mutex_lock (&sub->ep->lock);
+          for (guint e = 0; e < sub->ep->subs->len; e++)
+            {
+              MmEndpointSub *es = &g_array_index (sub->ep->subs, MmEndpointSub, e);
+
+              if (es->stream == from)
+                {
+                  es->stream = mm_stream_ref_internal (s);
+                  mm_stream_unref_internal (from);   /* not the last: the caller holds one */
+                  break;
+                }
+            }
+          g_mutex_unlock (&sub->ep->lock);
+        }
+    }
+}
+
+static gboolean
+packet_ok (const MmPacket *p)
+{
+  return p->len >= 12 && p->len <= MM_HISTORY_MAX_PACKET && (p->data[0] >> 6) == 2;
+}
+
 void
 mm_stream_send (MmStream *s, const MmPacket *packets, guint n)
 {
   gint64 now = g_get_monotonic_time ();
 
-  g_mutex_lock (&s->lock);
+  g_mutex_lock (&s->group->lock);
   for (guint i = 0; i < n; i++)
     {
       const MmPacket *p = &packets[i];
 
-      if (p->len < 12 || p->len > MM_HISTORY_MAX_PACKET || (p->data[0] >> 6) != 2)
+      if (!packet_ok (p))
         {
           if (!(g_atomic_int_or (&s->logged, 1) & 1))
             g_warning ("stream %p: a packet of %" G_GSIZE_FORMAT " bytes that is no RTP "
@@ -425,27 +550,33 @@ mm_stream_send (MmStream *s, const MmPacket *packets, guint n)
       if (s->history != NULL)
         mm_rtp_history_put (s->history, p->data, p->len);
     }
+  if (s->n_pending > 0)
+    for (guint i = 0; i < n; i++)
+      if (packet_ok (&packets[i]) && mm_rtp_vp8_keyframe_start (packets[i].data, packets[i].len))
+        {
+          take_switchers (s, i);
+          break;
+        }
   for (guint j = 0; j < s->subs->len; j++)
     {
       Sub *sub = g_ptr_array_index (s->subs, j);
+      guint first = sub->first;
 
+      sub->first = 0;
       if (!sub_ready (s, sub))
         continue;
-      for (guint i = 0; i < n; i++)
-        {
-          const MmPacket *p = &packets[i];
-
-          if (p->len >= 12 && p->len <= MM_HISTORY_MAX_PACKET && (p->data[0] >> 6) == 2)
-            send_one (s, sub, p->data, p->len, now);
-        }
+      for (guint i = first; i < n; i++)
+        if (packet_ok (&packets[i]))
+          send_one (s, sub, packets[i].data, packets[i].len, now);
       if (sub->started && now >= sub->next_sr_us)
         send_sr (s, sub, now);
     }
   if (s->n_queued > 0)
     flush (s);
-  g_mutex_unlock (&s->lock);
+  g_mutex_unlock (&s->group->lock);
 }
 
+/* @ep's subscription in @s (group lock), or NULL. */
 static Sub *
 find_sub (MmStream *s, MmEndpoint *ep, guint *index)
 {
@@ -463,17 +594,34 @@ find_sub (MmStream *s, MmEndpoint *ep, guint *index)
   return NULL;
 }
 
+/* @ep's subscription in any stream of @s's group (group lock), and the
+ * stream it is in. */
+static Sub *
+find_in_group (MmStream *s, MmEndpoint *ep, MmStream **in, guint *index)
+{
+  GPtrArray *members = s->group->members;
+  Sub *sub = find_sub (s, ep, index);
+
+  *in = s;
+  for (guint k = 0; k < members->len && sub == NULL; k++)
+    {
+      *in = g_ptr_array_index (members, k);
+      sub = *in != s ? find_sub (*in, ep, index) : NULL;
+    }
+  return sub;
+}
+
 void
 mm_stream_resend (MmStream *s, MmEndpoint *ep, const guint16 *seqs, guint n)
 {
   MmTransport *t = s->t;
   Sub *sub;
 
-  g_mutex_lock (&s->lock);
+  g_mutex_lock (&s->group->lock);
   sub = find_sub (s, ep, NULL);
   if (s->history == NULL || sub == NULL || !sub->started || sub->rebase || !sub_ready (s, sub))
     {
-      g_mutex_unlock (&s->lock);
+      g_mutex_unlock (&s->group->lock);
       return;
     }
   for (guint i = 0; i < n; i++)
@@ -494,6 +642,8 @@ mm_stream_resend (MmStream *s, MmEndpoint *ep, const guint16 *seqs, guint n)
                             sub->ssrc, seq, mm_rd32 (p + 4) + sub->ts_delta, ep->twcc_ext_id, twcc);
       if (out == 0 || mm_srtp_protect_rtp (sub->srtp, t->tx_buf, &out, MM_TX_SLOT) != MM_SRTP_OK)
         continue;
+      if (ep->twcc_ext_id != 0)
+        mm_bwe_note_sent (ep->bwe, twcc, out, g_get_monotonic_time ());
       if (mm_transport_send (t, t->tx_buf, out, &sub->dest))
         {
           mm_counter_add (&ep->stats.retransmits, 1);
@@ -503,7 +653,7 @@ mm_stream_resend (MmStream *s, MmEndpoint *ep, const guint16 *seqs, guint n)
           mm_counter_add (&t->stats.rtp_bytes_out, out);
         }
     }
-  g_mutex_unlock (&s->lock);
+  g_mutex_unlock (&s->group->lock);
 }
 
 void
@@ -517,24 +667,42 @@ mm_stream_keyframe_requested (MmStream *s)
 
 /* ---- receivers -------------------------------------------------------------- */
 
-MmStream *
-mm_stream_new (MmTransport *t, guint clock_rate, guint history, MmStreamKeyframe keyframe,
-               gpointer data)
+static MmStream *
+stream_new (MmTransport *t, Group *g, guint clock_rate, guint history, MmStreamKeyframe keyframe,
+            gpointer data)
 {
   MmStream *s = g_new0 (MmStream, 1);
 
   s->ref = 1;
   s->t = t;
+  s->group = g;
   s->clock_rate = clock_rate;
   s->keyframe = keyframe;
   s->data = data;
-  g_mutex_init (&s->lock);
   g_mutex_init (&s->cb_lock);
   s->subs = g_ptr_array_new ();
   if (history > 0)
     s->history = mm_rtp_history_new (history);
   s->arena = g_malloc ((gsize) BATCH * MM_TX_SLOT);
+  g_mutex_lock (&g->lock);
+  g_ptr_array_add (g->members, s);
+  g_mutex_unlock (&g->lock);
   return s;
+}
+
+MmStream *
+mm_stream_new (MmTransport *t, guint clock_rate, guint history, MmStreamKeyframe keyframe,
+               gpointer data)
+{
+  return stream_new (t, group_new (), clock_rate, history, keyframe, data);
+}
+
+MmStream *
+mm_stream_new_sibling (MmStream *sibling, guint clock_rate, guint history,
+                       MmStreamKeyframe keyframe, gpointer data)
+{
+  g_atomic_int_inc (&sibling->group->ref);
+  return stream_new (sibling->t, sibling->group, clock_rate, history, keyframe, data);
 }
 
 /* Drop @s from @ep's list of what it receives (@ep->lock). */
@@ -554,14 +722,39 @@ void
 mm_stream_free (MmStream *s)
 {
   g_autoptr (GPtrArray) subs = NULL;
+  GPtrArray *members;
 
   if (s == NULL)
     return;
-  g_mutex_lock (&s->lock);
+  g_mutex_lock (&s->group->lock);
   g_atomic_int_set (&s->freed, 1);
   subs = s->subs;
   s->subs = g_ptr_array_new ();
-  g_mutex_unlock (&s->lock);
+  members = s->group->members;
+  g_ptr_array_remove (members, s);
+  /* Nobody waits for a keyframe of @s any more. */
+  for (guint k = 0; k < members->len; k++)
+    {
+      MmStream *o = g_ptr_array_index (members, k);
+
+      for (guint j = 0; j < o->subs->len; j++)
+        {
+          Sub *sub = g_ptr_array_index (o->subs, j);
+
+          if (sub->switch_to == s)
+            sub->switch_to = NULL;
+        }
+    }
+  s->n_pending = 0;
+  for (guint i = 0; i < subs->len; i++)
+    {
+      Sub *sub = g_ptr_array_index (subs, i);
+
+      if (sub->switch_to != NULL)
+        sub->switch_to->n_pending--;
+      sub->switch_to = NULL;
+    }
+  g_mutex_unlock (&s->group->lock);
   for (guint i = 0; i < subs->len; i++)
     {
       Sub *sub = g_ptr_array_index (subs, i);
@@ -586,10 +779,10 @@ mm_stream_add (MmStream *s, MmEndpoint *ep, guint8 pt, guint32 ssrc)
   Sub *sub;
   guint8 raw[6];
 
-  g_mutex_lock (&s->lock);
+  g_mutex_lock (&s->group->lock);
   if (g_atomic_int_get (&s->freed))
     {
-      g_mutex_unlock (&s->lock);
+      g_mutex_unlock (&s->group->lock);
       return;
     }
   sub = find_sub (s, ep, NULL);
@@ -613,36 +806,40 @@ mm_stream_add (MmStream *s, MmEndpoint *ep, guint8 pt, guint32 ssrc)
     mm_stream_ref_internal (s);
   g_array_append_val (ep->subs, ((MmEndpointSub) { s, ssrc }));
   g_mutex_unlock (&ep->lock);
-  g_mutex_unlock (&s->lock);
+  g_mutex_unlock (&s->group->lock);
 }
 
 void
 mm_stream_remove (MmStream *s, MmEndpoint *ep)
 {
+  MmStream *in = NULL;
   Sub *sub;
   guint i;
   gboolean had = FALSE;
 
-  g_mutex_lock (&s->lock);
-  sub = find_sub (s, ep, &i);
+  g_mutex_lock (&s->group->lock);
+  sub = find_in_group (s, ep, &in, &i);
   if (sub != NULL)
     {
-      g_ptr_array_remove_index (s->subs, i);
+      g_ptr_array_remove_index (in->subs, i);
+      if (sub->switch_to != NULL)
+        sub->switch_to->n_pending--;
       g_mutex_lock (&ep->lock);
-      had = endpoint_forget (ep, s);
+      had = endpoint_forget (ep, in);
       g_mutex_unlock (&ep->lock);
     }
-  g_mutex_unlock (&s->lock);
+  g_mutex_unlock (&s->group->lock);
   if (sub != NULL)
     sub_free (sub);
   if (had)
-    mm_stream_unref_internal (s);
+    mm_stream_unref_internal (in);
 }
 
 void
 mm_stream_move (MmStream *from, MmStream *to, MmEndpoint *ep)
 {
-  MmStream *first = from < to ? from : to, *second = from < to ? to : from;
+  Group *first = from->group < to->group ? from->group : to->group;
+  Group *second = from->group < to->group ? to->group : from->group;
   Sub *sub, *replaced = NULL;
   guint i;
   gboolean moved = FALSE;
@@ -650,16 +847,24 @@ mm_stream_move (MmStream *from, MmStream *to, MmEndpoint *ep)
   if (from == to)
     return;
   g_mutex_lock (&first->lock);
-  g_mutex_lock (&second->lock);
+  if (second != first)
+    g_mutex_lock (&second->lock);
   sub = find_sub (from, ep, &i);
   if (sub != NULL && !g_atomic_int_get (&to->freed))
     {
       guint j;
 
       g_ptr_array_remove_index (from->subs, i);
+      if (sub->switch_to != NULL)
+        sub->switch_to->n_pending--;
+      sub->switch_to = NULL;
       replaced = find_sub (to, ep, &j);
       if (replaced != NULL)
-        g_ptr_array_remove_index (to->subs, j);
+        {
+          g_ptr_array_remove_index (to->subs, j);
+          if (replaced->switch_to != NULL)
+            replaced->switch_to->n_pending--;
+        }
       sub->rebase = TRUE;
       g_ptr_array_add (to->subs, sub);
       g_mutex_lock (&ep->lock);
@@ -671,7 +876,8 @@ mm_stream_move (MmStream *from, MmStream *to, MmEndpoint *ep)
       g_array_append_val (ep->subs, ((MmEndpointSub) { to, sub->ssrc }));
       g_mutex_unlock (&ep->lock);
     }
-  g_mutex_unlock (&second->lock);
+  if (second != first)
+    g_mutex_unlock (&second->lock);
   g_mutex_unlock (&first->lock);
   if (replaced != NULL)
     sub_free (replaced);
@@ -679,13 +885,110 @@ mm_stream_move (MmStream *from, MmStream *to, MmEndpoint *ep)
     mm_stream_unref_internal (from);
 }
 
+void
+mm_stream_switch (MmStream *to, MmEndpoint *ep, gboolean at_keyframe)
+{
+  MmStream *in = NULL;
+  Sub *sub;
+  guint i;
+
+  g_mutex_lock (&to->group->lock);
+  sub = find_in_group (to, ep, &in, &i);
+  if (sub == NULL || g_atomic_int_get (&to->freed))
+    {
+      g_mutex_unlock (&to->group->lock);
+      return;
+    }
+  if (sub->switch_to != NULL)
+    sub->switch_to->n_pending--;
+  sub->switch_to = NULL;
+  if (in != to && at_keyframe)
+    {
+      sub->switch_to = to;
+      to->n_pending++;
+    }
+  g_mutex_unlock (&to->group->lock);
+  if (in != to && !at_keyframe)
+    mm_stream_move (in, to, ep);
+}
+
+MmStream *
+mm_stream_current (MmStream *s, MmEndpoint *ep, MmStream **pending)
+{
+  MmStream *in = NULL;
+  Sub *sub;
+  guint i;
+
+  g_mutex_lock (&s->group->lock);
+  sub = find_in_group (s, ep, &in, &i);
+  if (pending != NULL)
+    *pending = sub != NULL ? sub->switch_to : NULL;
+  g_mutex_unlock (&s->group->lock);
+  return sub != NULL ? in : NULL;
+}
+
+/* Padding-only packets (RFC 3550 5.1: P set, the last octet counts the
+ * padding) of at most this size, as browsers send them. */
+#define PROBE_PACKET 256
+
+void
+mm_stream_probe (MmStream *s, MmEndpoint *ep, gsize bytes)
+{
+  MmStream *in = NULL;
+  Sub *sub;
+  guint i, n;
+  gint64 now = g_get_monotonic_time ();
+
+  g_mutex_lock (&s->group->lock);
+  sub = find_in_group (s, ep, &in, &i);
+  if (sub == NULL || !sub->started || !sub_ready (in, sub))
+    {
+      g_mutex_unlock (&s->group->lock);
+      return;
+    }
+  n = (guint) CLAMP ((bytes + PROBE_PACKET - 1) / PROBE_PACKET, 2, BATCH);
+  for (guint k = 0; k < n; k++)
+    {
+      guint8 pkt[PROBE_PACKET];
+      guint8 *slot = next_slot (in);
+      guint16 seq = sub->last_seq + 1, twcc = 0;
+      gsize len;
+
+      memset (pkt, 0, sizeof pkt);
+      pkt[0] = 0xA0;   /* V=2, P */
+      pkt[sizeof pkt - 1] = sizeof pkt - 12;
+      if (ep->twcc_ext_id != 0)
+        twcc = (guint16) g_atomic_int_add (&ep->twcc_seq, 1);
+      len = mm_rtp_rewrite (pkt, sizeof pkt, slot, MM_TX_SLOT - MM_SRTP_MAX_TRAILER, sub->pt,
+                            sub->ssrc, seq, sub->last_ts, ep->twcc_ext_id, twcc);
+      if (len == 0 || mm_srtp_protect_rtp (sub->srtp, slot, &len, MM_TX_SLOT) != MM_SRTP_OK)
+        break;
+      if (ep->twcc_ext_id != 0)
+        mm_bwe_note_sent (ep->bwe, twcc, len, now);
+      enqueue (in, sub, len);
+      /* What comes after continues from here (a rebase starts from
+       * last_seq anyway); NACKs for what came before are no longer
+       * answered (the deltas changed). */
+      sub->last_seq = seq;
+      if (!sub->rebase)
+        {
+          sub->seq_delta++;
+          sub->floor_seq = seq + 1;
+        }
+      sub->packets++;
+    }
+  if (in->n_queued > 0)
+    flush (in);
+  g_mutex_unlock (&s->group->lock);
+}
+
 guint
 mm_stream_n_receivers (MmStream *s)
 {
   guint n;
 
-  g_mutex_lock (&s->lock);
-  n = s->subs->len;
-  g_mutex_unlock (&s->lock);
+  g_mutex_lock (&s->group->lock);
+  n = s->subs->len + s->n_pending;
+  g_mutex_unlock (&s->group->lock);
   return n;
 }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "transport/transport.h"
+#include "transport/bwe.h"
 #include "transport/dtls.h"
 #include "transport/history.h"
 #include "transport/rtcp.h"
@@ -233,6 +234,7 @@ struct _MmEndpoint {
   MmSrtp *srtp_in, *rtcp_out;
   MmRecvSource recv[MM_MAX_RECV_SOURCES];
   MmTwccSummary twcc_last;
+  MmBwe *bwe;                    /* when it negotiated transport-wide feedback, else NULL */
 
   /* Written on the transport thread before state turns CONNECTED, then
    * read-only. */
@@ -273,6 +275,10 @@ void mm_stream_keyframe_requested (MmStream *s);
  * transport-wide sequence number element of that id set to @twcc_seq.
  * Returns the new length, or 0 when @in is not RTP or @out is too
  * small. */
+/* Whether the RTP packet @pkt carries the start of a VP8 key frame
+ * (RFC 7741).  Exposed for tests. */
+gboolean mm_rtp_vp8_keyframe_start (const guint8 *pkt, gsize len);
+
 gsize mm_rtp_rewrite (const guint8 *in, gsize len, guint8 *out, gsize out_size, guint8 pt,
                       guint32 ssrc, guint16 seq, guint32 ts, guint8 twcc_id, guint16 twcc_seq);
 

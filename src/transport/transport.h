@@ -167,10 +167,32 @@ typedef struct {
   guint32 rtt_ms;                      /* from its receiver reports, 0 if unknown */
   guint8 fraction_lost;                /* its latest report on what we send, of 256 */
   gint64 connected_us;                 /* monotonic time ICE + DTLS completed, 0 */
+  guint uplink_loss_permille;          /* of what it sends us, in our latest report */
 } MmEndpointStats;
 
 /* Any thread. */
 void mm_endpoint_get_stats (MmEndpoint *ep, MmEndpointStats *out);
+
+typedef enum {
+  MM_LINK_UNKNOWN,      /* no feedback on bandwidth (yet) */
+  MM_LINK_TWCC,         /* from its transport-wide feedback (transport/bwe.h) */
+  MM_LINK_REMB,         /* its own estimate (REMB) */
+} MmLinkSource;
+
+/* What we know of the link towards a receiver. */
+typedef struct {
+  MmLinkSource source;
+  guint64 estimate_bps;   /* 0: unknown */
+  guint64 delivered_bps;  /* TWCC: arrived over the last second */
+  guint64 capacity_bps;   /* TWCC: from packet trains, 0 if none lately */
+  guint loss_permille;    /* TWCC over the last second, else its receiver reports */
+  guint queue_ms;         /* TWCC: delay above the lowest lately */
+  gboolean congested;     /* losing more than 10% or queueing over 150 ms */
+  guint32 rtt_ms;         /* 0 if unknown */
+} MmEndpointLink;
+
+/* Any thread. */
+void mm_endpoint_get_link (MmEndpoint *ep, MmEndpointLink *out);
 
 /* ---- outgoing streams ----------------------------------------------------- */
 
@@ -183,6 +205,11 @@ typedef void (*MmStreamKeyframe) (MmStream *s, gpointer data);
  * Returns: (transfer full) */
 MmStream *mm_stream_new (MmTransport *t, guint clock_rate, guint history,
                          MmStreamKeyframe keyframe, gpointer data);
+/* A stream in the group of @sibling (the quality tiers of one composite):
+ * one lock for the group, so that a receiver may switch between its
+ * members (mm_stream_switch).  Returns: (transfer full) */
+MmStream *mm_stream_new_sibling (MmStream *sibling, guint clock_rate, guint history,
+                                 MmStreamKeyframe keyframe, gpointer data);
 /* Every receiver is removed first. */
 void mm_stream_free (MmStream *s);
 
@@ -198,11 +225,26 @@ void mm_stream_send (MmStream *s, const MmPacket *packets, guint n);
 /* Send @s to @ep as payload type @pt with SSRC @ssrc (those of our SDP
  * answer to it).  Any thread. */
 void mm_stream_add (MmStream *s, MmEndpoint *ep, guint8 pt, guint32 ssrc);
+/* Whichever member of @s's group @ep receives. */
 void mm_stream_remove (MmStream *s, MmEndpoint *ep);
 /* Move @ep's subscription from @from to @to: the receiver keeps seeing
  * one stream (its SSRC; sequence numbers and timestamps go on from where
  * they were). */
 void mm_stream_move (MmStream *from, MmStream *to, MmEndpoint *ep);
+/* Switch @ep, which receives a member of @to's group, to @to: at the
+ * first packet of @to's next VP8 keyframe when @at_keyframe (nothing of
+ * the old member is sent after it), else at once (a member that sends
+ * nothing: audio only).  Its SSRC stays, sequence numbers and timestamps
+ * go on.  A later switch replaces one still waiting.  Any thread. */
+void mm_stream_switch (MmStream *to, MmEndpoint *ep, gboolean at_keyframe);
+/* The member of @s's group @ep receives now, and in *@pending (nullable)
+ * the one it waits to switch to, or NULL.  Returns: (transfer none) */
+MmStream *mm_stream_current (MmStream *s, MmEndpoint *ep, MmStream **pending);
+/* Send about @bytes of padding-only packets to @ep at once, on the
+ * member of @s's group it receives: a train whose arrival tells its
+ * link's capacity (transport/bwe.h).  Any thread. */
+void mm_stream_probe (MmStream *s, MmEndpoint *ep, gsize bytes);
+/* Receivers of @s, with those waiting to switch to it. */
 guint mm_stream_n_receivers (MmStream *s);
 
 G_END_DECLS

@@ -1,0 +1,251 @@
+/* bwe.c — a receiver's link, read from its transport-wide feedback
+ * (bwe.h).
+ */
+#include "config.h"
+
+#include "transport/bwe.h"
+
+#include <string.h>
+
+#define SENT_SLOTS 2048            /* packets remembered: ~10 s of a 1.2 Mbit/s stream */
+#define SAMPLES 64                 /* feedback summaries: 3-6 s of them */
+#define TRAINS 32
+#define WINDOW_US G_USEC_PER_SEC
+#define TRAIN_WINDOW_US (5 * G_USEC_PER_SEC)
+#define BASE_SECONDS 10            /* the lowest delay of the last 10 s is the base */
+#define TRAIN_GAP_US 1000          /* packets sent this close together make a train */
+#define CONGESTED_LOSS 100         /* per mille */
+#define CONGESTED_QUEUE_MS 150
+
+typedef struct {
+  gint64 send_us;                  /* 0: free */
+  guint16 seq;
+  guint16 size;
+} Sent;
+
+typedef struct {
+  gint64 at_us;
+  guint reported, lost;
+  guint64 bytes;                   /* delivered */
+  gint64 delay_us;                 /* mean one-way delay (with the clocks' offset) */
+} Sample;
+
+typedef struct {
+  gint64 at_us;
+  guint64 bps;
+} Train;
+
+struct _MmBwe {
+  GMutex lock;
+  Sent sent[SENT_SLOTS];
+  Sample samples[SAMPLES];
+  guint next_sample;
+  Train trains[TRAINS];
+  guint next_train;
+  gint64 base_min[BASE_SECONDS];   /* lowest delay per second, by second */
+  gint64 base_second[BASE_SECONDS];
+  gint64 last_feedback_us;
+};
+
+MmBwe *
+mm_bwe_new (void)
+{
+  MmBwe *b = g_new0 (MmBwe, 1);
+
+  g_mutex_init (&b->lock);
+  return b;
+}
+
+void
+mm_bwe_free (MmBwe *b)
+{
+  if (b == NULL)
+    return;
+  g_mutex_clear (&b->lock);
+  g_free (b);
+}
+
+void
+mm_bwe_note_sent (MmBwe *b, guint16 seq, gsize size, gint64 now_us)
+{
+  Sent *s;
+
+  if (b == NULL)
+    return;
+  g_mutex_lock (&b->lock);
+  s = &b->sent[seq % SENT_SLOTS];
+  s->seq = seq;
+  s->size = (guint16) MIN (size, G_MAXUINT16);
+  s->send_us = MAX (now_us, 1);
+  g_mutex_unlock (&b->lock);
+}
+
+static void
+note_base (MmBwe *b, gint64 delay_us, gint64 now_us)
+{
+  gint64 second = now_us / G_USEC_PER_SEC;
+  guint i = (guint) (second % BASE_SECONDS);
+
+  if (b->base_second[i] != second)
+    {
+      b->base_second[i] = second;
+      b->base_min[i] = delay_us;
+    }
+  else if (delay_us < b->base_min[i])
+    b->base_min[i] = delay_us;
+}
+
+static gboolean
+base_delay (MmBwe *b, gint64 now_us, gint64 *out)
+{
+  gint64 second = now_us / G_USEC_PER_SEC;
+  gboolean any = FALSE;
+
+  for (guint i = 0; i < BASE_SECONDS; i++)
+    if (b->base_second[i] != 0 && second - b->base_second[i] < BASE_SECONDS)
+      {
+        if (!any || b->base_min[i] < *out)
+          *out = b->base_min[i];
+        any = TRUE;
+      }
+  return any;
+}
+
+static void
+add_train (MmBwe *b, guint64 bytes, gint64 span_us, gint64 now_us)
+{
+  Train *t = &b->trains[b->next_train++ % TRAINS];
+
+  t->at_us = now_us;
+  /* Feedback tells arrival times in steps of 250 µs. */
+  t->bps = span_us < 250 ? MM_BWE_FAST_LINK : MIN (bytes * 8 * G_USEC_PER_SEC / span_us,
+                                                  MM_BWE_FAST_LINK);
+}
+
+void
+mm_bwe_on_feedback (MmBwe *b, guint16 base_seq, guint16 count, gint32 reference_time,
+                    const guint8 *received, const gint32 *delta_us, gint64 now_us)
+{
+  Sample *smp;
+  gint64 arrival = (gint64) reference_time * 64000, delay_sum = 0;
+  guint delays = 0;
+  /* The current train: packets known, sent back to back, all arrived. */
+  gint64 train_last_send = 0, train_first_arrival = 0, train_last_arrival = 0;
+  guint64 train_bytes = 0;
+  guint train_len = 0;
+
+  if (b == NULL || count == 0)
+    return;
+  g_mutex_lock (&b->lock);
+  smp = &b->samples[b->next_sample++ % SAMPLES];
+  memset (smp, 0, sizeof *smp);
+  smp->at_us = now_us;
+  b->last_feedback_us = now_us;
+  for (guint i = 0; i < count; i++)
+    {
+      guint16 seq = (guint16) (base_seq + i);
+      Sent *s = &b->sent[seq % SENT_SLOTS];
+      gboolean known = s->send_us != 0 && s->seq == seq;
+      gboolean got = received[i] != 0;
+
+      if (got)
+        arrival += delta_us[i];
+      if (!known)
+        {
+          train_len = 0;
+          continue;
+        }
+      smp->reported++;
+      if (!got)
+        {
+          smp->lost++;
+          train_len = 0;
+          continue;
+        }
+      smp->bytes += s->size;
+      delay_sum += arrival - s->send_us;
+      delays++;
+      note_base (b, arrival - s->send_us, now_us);
+      if (train_len > 0 && s->send_us - train_last_send <= TRAIN_GAP_US
+          && arrival >= train_last_arrival)
+        {
+          train_bytes += s->size;
+          train_len++;
+        }
+      else
+        {
+          if (train_len >= 2)
+            add_train (b, train_bytes, train_last_arrival - train_first_arrival, now_us);
+          train_len = 1;
+          train_bytes = 0;
+          train_first_arrival = arrival;
+        }
+      train_last_send = s->send_us;
+      train_last_arrival = arrival;
+      /* Not counted twice when a later feedback reports it again. */
+      s->send_us = 0;
+    }
+  if (train_len >= 2)
+    add_train (b, train_bytes, train_last_arrival - train_first_arrival, now_us);
+  smp->delay_us = delays > 0 ? delay_sum / delays : G_MININT64;
+  g_mutex_unlock (&b->lock);
+}
+
+static gint
+compare_u64 (gconstpointer a, gconstpointer b)
+{
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+void
+mm_bwe_get (MmBwe *b, gint64 now_us, MmBweState *out)
+{
+  guint reported = 0, lost = 0;
+  guint64 bytes = 0, rates[TRAINS];
+  guint n_rates = 0;
+  gint64 recent_delay = 0, base = 0;
+  guint n_delay = 0;
+
+  memset (out, 0, sizeof *out);
+  if (b == NULL)
+    return;
+  g_mutex_lock (&b->lock);
+  out->fed = b->last_feedback_us != 0 && now_us - b->last_feedback_us < 2 * G_USEC_PER_SEC;
+  for (guint i = 0; i < SAMPLES; i++)
+    {
+      const Sample *s = &b->samples[i];
+
+      if (s->at_us == 0 || now_us - s->at_us > WINDOW_US)
+        continue;
+      reported += s->reported;
+      lost += s->lost;
+      bytes += s->bytes;
+      /* The queue now: the delays of the last 200 ms. */
+      if (now_us - s->at_us <= WINDOW_US / 5 && s->delay_us != G_MININT64)
+        {
+          recent_delay += s->delay_us;
+          n_delay++;
+        }
+    }
+  for (guint i = 0; i < TRAINS; i++)
+    if (b->trains[i].at_us != 0 && now_us - b->trains[i].at_us <= TRAIN_WINDOW_US)
+      rates[n_rates++] = b->trains[i].bps;
+  if (n_delay > 0 && base_delay (b, now_us, &base))
+    out->queue_ms = (guint) MAX (0, (recent_delay / n_delay - base) / 1000);
+  g_mutex_unlock (&b->lock);
+
+  out->delivered_bps = bytes * 8 * G_USEC_PER_SEC / WINDOW_US;
+  out->loss_permille = reported > 0 ? lost * 1000 / reported : 0;
+  if (n_rates > 0)
+    {
+      qsort (rates, n_rates, sizeof rates[0], compare_u64);
+      out->capacity_bps = rates[n_rates / 2];
+    }
+  out->congested = reported > 0 && (out->loss_permille > CONGESTED_LOSS
+                                    || out->queue_ms > CONGESTED_QUEUE_MS);
+  out->estimate_bps = out->capacity_bps != 0 ? out->capacity_bps : out->delivered_bps;
+  if (out->congested)
+    out->estimate_bps = MIN (out->estimate_bps, out->delivered_bps);
+}
