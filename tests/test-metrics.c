@@ -537,6 +537,11 @@ test_media (void)
   g_assert_cmpfloat (val (&s, "mixmeet_keyframes_forced_total"), >, w.forced);
   g_assert_cmpfloat (valf (&s, "mixmeet_room_composite_frames_total{room=\"%s\"}", code), >, 0);
   g_assert_cmpfloat (valf (&s, "mixmeet_room_keyframes_total{room=\"%s\"}", code), >=, 1);
+  /* One receiver, on the high tier; the others idle. */
+  g_assert_cmpfloat (valf (&s, "mixmeet_tier_receivers{room=\"%s\",tier=\"high\"}", code), ==, 1);
+  g_assert_cmpfloat (valf (&s, "mixmeet_tier_active{room=\"%s\",tier=\"high\"}", code), ==, 1);
+  g_assert_cmpfloat (valf (&s, "mixmeet_tier_receivers{room=\"%s\",tier=\"low\"}", code), ==, 0);
+  g_assert_cmpfloat (valf (&s, "mixmeet_tier_active{room=\"%s\",tier=\"low\"}", code), ==, 0);
   g_assert_false (isnan (val (&s, "mixmeet_media_packets_lost_total")));
   g_assert_false (isnan (val (&s, "mixmeet_keyframe_requests_total{type=\"pli\"}")));
 

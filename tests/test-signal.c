@@ -1229,6 +1229,87 @@ lock (Client *c, gboolean locked)
   return r.status;
 }
 
+/* What a participant receives: its quality in the join body and by
+ * message, a host's cap on a lecture's viewers; bad values refused with
+ * the reason, and nothing changed by them. */
+static void
+test_quality (void)
+{
+  static const char *const bad[] = {
+    "{\"type\":\"quality\",\"quality\":\"ultra\"}",
+    "{\"type\":\"quality\",\"quality\":\"\"}",
+    "{\"type\":\"quality\",\"quality\":7}",
+    "{\"type\":\"quality\",\"quality\":null}",
+    "{\"type\":\"quality\"}",
+    "{\"type\":\"quality-cap\",\"tier\":\"medium\"}",   /* not the host */
+  };
+  g_autofree char *code = room_new ();
+  g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/join", code);
+  g_auto (Client) host = { 0 };
+  g_auto (Client) a = { 0 };
+  g_auto (MmResponse) joined = { 0 };
+
+  host_join (&host, code);
+  client_join (&a, code, "Alice", &joined);
+  g_assert_cmpstr (mm_json_str (&joined, "participant.quality"), ==, "auto");
+  g_assert_cmpstr (mm_json_str (&joined, "room.viewer_cap"), ==, "high");
+
+  /* A join may say it at once. */
+  {
+    g_auto (MmResponse) r = { 0 };
+
+    mm_http (&h, "POST", path, NULL, "{\"display_name\":\"Dee\",\"quality\":\"data-saver\"}", &r);
+    g_assert_cmpint (r.status, ==, 201);
+    g_assert_cmpstr (mm_json_str (&r, "participant.quality"), ==, "data-saver");
+    json_node_unref (client_expect (&a, "participant-joined"));
+  }
+  {
+    g_auto (MmResponse) r = { 0 };
+
+    mm_http (&h, "POST", path, NULL, "{\"display_name\":\"Eve\",\"quality\":\"8k\"}", &r);
+    g_assert_cmpint (r.status, ==, 400);
+    g_assert_cmpstr (mm_error_code (&r), ==, "invalid_input");
+    g_assert_nonnull (strstr (r.body, "data-saver"));
+  }
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_auto (MmResponse) r = { 0 };
+
+      mm_http (&h, "POST", a.j.messages, a.j.secret, bad[i], &r);
+      if (r.status / 100 != 4)
+        g_test_message ("%s: %s", bad[i], r.body);
+      g_assert_cmpint (r.status, ==, i + 1 < G_N_ELEMENTS (bad) ? 400 : 403);
+      g_assert_nonnull (mm_error_code (&r));
+    }
+  {
+    g_auto (MmResponse) r = { 0 };
+
+    mm_http (&h, "POST", a.j.messages, a.j.secret,
+             "{\"type\":\"quality\",\"quality\":\"audio-only\"}", &r);
+    g_assert_cmpint (r.status, ==, 200);
+    g_assert_cmpstr (mm_json_str (&r, "participant.quality"), ==, "audio-only");
+  }
+  {
+    g_auto (MmResponse) r = { 0 };
+
+    mm_http (&h, "POST", host.j.messages, host.j.secret,
+             "{\"type\":\"quality-cap\",\"tier\":\"best\"}", &r);
+    g_assert_cmpint (r.status, ==, 400);
+    g_assert_cmpstr (mm_error_code (&r), ==, "invalid_input");
+  }
+  {
+    g_auto (MmResponse) r = { 0 };
+    g_autoptr (JsonNode) ev = NULL;
+
+    mm_http (&h, "POST", host.j.messages, host.j.secret,
+             "{\"type\":\"quality-cap\",\"tier\":\"low\"}", &r);
+    g_assert_cmpint (r.status, ==, 200);
+    ev = client_expect (&a, "room");
+    g_assert_cmpstr (ev_str (ev, "viewer_cap"), ==, "low");
+  }
+}
+
 /* A room with a lobby: guests wait, the host sees them knock and admits
  * or turns them away; someone waiting sees nothing of the meeting and
  * may not post. */
@@ -1442,6 +1523,7 @@ main (int argc, char **argv)
   g_test_add_func ("/signal/presence", test_presence);
   g_test_add_func ("/signal/leave", test_leave);
   g_test_add_func ("/signal/state", test_state);
+  g_test_add_func ("/signal/quality", test_quality);
   g_test_add_func ("/signal/chat", test_chat);
   g_test_add_func ("/signal/lobby", test_lobby);
   g_test_add_func ("/signal/lock", test_lock);

@@ -20,6 +20,64 @@ typedef struct {
   MmMediaVideoStats video;
 } RoomRow;
 
+typedef struct {
+  const char *code;
+  guint receivers[MM_N_TIERS];
+  gboolean active[MM_N_TIERS];
+} TierRow;
+
+static void
+collect_tiers (const char *code, MmMedia *media, gpointer data)
+{
+  GArray *rows = data;
+  TierRow row = { .code = code };
+
+  for (guint t = 0; t < MM_N_TIERS; t++)
+    {
+      row.receivers[t] = mm_media_tier_receivers (media, t);
+      row.active[t] = mm_media_tier_active (media, t);
+    }
+  g_array_append_val (rows, row);
+}
+
+static gint
+tier_row_cmp (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (((const TierRow *) a)->code, ((const TierRow *) b)->code);
+}
+
+/* Per room and tier: receivers on it, and whether its encoder runs. */
+static void
+write_tiers (MmProm *p, MmApp *app)
+{
+  g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (TierRow));
+
+  mm_rooms_foreach_media (app->rooms, collect_tiers, rows);
+  g_array_sort (rows, tier_row_cmp);
+  mm_prom_family (p, "mixmeet_tier_receivers", "gauge",
+                  "Receivers of the composite on each quality tier (docs/tiers.md)");
+  for (guint i = 0; i < rows->len; i++)
+    for (guint t = 0; t < MM_N_TIERS; t++)
+      {
+        const TierRow *r = &g_array_index (rows, TierRow, i);
+
+        mm_prom_sample (p, "mixmeet_tier_receivers",
+                        (const char *[]) { "room", r->code, "tier", mm_tier_name (t), NULL },
+                        r->receivers[t]);
+      }
+  mm_prom_family (p, "mixmeet_tier_active", "gauge",
+                  "1 while a tier of the composite is being encoded");
+  for (guint i = 0; i < rows->len; i++)
+    for (guint t = 0; t < MM_N_TIERS; t++)
+      {
+        const TierRow *r = &g_array_index (rows, TierRow, i);
+
+        mm_prom_sample (p, "mixmeet_tier_active",
+                        (const char *[]) { "room", r->code, "tier", mm_tier_name (t), NULL },
+                        r->active[t] ? 1 : 0);
+      }
+}
+
 static void
 collect_room (const char *code, MmMediaStats *stats, gpointer data)
 {
@@ -135,6 +193,7 @@ mm_api_metrics (MmApp *app, MmRequest *req)
                "Composite frames out of the room's encoder", ENCODED);
   write_rooms (p, rows, "mixmeet_room_keyframes_total", "counter",
                "Keyframes of the room's encoded composite", KEYFRAMES);
+  write_tiers (p, app);
   mm_prom_family (p, "mixmeet_room_encode_seconds", "histogram",
                   "Time a composite frame spends in the room's video encoder");
   for (guint i = 0; i < rows->len; i++)

@@ -599,6 +599,22 @@ mm_rooms_foreach_stats (MmRooms *rooms, MmRoomStatsFunc func, gpointer data)
     }
 }
 
+void
+mm_rooms_foreach_media (MmRooms *rooms, MmRoomMediaFunc func, gpointer data)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, rooms->by_code);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      MmRoom *room = value;
+
+      if (room->media != NULL)
+        func (room->code, room->media, data);
+    }
+}
+
 MmParticipant *
 mm_rooms_join (MmRooms *rooms, const MmJoinInfo *info)
 {

@@ -15,6 +15,7 @@
 #include "http/request.h"
 #include "media/egress.h"
 #include "media/stats.h"
+#include "media/media.h"
 #include "media/tiers.h"
 
 G_BEGIN_DECLS
@@ -195,6 +196,11 @@ typedef struct {
   guint long_polls;     /* events requests waiting for an event */
 } MmRoomsCounts;
 void mm_rooms_counts (MmRooms *rooms, MmRoomsCounts *out);
+
+/* Call @func for each live room whose media runs, with the media
+ * (transfer none).  Main loop. */
+typedef void (*MmRoomMediaFunc) (const char *code, MmMedia *media, gpointer data);
+void mm_rooms_foreach_media (MmRooms *rooms, MmRoomMediaFunc func, gpointer data);
 
 /* Call @func for each live room whose media runs, with its figures
  * (transfer none).  Main loop. */

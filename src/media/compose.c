@@ -272,6 +272,63 @@ mm_compose_add_camera (MmMedia *m, Peer *p, GstBin *bin)
 
 /* ---- name cards ---------------------------------------------------------- */
 
+/* Main loop: @h->p's name card has its first frame ready (held at its src
+ * pad): onto the compositor now, so that the compositor never waits for a
+ * pad that has nothing yet (it would hold the composite back for its whole
+ * latency, a stall for everyone at every join). */
+static void
+card_ready (MmApp *app, gpointer data)
+{
+  Hop *h = data;
+  Peer *p = h->p;
+  MmMedia *m = p->m;
+  GstPad *src;
+
+  (void) app;
+  if (p->removed || p->card == NULL || p->card_pad != NULL || m->closed)
+    return;
+  p->card_pad = mm_pipeline_request_pad (m->video_mix, m->compositor, "sink_%u", NULL,
+                                         &p->card_ghost);
+  g_object_set (p->card_pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0,
+                "zorder", 1u, NULL);
+  src = gst_element_get_static_pad (p->card, "src");
+  if (gst_pad_link (src, p->card_ghost) != GST_PAD_LINK_OK)
+    mm_peer_log (p, G_LOG_LEVEL_WARNING, "cannot link its name card");
+  if (p->card_block != 0)
+    gst_pad_remove_probe (src, p->card_block);
+  p->card_block = 0;
+  gst_object_unref (src);
+  mm_compose_relayout (m);
+}
+
+typedef struct {
+  Peer *p;       /* a reference */
+  gint told;     /* atomic: card_ready was handed over */
+} CardWait;
+
+static void
+card_wait_free (gpointer data)
+{
+  CardWait *w = data;
+
+  mm_peer_unref (w->p);
+  g_free (w);
+}
+
+/* Streaming thread of a name card: its first frame waits here until the
+ * main loop has linked it. */
+static GstPadProbeReturn
+card_first_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  CardWait *w = data;
+
+  (void) pad;
+  (void) info;
+  if (g_atomic_int_compare_and_exchange (&w->told, 0, 1))
+    mm_app_run_main (w->p->app, card_ready, mm_peer_hop_new (w->p), mm_peer_hop_free);
+  return GST_PAD_PROBE_OK;   /* blocked until card_ready removes the probe */
+}
+
 void
 mm_compose_add_card (MmMedia *m, Peer *p)
 {
@@ -295,16 +352,16 @@ mm_compose_add_card (MmMedia *m, Peer *p)
     }
   p->card = GST_ELEMENT (bin);
   gst_bin_add (GST_BIN (m->pipeline), p->card);
-  p->card_pad = mm_pipeline_request_pad (m->video_mix, m->compositor, "sink_%u", NULL,
-                                         &p->card_ghost);
-  g_object_set (p->card_pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0,
-                "zorder", 1u, NULL);
   src = gst_element_get_static_pad (p->card, "src");
-  if (gst_pad_link (src, p->card_ghost) != GST_PAD_LINK_OK)
-    mm_peer_log (p, G_LOG_LEVEL_WARNING, "cannot link its name card");
+  {
+    CardWait *w = g_new0 (CardWait, 1);
+
+    w->p = mm_peer_ref (p);
+    p->card_block = gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER,
+                                       card_first_frame, w, card_wait_free);
+  }
   gst_object_unref (src);
   gst_element_sync_state_with_parent (p->card);
-  mm_compose_relayout (m);
 }
 
 void
@@ -316,4 +373,5 @@ mm_compose_remove_card (MmMedia *m, Peer *p)
   mm_pipeline_release_pad (m->video_mix, m->compositor, p->card_pad, p->card_ghost);
   p->card = NULL;
   p->card_pad = p->card_ghost = NULL;
+  p->card_block = 0;   /* went with the bin */
 }

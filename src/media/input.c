@@ -72,10 +72,44 @@ input_feedback (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+static void input_ready (MmApp *app, gpointer data);
+
+static Hop *
+first_frame_new (Peer *p, InputRole role)
+{
+  Hop *h = mm_peer_hop_new (p);
+
+  h->role = role;
+  return h;
+}
+
+static void
+first_frame_free (gpointer data)
+{
+  if (data != NULL)
+    mm_peer_hop_free (data);
+}
+
+/* Streaming thread of an input: its first decoded frame (or second of
+ * audio): it joins the composite or the mixes now (once). */
+static GstPadProbeReturn
+first_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Hop *h = data;
+
+  (void) pad;
+  (void) info;
+  mm_app_run_main (h->p->app, input_ready, first_frame_new (h->p, h->role), mm_peer_hop_free);
+  return GST_PAD_PROBE_REMOVE;
+}
+
 /* The receiving end of one m-line @p sends on: pipelines/video-in or
  * audio-in, whose appsrc "rtpsrc" the transport thread feeds (mm_input_on_rtp).
- * Its media enters the composite or the mixes when the first packet
- * arrives (input_ready). */
+ * Its media enters the composite or the mixes when its first decoded frame
+ * reaches the tee at the end of the bin (input_ready): a compositor or
+ * mixer pad that waits for the jitterbuffer, a keyframe and the decoder
+ * would hold the room's composite or mix back until its latency ran out
+ * (a stall of 150 ms for everyone at every join). */
 gboolean
 mm_input_add (Peer *p, InputRole role, const MmSdpMedia *md, GError **error)
 {
@@ -116,6 +150,24 @@ mm_input_add (Peer *p, InputRole role, const MmSdpMedia *md, GError **error)
   pad = gst_element_get_static_pad (src, "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, input_feedback, fb, feedback_free);
   gst_object_unref (pad);
+  {
+    GstElement *tee = gst_bin_get_by_name (bin, video ? "vin" : "ain");
+
+    if (tee == NULL)
+      {
+        g_set_error (error, MM_ERROR, MM_ERROR_INTERNAL,
+                     "pipelines/%s.pipeline must end in a tee named %s", file,
+                     video ? "vin" : "ain");
+        gst_object_unref (src);
+        gst_object_unref (gst_object_ref_sink (bin));
+        return FALSE;
+      }
+    pad = gst_element_get_static_pad (tee, "sink");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                       first_frame, first_frame_new (p, role), first_frame_free);
+    gst_object_unref (pad);
+    gst_object_unref (tee);
+  }
   p->input_bins[role] = gst_object_ref (bin);
   gst_bin_add (GST_BIN (m->pipeline), GST_ELEMENT (bin));
   gst_element_sync_state_with_parent (GST_ELEMENT (bin));
@@ -188,8 +240,6 @@ route_packet (Peer *p, const MmRtpHeader *h)
   return found;
 }
 
-static void input_ready (MmApp *app, gpointer data);
-
 /* Transport thread: an RTP packet from @p, unprotected. */
 void
 mm_input_on_rtp (MmEndpoint *ep, const guint8 *buf, gsize len, gpointer data)
@@ -198,8 +248,6 @@ mm_input_on_rtp (MmEndpoint *ep, const guint8 *buf, gsize len, gpointer data)
   MmRtpHeader h;
   Input *in;
   GstElement *src = NULL;
-  gboolean first = FALSE;
-  InputRole role = IN_CAMERA;
 
   if (!mm_rtp_parse (buf, len, &h))
     return;
@@ -208,9 +256,7 @@ mm_input_on_rtp (MmEndpoint *ep, const guint8 *buf, gsize len, gpointer data)
   if (in != NULL && in->pt == h.pt)
     {
       src = gst_object_ref (in->appsrc);
-      first = !in->seen;
       in->seen = TRUE;
-      role = (InputRole) (in - p->inputs);
     }
   g_mutex_unlock (&p->in_lock);
   if (src == NULL)
@@ -218,16 +264,9 @@ mm_input_on_rtp (MmEndpoint *ep, const guint8 *buf, gsize len, gpointer data)
   mm_probe_rtp_note (p->probe_in, buf, len);
   gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_new_memdup (buf, len));
   gst_object_unref (src);
-  if (first)
-    {
-      Hop *hop = mm_peer_hop_new (p);
-
-      hop->role = role;
-      mm_app_run_main (p->app, input_ready, hop, mm_peer_hop_free);
-    }
 }
 
-/* Main loop: the first packet of one of @p's inputs arrived: into the
+/* Main loop: the first decoded frame of one of @p's inputs: into the
  * composite or the mixes with it. */
 static void
 input_ready (MmApp *app, gpointer data)

@@ -117,6 +117,7 @@ struct _Peer {
   GstElement *card;           /* placeholder under the tile (name card) */
   GstPad *card_pad;           /* its compositor pad, and the ghost of it */
   GstPad *card_ghost;
+  gulong card_block;          /* holds its first frame until it is linked, or 0 */
   GPtrArray *voices;          /* Branch*: audio_in → other mixes */
   GPtrArray *mix_inputs;      /* Branch*: others' audio_in → my mix */
 

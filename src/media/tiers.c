@@ -169,12 +169,12 @@ build_tier (MmMedia *m, MmTier which, gint height, gint framerate, gint kbps, GE
     return FALSE;
   t->bin = GST_ELEMENT (bin);
   gst_bin_add (GST_BIN (m->pipeline), t->bin);
-  t->venc = gst_bin_get_by_name (bin, "venc");
+  t->venc = gst_bin_get_by_name (bin, "tierenc");
   sink = gst_element_get_static_pad (t->bin, "sink");
   if (t->venc == NULL || sink == NULL)
     {
       g_set_error_literal (error, MM_ERROR, MM_ERROR_INTERNAL,
-                           "pipelines/tier.pipeline must name its encoder venc and take "
+                           "pipelines/tier.pipeline must name its encoder tierenc and take "
                            "raw video in");
       return FALSE;
     }
@@ -192,7 +192,7 @@ build_tier (MmMedia *m, MmTier which, gint height, gint framerate, gint kbps, GE
   t->height = height;
   t->framerate = framerate;
   t->bitrate_kbps = kbps;
-  return mm_send_attach (bin, "vsend", t->stream, NULL, error);
+  return mm_send_attach (bin, "tiersend", t->stream, NULL, error);
 }
 
 gboolean
