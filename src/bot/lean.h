@@ -15,7 +15,8 @@
  * hands its results back to this context.
  *
  * Files: lean.c (the process: options, the loop, the output),
- * lean-viewer.c (one viewer: signalling, ICE, DTLS, SRTP), lean-rtp.c
+ * lean-viewer.c (one viewer: signalling, DTLS, SRTP), lean-ice.c (its
+ * ICE: checks, answers, consent), lean-rtp.c
  * (receive statistics of one RTP stream: loss, frames, NACK).
  */
 #pragma once
@@ -207,11 +208,36 @@ void mm_lean_viewer_datagram (MmLeanViewer *v, guint8 *buf, gsize len,
                               gint64 now_us);
 /* Timers: checks, DTLS, consent, reports, NACK, polls. */
 void mm_lean_viewer_tick (MmLeanViewer *v, gint64 now_us);
+/* Send @buf to @to from the viewer's socket (a failure is only logged). */
+void mm_lean_viewer_send_to (MmLeanViewer *v, const guint8 *buf, gsize len,
+                             const struct sockaddr_storage *to, socklen_t to_len);
+/* ICE connected on candidate @i: DTLS starts. */
+void mm_lean_viewer_ice_connected (MmLeanViewer *v, guint i);
 /* Leave the room (a bounded request); @left becomes TRUE when done. */
 void mm_lean_viewer_leave (MmLeanViewer *v);
 /* The longest wait for a frame now, counting one still going on, and
  * restart the period. */
 gint64 mm_lean_viewer_take_gap (MmLeanViewer *v, gint64 now_us);
+
+/* ---- lean-ice.c: one viewer's ICE ---------------------------------------- */
+
+/* No candidates, no selected pair, a fresh STUN agent (a new offer). */
+void mm_lean_ice_reset (MmLeanViewer *v);
+/* A new ufrag, password and tie-breaker for the next offer. */
+void mm_lean_ice_new_credentials (MmLeanViewer *v);
+/* "candidate:F 1 udp PRIO ADDR PORT typ host ..." (with or without "a="):
+ * check it from now on if it is a UDP candidate of component 1 of our
+ * address family; anything else is ignored. */
+void mm_lean_ice_add_candidate_text (MmLeanViewer *v, const char *text);
+/* A STUN datagram: a check of the server's is answered, an answer to one
+ * of ours may connect ICE (mm_lean_viewer_ice_connected). */
+void mm_lean_ice_stun (MmLeanViewer *v, const guint8 *buf, gsize len,
+                       const struct sockaddr_storage *from, socklen_t from_len);
+/* While checking: (re)send the checks that are due. */
+void mm_lean_ice_send_checks (MmLeanViewer *v, gint64 now_us);
+/* A consent check on the selected pair (the previous one unanswered is
+ * counted lost). */
+void mm_lean_ice_send_consent (MmLeanViewer *v);
 
 /* ---- lean.c: the process ------------------------------------------------ */
 
