@@ -10,8 +10,11 @@
  *   → DTLS in the role the answer implies (setup:passive → we are the
  *     client, setup:active → the server)
  *   → SRTP keys: every packet is authenticated by libsrtp's unprotect
- *     (or 1 in --auth-sample), counted (lean-rtp.c), RTCP: a receiver
- *     report every second, NACKs for gaps, a consent check every 5 s.
+ *     (or 1 in --auth-sample), counted (lean-rtp.c, lean-quality.c), RTCP:
+ *     a receiver report every second, NACKs for gaps, transport-wide cc
+ *     feedback every 100 ms (lean-twcc.c), a consent check every 5 s.
+ * With --link every datagram first crosses a simulated link (lean-link.c)
+ * and is handled when the link lets it out, at that time.
  * What comes from the network is never trusted: a datagram that does not
  * parse, validate or authenticate is counted and dropped.
  */
@@ -31,6 +34,7 @@
 #define ICE_TIMEOUT_US (30 * G_USEC_PER_SEC)
 #define CONSENT_INTERVAL_US (5 * G_USEC_PER_SEC)
 #define RR_INTERVAL_US G_USEC_PER_SEC
+#define TWCC_INTERVAL_US (100 * 1000)
 #define NACK_RETRY_US (100 * 1000)
 #define ANSWER_TIMEOUT_US (20 * G_USEC_PER_SEC)
 /* Offers a viewer makes before it gives up (one, and one more after each
@@ -85,6 +89,7 @@ on_dtls_send (const guint8 *buf, gsize len, gpointer data)
 }
 
 static void media_reset (MmLeanViewer *v);
+static void on_link_packet (MmLeanLinkPacket *p, gpointer data);
 
 MmLeanViewer *
 mm_lean_viewer_new (MmLean *lean, guint index, GError **error)
@@ -143,6 +148,15 @@ mm_lean_viewer_new (MmLean *lean, guint index, GError **error)
   v->ssrc = g_random_int ();
   mm_lean_stream_init (&v->video, TRUE);
   mm_lean_stream_init (&v->audio, FALSE);
+  mm_lean_twcc_init (&v->twcc, 0);
+  mm_lean_quality_init (&v->quality);
+  if (lean->opts->link_kbps > 0)
+    {
+      v->link = mm_lean_link_new ((guint) lean->opts->link_kbps,
+                                  (guint) lean->opts->link_queue_ms,
+                                  lean->opts->link_loss_percent, g_random_int ());
+      mm_lean_link_attach (v->link, on_link_packet, v);
+    }
   return v;
 }
 
@@ -166,6 +180,7 @@ mm_lean_viewer_free (MmLeanViewer *v)
   if (v == NULL)
     return;
   media_reset (v);
+  mm_lean_link_free (v->link);
   if (v->fd >= 0)
     close (v->fd);   /* also leaves the epoll set */
   mm_bot_session_clear (&v->session);
@@ -238,7 +253,7 @@ void
 mm_lean_viewer_start (MmLeanViewer *v)
 {
   g_autofree char *url = mm_bot_signal_join_url (v->lean->opts);
-  g_autofree char *body = mm_bot_signal_join_body (v->name);
+  g_autofree char *body = mm_bot_signal_join_body (v->name, v->lean->opts->quality);
 
   v->state = MM_LEAN_JOINING;
   v->join_start_us = g_get_monotonic_time ();
@@ -321,6 +336,9 @@ on_answer (MmLeanViewer *v, const char *sdp)
     }
   v->video_pt = video->pt;
   v->audio_pt = audio != NULL ? audio->pt : 255;
+  /* One transport-wide sequence for the bundle: the id of either m-line. */
+  mm_lean_twcc_init (&v->twcc, video->ext_twcc != 0 ? video->ext_twcc
+                                                    : audio != NULL ? audio->ext_twcc : 0);
   v->remote_ufrag = g_strdup (s->ice_ufrag);
   v->remote_pwd = g_strdup (s->ice_pwd);
   v->remote_fingerprint = g_strdup (s->fingerprint);
@@ -571,6 +589,10 @@ rtp_in (MmLeanViewer *v, guint8 *buf, gsize len, gint64 now_us)
   const MmBotOptions *o = v->lean->opts;
   MmLeanStream *s;
   MmLeanRtp h;
+  MmRtpHeader rh;
+  gsize plain = len, ext_len;
+  const guint8 *ext;
+  gboolean decrypted = FALSE;
 
   if (!mm_lean_rtp_read (buf, len, &h))
     return;
@@ -585,7 +607,6 @@ rtp_in (MmLeanViewer *v, guint8 *buf, gsize len, gint64 now_us)
   /* Authenticate every packet, or 1 in --auth-sample. */
   if (o->auth_sample <= 1 || (v->verified + v->unverified) % (guint) o->auth_sample == 0)
     {
-      gsize plain = len;
       MmSrtpResult r = mm_srtp_unprotect_rtp (v->srtp_in, buf, &plain);
 
       if (r != MM_SRTP_OK)
@@ -602,23 +623,37 @@ rtp_in (MmLeanViewer *v, guint8 *buf, gsize len, gint64 now_us)
           return;
         }
       v->verified++;
+      decrypted = TRUE;
     }
   else
     v->unverified++;
   v->packets++;
   v->bytes += len;
+  /* The header is not encrypted: its extensions are there either way. */
+  if (!mm_rtp_parse (buf, plain, &rh))
+    memset (&rh, 0, sizeof rh);
+  if (v->twcc.ext_id != 0
+      && (ext = mm_rtp_find_extension (&rh, v->twcc.ext_id, &ext_len)) != NULL && ext_len >= 2)
+    mm_lean_twcc_record (&v->twcc, (guint16) (ext[0] << 8 | ext[1]), now_us);
   if (s->video)
-    step (v, MM_LEAN_STEP_FIRST_PACKET);
+    {
+      step (v, MM_LEAN_STEP_FIRST_PACKET);
+      mm_lean_quality_video (&v->quality, decrypted ? buf + rh.header_len : NULL,
+                             rh.payload_len, len, now_us);
+    }
+  else
+    mm_lean_quality_audio (&v->quality, now_us);
   if (mm_lean_stream_packet (s, &h, now_us))
     {
       step (v, MM_LEAN_STEP_FIRST_FRAME);
       v->period_frames++;
+      mm_lean_quality_frame (&v->quality, now_us);
     }
 }
 
-void
-mm_lean_viewer_datagram (MmLeanViewer *v, guint8 *buf, gsize len,
-                         const struct sockaddr_storage *from, socklen_t from_len, gint64 now_us)
+static void
+deliver (MmLeanViewer *v, guint8 *buf, gsize len, const struct sockaddr_storage *from,
+         socklen_t from_len, gint64 now_us)
 {
   switch (mm_packet_classify (buf, len))
     {
@@ -643,6 +678,22 @@ mm_lean_viewer_datagram (MmLeanViewer *v, guint8 *buf, gsize len,
     }
 }
 
+static void
+on_link_packet (MmLeanLinkPacket *p, gpointer data)
+{
+  deliver (data, p->data, p->len, &p->from, p->from_len, p->due_us);
+}
+
+void
+mm_lean_viewer_datagram (MmLeanViewer *v, guint8 *buf, gsize len,
+                         const struct sockaddr_storage *from, socklen_t from_len, gint64 now_us)
+{
+  if (v->link != NULL)
+    mm_lean_link_receive (v->link, buf, len, from, from_len, now_us);
+  else
+    deliver (v, buf, len, from, from_len, now_us);
+}
+
 /* ---- timers ------------------------------------------------------------------ */
 
 static guint32
@@ -653,18 +704,29 @@ dlsr (MmLeanViewer *v, int k, gint64 now_us)
   return (guint32) MIN ((now_us - v->sr_at_us[k]) * 65536 / G_USEC_PER_SEC, G_MAXUINT32);
 }
 
+/* SRTCP-protect the @len bytes of RTCP in @buf (@size with room for the
+ * trailer) and send them. */
+static void
+send_srtcp (MmLeanViewer *v, guint8 *buf, gsize len, gsize size)
+{
+  const struct sockaddr_storage *to;
+  socklen_t to_len;
+
+  if (len > 0 && selected (v, &to, &to_len)
+      && mm_srtp_protect_rtcp (v->srtp_out, buf, &len, size) == MM_SRTP_OK)
+    mm_lean_viewer_send_to (v, buf, len, to, to_len);
+}
+
 /* A receiver report on what arrived, with NACKs for @seqs when @n > 0. */
 static void
 send_rtcp (MmLeanViewer *v, const guint16 *seqs, guint n, gint64 now_us)
 {
-  const struct sockaddr_storage *to;
-  socklen_t to_len;
   MmRtcpReportBlock blocks[2];
   guint n_blocks = 0;
   guint8 buf[1024 + MM_SRTP_MAX_TRAILER];
-  gsize len, w;
+  gsize len;
 
-  if (!selected (v, &to, &to_len) || v->srtp_out == NULL)
+  if (v->selected < 0 || v->srtp_out == NULL)
     return;
   if (v->video.started)
     mm_lean_stream_report_block (&v->video, v->sr_lsr[0], dlsr (v, 0, now_us),
@@ -673,16 +735,20 @@ send_rtcp (MmLeanViewer *v, const guint16 *seqs, guint n, gint64 now_us)
     mm_lean_stream_report_block (&v->audio, v->sr_lsr[1], dlsr (v, 1, now_us),
                                  &blocks[n_blocks++]);
   len = mm_rtcp_write_rr (buf, 1024, v->ssrc, blocks, n_blocks);
-  if (len == 0)
-    return;
-  if (n > 0)
-    {
-      w = mm_rtcp_write_nack (buf + len, 1024 - len, v->ssrc, v->video.ssrc, seqs, n);
-      len += w;
-    }
-  if (mm_srtp_protect_rtcp (v->srtp_out, buf, &len, sizeof buf) != MM_SRTP_OK)
-    return;
-  mm_lean_viewer_send_to (v, buf, len, to, to_len);
+  if (len > 0 && n > 0)
+    len += mm_rtcp_write_nack (buf + len, 1024 - len, v->ssrc, v->video.ssrc, seqs, n);
+  send_srtcp (v, buf, len, sizeof buf);
+}
+
+/* Transport-wide cc feedback on what arrived since the previous one. */
+static void
+send_twcc (MmLeanViewer *v)
+{
+  guint8 buf[20 + 4 * MM_LEAN_TWCC_SPAN + MM_SRTP_MAX_TRAILER];
+  guint32 media = v->video.started ? v->video.ssrc : v->audio.ssrc;
+
+  send_srtcp (v, buf, mm_lean_twcc_write (&v->twcc, buf, sizeof buf - MM_SRTP_MAX_TRAILER,
+                                          v->ssrc, media), sizeof buf);
 }
 
 void
@@ -724,9 +790,15 @@ mm_lean_viewer_tick (MmLeanViewer *v, gint64 now_us)
   if (v->state == MM_LEAN_CONNECTED)
     {
       guint16 seqs[64];
-      guint n = mm_lean_stream_due_nacks (&v->video, now_us, NACK_RETRY_US, seqs,
-                                          G_N_ELEMENTS (seqs));
+      guint n;
 
+      mm_lean_quality_tick (&v->quality, now_us);
+      if (v->twcc.ext_id != 0 && now_us >= v->next_twcc_us)
+        {
+          send_twcc (v);
+          v->next_twcc_us = now_us + TWCC_INTERVAL_US;
+        }
+      n = mm_lean_stream_due_nacks (&v->video, now_us, NACK_RETRY_US, seqs, G_N_ELEMENTS (seqs));
       if (n > 0 || now_us >= v->next_rr_us)
         {
           send_rtcp (v, seqs, n, now_us);
