@@ -444,11 +444,12 @@ for c in unshaped $(for l in $LOWBW_LINKS; do link_case "$l"; done); do
            if ($1 == "250") ok = ($2 == "low" && $3 != "null" && $3 <= 5 && $5 == 0)
            if ($1 == "80") ok = ($2 == "audio-only" && $6 != "null" && $6 <= 100)
            print ok < 0 ? "null" : (ok ? "met" : "missed") }')
+  fgap=$(vfield "$f" max_frame_gap_ms); kbps=$(vfield "$f" video_kbps)
+  drops=$(vfield "$f" queue_drops)
   row lowbw "$c" tier="${tier:-null}" settled_s="${settled:-null}" fps="${fps:-null}" \
-    freezes="${freezes:-null}" max_frame_gap_ms="$(vfield "$f" max_frame_gap_ms)" \
+    freezes="${freezes:-null}" max_frame_gap_ms="${fgap:-null}" \
     max_audio_gap_ms="${agap:-null}" tier_changes="${changes:-null}" \
-    video_kbps="$(vfield "$f" video_kbps)" queue_drops="$(vfield "$f" queue_drops)" \
-    target="$target"
+    video_kbps="${kbps:-null}" queue_drops="${drops:-null}" target="$target"
 done
 stop_bots
 
