@@ -30,20 +30,13 @@ void
 mm_lean_twcc_record (MmLeanTwcc *t, guint16 seq, gint64 at_us)
 {
   guint32 ext;
-  gint32 delta;
 
   if (!t->started)
     {
       t->started = TRUE;
       t->last = t->base = (guint32) seq + 65536;
     }
-  delta = (gint16) (guint16) (seq - (guint16) t->last);
-  if (delta < 0 && (guint32) -delta > t->last)
-    {
-      t->late++;
-      return;
-    }
-  ext = t->last + (guint32) delta;
+  ext = mm_lean_seq_extend (t->last, seq);
   if (ext > t->last)
     t->last = ext;
   if (ext < t->base)

@@ -88,6 +88,9 @@ typedef struct {
 } MmLeanRtp;
 
 gboolean mm_lean_rtp_read (const guint8 *buf, gsize len, MmLeanRtp *h);
+/* The 32-bit extension of the 16-bit number @seq nearest @highest (an
+ * extended number), or 0 when that would be below 1. */
+guint32 mm_lean_seq_extend (guint32 highest, guint16 seq);
 
 void mm_lean_stream_init (MmLeanStream *s, gboolean video);
 /* Whether the packet @seq is one this stream has not seen and should be
