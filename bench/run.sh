@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh — mixmeet's benchmarks: six scenarios, one table, one JSON file.
+# run.sh — mixmeet's benchmarks: seven scenarios, one table, one JSON file.
 #
 #   bench/run.sh           the full bench (make bench; about 10 minutes)
 #   bench/run.sh quick     each scenario briefly (make bench-quick)
@@ -16,11 +16,11 @@ cd "$top"
 mode=${1:-full}
 if [ "$mode" = quick ]; then
   LAT_S=15; CHURN=5; CHURN_S=3; WARMUP=6; WINDOW=6
-  CAPACITY="2 4 9 16"; AUDIENCE=${BENCH_AUDIENCE:-50 100}; AUDIO_N=20
+  CAPACITY="2 4 9 16"; AUDIENCE=${BENCH_AUDIENCE:-50 100}; AUDIO_N=20; LOWBW_S=20
 else
   LAT_S=45; CHURN=20; CHURN_S=4; WARMUP=10; WINDOW=20
   CAPACITY=${BENCH_CAPACITY:-2 4 9 16}; AUDIENCE=${BENCH_AUDIENCE:-100 250 500 1000 2000}
-  AUDIO_N=50
+  AUDIO_N=50; LOWBW_S=40
 fi
 # Lean viewers (mixmeet-bot --viewers) per process: one thread each.
 # Fewer than one thread could carry: libsrtp2 on NSS (Debian's) costs
@@ -386,6 +386,102 @@ connected=$(tail -n "$AUDIO_N" "$dir/audio.out" | grep -c '"connected":true' || 
 row audio "$AUDIO_N" server_cores="$(cores "$s0" "$s1" "$t0" "$t1")" \
   bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" connected="$connected" \
   rss_mib="$(rss_kib "$srv" | awk '{printf "%.0f", $1 / 1024}')"
+stop_bots
+fi
+
+# ---- 7. Low-bandwidth receivers -------------------------------------------
+# One publisher (a webrtcbin bot) and lean viewers in one meeting room:
+# one unshaped, and one process per simulated link (mixmeet-bot --viewers 1
+# --link KBPS[,QUEUE_MS[,LOSS]]: a token bucket of one MTU at KBPS, a
+# drop-tail queue of 300 ms, random loss).  Each viewer says at its end
+# the tier it settled on and, after that, its frame rate, freezes and
+# audio gaps.  Then the server's cost per active tier: the same room grown
+# one shaped viewer at a time (each link meant to bring in one more tier).
+if only lowbw; then
+LOWBW_LINKS="3000 600 250 80 600,300,3"
+server_args="--video-bitrate 1200"   # the high tier's 1.2 Mbit/s
+start_server
+code=$(room lowbw)
+bot "$dir/lowbw-pub.out" --room "$code" --name pub --no-decode
+sleep "$WARMUP"
+# link_case LINK: the case's name ("600,300,3" -> 600-3pct).
+link_case() { echo "$1" | awk -F, '{ print $1 ($3 != "" ? "-" $3 "pct" : "") }'; }
+# vfield FILE KEY: KEY of the viewer's line at its end (strings unquoted).
+vfield() {
+  grep '"viewer":' "$1" 2>/dev/null | tail -n 1 |
+    sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p"
+}
+lpids=
+bot "$dir/lowbw-unshaped.out" --room "$code" --name unshaped --viewers 1 \
+  --duration "$LOWBW_S"
+lpids="$lpids $last_bot"
+for l in $LOWBW_LINKS; do
+  bot "$dir/lowbw-$(link_case "$l").out" --room "$code" --name "link$(link_case "$l")" \
+    --viewers 1 --link "$l" --duration "$LOWBW_S"
+  lpids="$lpids $last_bot"
+done
+# The server's CPU once the viewers have settled, to a few seconds before
+# they leave.
+sleep 10
+s0=$(ticks "$srv"); t0=$(now)
+sleep $((LOWBW_S - 15))
+s1=$(ticks "$srv"); t1=$(now)
+for p in $lpids; do wait "$p" 2>/dev/null || true; done
+row lowbw all server_cores="$(cores "$s0" "$s1" "$t0" "$t1")" \
+  viewers="$(cat "$dir"/lowbw-*.out | grep -c '"viewer":' || true)"
+echo "lowbw targets: unshaped high at >= 29 fps throughout; 250 kbit/s low within 5 s," \
+  "no freeze over 300 ms after; 80 kbit/s audio-only, no audio gap over 100 ms" |
+  tee -a "$dir/table"
+for c in unshaped $(for l in $LOWBW_LINKS; do link_case "$l"; done); do
+  f=$dir/lowbw-$c.out
+  tier=$(vfield "$f" tier); settled=$(vfield "$f" settled_s); fps=$(vfield "$f" fps)
+  freezes=$(vfield "$f" freezes); agap=$(vfield "$f" max_audio_gap_ms)
+  changes=$(vfield "$f" tier_changes)
+  # The target of the three cases that have one: met or missed.
+  target=$(echo "$c $tier ${settled:-null} ${fps:-null} ${freezes:-null} ${agap:-null} ${changes:-null}" |
+    awk '{ ok = -1
+           if ($1 == "unshaped") ok = ($2 == "high" && $4 != "null" && $4 >= 29 && $7 == 0)
+           if ($1 == "250") ok = ($2 == "low" && $3 != "null" && $3 <= 5 && $5 == 0)
+           if ($1 == "80") ok = ($2 == "audio-only" && $6 != "null" && $6 <= 100)
+           print ok < 0 ? "null" : (ok ? "met" : "missed") }')
+  fgap=$(vfield "$f" max_frame_gap_ms); kbps=$(vfield "$f" video_kbps)
+  drops=$(vfield "$f" queue_drops)
+  row lowbw "$c" tier="${tier:-null}" settled_s="${settled:-null}" fps="${fps:-null}" \
+    freezes="${freezes:-null}" max_frame_gap_ms="${fgap:-null}" \
+    max_audio_gap_ms="${agap:-null}" tier_changes="${changes:-null}" \
+    video_kbps="${kbps:-null}" queue_drops="${drops:-null}" target="$target"
+done
+stop_bots
+
+# Cost per active tier: the publisher (which receives the composite) and
+# an unshaped viewer, then one more viewer on 600, 250 and 80 kbit/s; each
+# step over the window once it has settled.  "tiers" lists the viewers'
+# tiers (the publisher's own is not known here).
+start_server
+server_args=
+code=$(room lowbw-tiers)
+bot "$dir/tiers-pub.out" --room "$code" --name pub --no-decode
+bot "$dir/tiers-0.out" --room "$code" --name unshaped --viewers 1
+prev=
+i=0
+for l in "" 600 250 80; do
+  if [ -n "$l" ]; then
+    i=$((i + 1))
+    bot "$dir/tiers-$i.out" --room "$code" --name "link$l" --viewers 1 --link "$l"
+  fi
+  sleep "$WARMUP"
+  s0=$(ticks "$srv"); t0=$(now); sleep "$WINDOW"; s1=$(ticks "$srv"); t1=$(now)
+  c=$(cores "$s0" "$s1" "$t0" "$t1")
+  # Each viewer's tier from its latest line's "tiers" counts.
+  tiers=$(for f in "$dir"/tiers-[0-9]*.out; do
+      grep -v '"final":true' "$f" | tail -n 1 |
+        sed -n 's/.*"tiers":{\([^}]*\)}.*/\1/p' | tr ',' '\n' |
+        sed -n 's/"\([^"]*\)":[1-9][0-9]*/\1/p'
+    done | sort | uniq | tr '\n' '+' | sed 's/+$//')
+  row lowbw "tiers-$i" link="${l:-none}" tiers="${tiers:-none}" server_cores="$c" \
+    added_cores="$(echo "$c ${prev:-$c}" | awk '{ printf "%.3f", $1 - $2 }')"
+  prev=$c
+done
 stop_bots
 fi
 

@@ -727,6 +727,63 @@ test_lean_viewers (void)
   mm_bot_free (teacher);
 }
 
+/* A lean viewer's own line at its end. */
+static gboolean
+viewer_line (JsonObject *line, gpointer data)
+{
+  return json_object_has_member (line, "viewer");
+}
+
+/* A lean viewer behind a simulated 250 kbit/s link (--link 250): it
+ * connects through the link's queue, offers and uses the transport-cc
+ * extension (transport-wide cc feedback goes back), gets no more than the
+ * link carries, and says at its end what it got.  What tier the server
+ * picks for it is for make bench (the lowbw scenario). */
+static void
+test_lean_link (void)
+{
+  g_autofree char *email = NULL;
+  g_autofree char *token = mm_test_register (&h, "Slow lecturer", &email);
+  g_autofree char *code = mm_test_room (&h, token, "{\"title\":\"Slow\",\"mode\":\"lecture\"}");
+  const char *teacher_args[] = { "--email", email, "--password", "correct horse", "--color",
+                                 "ff0000", "--tone", "440", "--name", "teacher", "--no-decode",
+                                 NULL };
+  const char *lean_args[] = { "--name", "slow", "--viewers", "1", "--link", "250",
+                              "--duration", "15", NULL };
+  MmBot *teacher = mm_bot_start (&h, code, teacher_args);
+  MmBot *lean;
+  JsonObject *line, *link, *twcc;
+  const char *tier;
+
+  g_assert_nonnull (mm_bot_wait (teacher, has_cells, GUINT_TO_POINTER (1), MM_TEST_WAIT_S));
+  lean = mm_bot_start (&h, code, lean_args);
+  line = mm_bot_wait (lean, viewer_line, NULL, 15 + MM_TEST_WAIT_S);
+  g_assert_nonnull (line);
+  g_assert_cmpstr (json_object_get_string_member (line, "state"), ==, "connected");
+  g_assert_cmpint (json_object_get_int_member (line, "video_bytes"), >, 0);
+  /* 250 kbit/s for at most the 15 s the process ran, and one bucket. */
+  g_assert_cmpint (json_object_get_int_member (line, "video_bytes"), <=, 250000 / 8 * 15 + 1500);
+  link = json_object_get_object_member (line, "link");
+  g_assert_cmpint (json_object_get_int_member (link, "kbps"), ==, 250);
+  g_assert_cmpint (json_object_get_int_member (link, "queue_ms"), ==, 300);
+  g_assert_cmpint (json_object_get_int_member (link, "delivered"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (link, "delivered"), <=,
+                   json_object_get_int_member (link, "arrived"));
+  twcc = json_object_get_object_member (line, "twcc");
+  g_assert_cmpint (json_object_get_int_member (twcc, "ext_id"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (twcc, "feedbacks"), >, 0);
+  tier = json_object_get_string_member (line, "tier");
+  g_assert_true (g_strv_contains ((const char *const[]) { "none", "high", "medium", "low",
+                                                          "audio-only", NULL }, tier));
+  g_test_message ("a viewer on 250 kbit/s: tier %s, %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+                  " datagrams through, %" G_GINT64_FORMAT " dropped by the queue",
+                  tier, json_object_get_int_member (link, "delivered"),
+                  json_object_get_int_member (link, "arrived"),
+                  json_object_get_int_member (link, "queue_drops"));
+  mm_bot_free (lean);
+  mm_bot_free (teacher);
+}
+
 /* What a recording holds, decoded with GStreamer. */
 typedef struct {
   guint frames;
@@ -1893,6 +1950,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/lecture-presenter", test_lecture_presenter);
   g_test_add_func ("/media/lecture-audience", test_lecture_audience);
   g_test_add_func ("/media/lean-viewers", test_lean_viewers);
+  g_test_add_func ("/media/lean-link", test_lean_link);
   g_test_add_func ("/media/record", test_record);
   g_test_add_func ("/media/record-sigterm", test_record_sigterm);
   g_test_add_func ("/media/record-sigkill", test_record_sigkill);

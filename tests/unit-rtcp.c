@@ -835,6 +835,132 @@ test_twcc_malformed (void)
   g_assert_false (parse (pkt, 16, &items));
 }
 
+/* Write a TWCC packet of @count statuses, parse it back, and check that
+ * every field and every status and delta came back.  The deltas are
+ * whole 250 µs units, so they come back exactly. */
+static gsize
+twcc_round_trip (guint16 base, guint count, gint32 reference, guint8 fb_count,
+                 const guint8 *received, const gint32 *delta_us)
+{
+  gsize size = 20 + 4 * (gsize) count + 4;
+  g_autofree guint8 *out = g_malloc (size);
+  g_autoptr (GArray) items = NULL;
+  const Visited *v;
+  gsize n;
+
+  n = mm_rtcp_write_twcc (out, size, 0x5eed, 0xface, base, (guint16) count, reference, fb_count,
+                          received, delta_us);
+  g_assert_cmpuint (n, >=, 20);
+  g_assert_cmpuint (n % 4, ==, 0);
+  g_assert_cmpuint ((out[2] << 8 | out[3]), ==, n / 4 - 1);
+  g_assert_true (parse (out, n, &items));
+  g_assert_cmpuint (items->len, ==, 1);
+  v = nth (items, 0);
+  g_assert_cmpint (v->item.kind, ==, MM_RTCP_TWCC);
+  g_assert_cmphex (v->item.sender_ssrc, ==, 0x5eed);
+  g_assert_cmphex (v->item.media_ssrc, ==, 0xface);
+  g_assert_cmpuint (v->item.u.twcc.base_seq, ==, base);
+  g_assert_cmpuint (v->item.u.twcc.count, ==, count);
+  g_assert_cmpint (v->item.u.twcc.reference_time, ==, reference);
+  g_assert_cmpuint (v->item.u.twcc.fb_pkt_count, ==, fb_count);
+  for (guint i = 0; i < count; i++)
+    {
+      g_assert_cmpuint (v->received[i], ==, received[i] ? 1 : 0);
+      g_assert_cmpint (v->delta_us[i], ==, received[i] ? delta_us[i] : 0);
+    }
+  return n;
+}
+
+static void
+test_twcc_round_trip (void)
+{
+  GRand *r = g_rand_new_with_seed (8888);
+
+  /* Three received with small deltas: one run-length chunk, byte for byte. */
+  {
+    const guint8 received[] = { 1, 1, 1 };
+    const gint32 delta[] = { 1000, 0, 63750 };
+    const guint8 want[] = { 0x8f, 205, 0x00, 0x06, 0, 0, 0, 1, 0, 0, 0, 2,
+                            0x00, 0x64, 0x00, 0x03, 0x00, 0x00, 0x05, 0x09,
+                            0x20, 0x03, 0x04, 0x00, 0xff, 0x00, 0x00, 0x00 };
+    guint8 out[64];
+    gsize n = mm_rtcp_write_twcc (out, sizeof out, 1, 2, 100, 3, 5, 9, received, delta);
+
+    g_assert_cmpmem (out, n, want, sizeof want);
+    ASSERT_TOO_SMALL (sizeof want, mm_rtcp_write_twcc (out, size, 1, 2, 100, 3, 5, 9, received,
+                                                       delta));
+  }
+
+  /* The statuses and deltas of the hand-built packet (all three kinds of
+   * chunk, lost packets, a negative and a large delta) come back, though
+   * the writer chunks them its own way; a 63.75 ms delta stays small, the
+   * next unit up is large. */
+  {
+    const guint8 received[] = { 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                                1, 0, 1, 1, 1, 1 };
+    const gint32 delta[] = { 1000, 0, 63750, 2000, 0, 250, 500, 0, 0, 0, 0, 0, 0, 0, 0, 0, 750,
+                             -1000, 0, 2500, 1024000, 5000, 64000 };
+
+    twcc_round_trip (65530, G_N_ELEMENTS (received), -2, 7, received, delta);
+    twcc_round_trip (0, G_N_ELEMENTS (received), 0x7fffff, 255, received, delta);
+    twcc_round_trip (1, G_N_ELEMENTS (received), -0x800000, 0, received, delta);
+  }
+
+  /* Nothing described, and one packet, lost or received. */
+  {
+    const guint8 lost[] = { 0 }, got[] = { 1 };
+    const gint32 delta[] = { -8192000 };
+
+    g_assert_cmpuint (twcc_round_trip (7, 0, 0, 0, lost, delta), ==, 20);
+    g_assert_cmpuint (twcc_round_trip (7, 1, 0, 0, lost, delta), ==, 24);
+    g_assert_cmpuint (twcc_round_trip (7, 1, 0, 0, got, delta), ==, 24);
+  }
+
+  /* Deltas between units round to the nearest, halves away from zero;
+   * those past two bytes are clamped. */
+  {
+    const guint8 received[] = { 1, 1, 1, 1, 1, 1 };
+    const gint32 delta[] = { 374, 375, -125, -124, 10000000, -10000000 };
+    const gint32 want[] = { 250, 500, -250, 0, 32767 * 250, -32768 * 250 };
+    guint8 out[64];
+    g_autoptr (GArray) items = NULL;
+    gsize n = mm_rtcp_write_twcc (out, sizeof out, 1, 2, 0, 6, 0, 0, received, delta);
+
+    g_assert_true (parse (out, n, &items));
+    g_assert_cmpmem (nth (items, 0)->delta_us, sizeof want, want, sizeof want);
+  }
+
+  /* Random feedback of up to a few hundred packets: losses in bursts or
+   * scattered, deltas small, large, negative, in any mix; and the rare
+   * long run of losses past what one run-length chunk holds. */
+  for (guint round = 0; round < 2000; round++)
+    {
+      guint count = round < 1990 ? (guint) g_rand_int_range (r, 1, 600)
+                                 : (guint) g_rand_int_range (r, 8000, 20000);
+      g_autofree guint8 *received = g_malloc (count);
+      g_autofree gint32 *delta = g_malloc (count * sizeof (gint32));
+      guint loss = g_rand_int_range (r, 0, 101);
+      guint large = g_rand_int_range (r, 0, 30);
+      gboolean burst = FALSE;
+
+      for (guint i = 0; i < count; i++)
+        {
+          if (g_rand_int_range (r, 0, 20) == 0)
+            burst = !burst;
+          received[i] = round >= 1990 ? (i == 0 || i == count - 1)
+                        : burst ? (guint) g_rand_int_range (r, 0, 100) >= loss
+                                : (guint) g_rand_int_range (r, 0, 100) >= loss / 10;
+          if ((guint) g_rand_int_range (r, 0, 100) < large)
+            delta[i] = 250 * g_rand_int_range (r, G_MININT16, G_MAXINT16 + 1);
+          else
+            delta[i] = 250 * g_rand_int_range (r, 0, 256);
+        }
+      twcc_round_trip ((guint16) g_rand_int (r), count,
+                       g_rand_int_range (r, -0x800000, 0x800000), (guint8) round, received, delta);
+    }
+  g_rand_free (r);
+}
+
 /* ---- compound packets ------------------------------------------------------ */
 
 /* SR with two blocks, SDES, PLI, NACK, REMB, FIR, TWCC: as a browser's
@@ -1172,6 +1298,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rtcp/write/nack", test_nack_round_trip);
   g_test_add_func ("/rtcp/write/remb", test_remb_round_trip);
   g_test_add_func ("/rtcp/write/sdes", test_sdes);
+  g_test_add_func ("/rtcp/write/twcc", test_twcc_round_trip);
   g_test_add_func ("/rtcp/ntp", test_ntp);
   g_test_add_func ("/rtcp/parse/sr-blocks", test_sr_blocks);
   g_test_add_func ("/rtcp/parse/nack-fir", test_nack_fir_fci);

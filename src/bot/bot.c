@@ -101,8 +101,9 @@ static const char help_description[] =
   "--viewers=N runs N lean receive-only viewers in one process, on mixmeet's\n"
   "own transport code in the client role: full ICE as the controlling agent\n"
   "(libnice's STUN library), DTLS-SRTP (OpenSSL, libsrtp2), receiver reports\n"
-  "and NACKs.  Nothing is decoded: a VP8 frame counts when every packet up to\n"
-  "its marker arrived.  One line a second for them all:\n"
+  "NACKs and transport-wide cc feedback every 100 ms.  Nothing is decoded: a\n"
+  "VP8 frame counts when every packet up to its marker arrived, the size of\n"
+  "a keyframe is read from its first packet.  One line a second for them all:\n"
   "  {\"bot\":\"lean\",\"t\":3,\"video\":{\"frames\":1500,\"fps\":30.0,\"max_gap_ms\":45},\n"
   "   \"viewers\":50,\"joined\":50,\"connected\":50,\"failed\":0,\"frames_total\":N,\n"
   "   \"packets\":N,\"bytes\":N,\"packets_lost\":N,\"packets_expected\":N,\"late\":N,\n"
@@ -110,6 +111,7 @@ static const char help_description[] =
   "   \"srtp\":{\"auth_sample\":1,\"verified\":N,\"unverified\":0,\"failures\":0,\n"
   "   \"auth_failures\":0,\"replayed\":0},\"rtcp_in\":N,\"consent_lost\":0,\n"
   "   \"answer_timeouts\":0,\"ice_failures\":0,\"dtls_failures\":0,\n"
+  "   \"tiers\":{\"high\":50,\"medium\":0,\"low\":0,\"audio-only\":0,\"none\":0},\n"
   "   \"join_ms\":{\"joined\":{\"n\":50,\"p50\":5,\"p95\":9},\"offer\":{...},\"answer\":{...},\n"
   "   \"ice\":{...},\"dtls\":{...},\"first_packet\":{...},\"first_frame\":{...}},\n"
   "   \"cpu_cores\":0.05}\n"
@@ -128,10 +130,30 @@ static const char help_description[] =
   "                  in 20 s, ICE with no check answered in 30 s, DTLS\n"
   "                  handshakes that failed: each makes the viewer offer\n"
   "                  again, up to 3 offers, then it has failed\n"
+  "  tiers           connected viewers by the quality tier they receive,\n"
+  "                  from the height in the latest keyframe (high: 540 lines\n"
+  "                  or more, medium: 270, low: fewer); audio-only: no video\n"
+  "                  packet for 2 s; none: no keyframe yet\n"
   "  cpu_cores       the process's CPU over the last second\n"
   "At exit one line with \"final\":true adds \"window\": fps, max_gap_ms,\n"
   "packets_lost, packets_expected, loss_pct and cpu_cores over the last\n"
-  "--window seconds.\n"
+  "--window seconds.  Before it, when the run ends, one line per viewer:\n"
+  "  {\"bot\":\"lean\",\"final\":true,\"viewer\":0,\"name\":\"viewer-0\",\n"
+  "   \"state\":\"connected\",\"tier\":\"low\",\"width\":320,\"height\":180,\n"
+  "   \"tier_changes\":1,\"settled_s\":3.2,\"after_s\":36.1,\"fps\":15.0,\n"
+  "   \"max_frame_gap_ms\":90.0,\"freezes\":0,\"max_audio_gap_ms\":41.0,\n"
+  "   \"video_kbps\":148.2,\"video_bytes\":N,\"link\":{...},\"twcc\":{...}}\n"
+  "  settled_s       when the latest change of tier happened (its keyframe,\n"
+  "                  or the last video packet), s after the first RTP packet\n"
+  "  after_s ... video_kbps  over the time since that change was seen:\n"
+  "                  whole frames a second, the longest wait between two,\n"
+  "                  freezes (waits over 300 ms), the longest wait between\n"
+  "                  two audio packets, the video bit rate (a wait still\n"
+  "                  going on at the end counts)\n"
+  "  link            with --link: datagrams arrived, delivered, dropped by\n"
+  "                  the full queue and lost at random, the longest delay\n"
+  "  twcc            feedback packets sent, packets described\n"
+  "Times are when a packet was delivered (after --link's queue).\n"
   "\n"
   "--loopback-test uses no network: each bot's encoded stream is fed straight\n"
   "into its own decoder and analysis, with one cell for the whole frame.\n"
@@ -193,6 +215,31 @@ guint32
 mm_bot_parse_rgb (const char *value)
 {
   return (guint32) g_ascii_strtoull (rgb_digits (value), NULL, 16);
+}
+
+/* --link KBPS[,QUEUE_MS[,LOSS_PERCENT]] into its parts. */
+static gboolean
+parse_link (MmBotOptions *o)
+{
+  g_auto (GStrv) f = g_strsplit (o->link, ",", 0);
+  guint n = g_strv_length (f);
+  guint64 kbps, queue_ms = 300;
+  double loss = 0;
+  char *end;
+
+  if (n < 1 || n > 3 || !g_ascii_string_to_unsigned (f[0], 10, 8, 1000000, &kbps, NULL)
+      || (n > 1 && !g_ascii_string_to_unsigned (f[1], 10, 1, 10000, &queue_ms, NULL)))
+    return FALSE;
+  if (n > 2)
+    {
+      loss = g_ascii_strtod (f[2], &end);
+      if (end == f[2] || *end != '\0' || !(loss >= 0 && loss < 100))
+        return FALSE;
+    }
+  o->link_kbps = (int) kbps;
+  o->link_queue_ms = (int) queue_ms;
+  o->link_loss_percent = loss;
+  return TRUE;
 }
 
 static gboolean
@@ -267,6 +314,17 @@ option_values_ok (MmBotOptions *o, GError **error)
     return BAD ("--window must be 0 or more seconds");
   if (o->join_parallel < 1 || o->join_parallel > 64)
     return BAD ("--join-parallel must be 1 to 64");
+  if (o->link != NULL && o->viewers == 0)
+    return BAD ("--link goes with --viewers");
+  if (o->link != NULL && !parse_link (o))
+    return BAD ("--link wants KBPS[,QUEUE_MS[,LOSS_PERCENT]]: 8 to 1000000 kbit/s, 1 to 10000 "
+                "ms, 0 to 99.9 %%, not \"%s\"", o->link);
+  if (o->quality == NULL)
+    o->quality = g_strdup ("auto");
+  if (!g_strv_contains ((const char *const[]) { "auto", "high", "data-saver", "audio-only", NULL },
+                        o->quality))
+    return BAD ("--quality must be auto, high, data-saver or audio-only, not \"%s\"",
+                o->quality);
   while (g_str_has_suffix (o->server, "/"))
     o->server[strlen (o->server) - 1] = '\0';
   if (!g_str_has_prefix (o->server, "http://") && !g_str_has_prefix (o->server, "https://"))
@@ -358,6 +416,14 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
       "seconds (default 0: the whole run)", "S" },
     { "join-parallel", 0, 0, G_OPTION_ARG_INT, &o->join_parallel,
       "With --viewers: joins, offers and leaves in flight at once (default 4)", "N" },
+    { "link", 0, 0, G_OPTION_ARG_STRING, &o->link,
+      "With --viewers: each viewer receives through a simulated link of KBPS kbit/s (a token "
+      "bucket of one 1,500-byte MTU), a drop-tail queue of QUEUE_MS worth of bytes at that "
+      "rate (default 300) and LOSS_PERCENT random loss (default 0), e.g. 250 or 600,300,3",
+      "KBPS[,QUEUE_MS[,LOSS_PERCENT]]" },
+    { "quality", 0, 0, G_OPTION_ARG_STRING, &o->quality,
+      "The video quality asked for in the join: auto (the server picks from the feedback, "
+      "the default), high, data-saver or audio-only", "Q" },
     { "quiet-stats", 0, 0, G_OPTION_ARG_NONE, &o->quiet_stats,
       "No per-second lines; one summary line per bot at exit (\"final\":true)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose,
@@ -553,8 +619,8 @@ mm_bot_stop (MmBot *bot, const char *why)
 
 /* ---- output ------------------------------------------------------------- */
 
-static void
-append_json_string (GString *out, const char *s)
+void
+mm_bot_append_json_string (GString *out, const char *s)
 {
   if (s == NULL)
     {
@@ -594,9 +660,9 @@ static void
 append_head (GString *out, MmBot *bot)
 {
   g_string_append_printf (out, "{\"bot\":%u,\"name\":", bot->index);
-  append_json_string (out, bot_label (bot));
+  mm_bot_append_json_string (out, bot_label (bot));
   g_string_append (out, ",\"participant_id\":");
-  append_json_string (out, bot->joined ? bot->participant_id : NULL);
+  mm_bot_append_json_string (out, bot->joined ? bot->participant_id : NULL);
   g_string_append_printf (out, ",\"t\":%u", bot->app->ticks);
   if (bot->app->opts.loopback)
     g_string_append (out, ",\"loopback\":true");
@@ -638,9 +704,9 @@ print_report (MmBot *bot, const MmBotReport *r)
       const MmBotCell *c = &g_array_index (r->cells, MmBotCell, i);
 
       g_string_append (out, i > 0 ? ",{\"participant_id\":" : "{\"participant_id\":");
-      append_json_string (out, c->participant_id);
+      mm_bot_append_json_string (out, c->participant_id);
       g_string_append (out, ",\"display_name\":");
-      append_json_string (out, c->display_name);
+      mm_bot_append_json_string (out, c->display_name);
       if (c->screen)
         g_string_append (out, ",\"screen\":true");
       if (c->have_rgb)
@@ -673,10 +739,11 @@ print_report (MmBot *bot, const MmBotReport *r)
     g_string_append (out, "null");
   append_join_steps (out, r);
   g_string_append (out, ",\"active_speaker\":");
-  append_json_string (out, bot->active_speaker);
+  mm_bot_append_json_string (out, bot->active_speaker);
   g_string_append (out, ",\"layout\":");
-  append_json_string (out, bot->layout != NULL && json_object_has_member (bot->layout, "layout")
-                             ? json_object_get_string_member (bot->layout, "layout") : NULL);
+  mm_bot_append_json_string (out, bot->layout != NULL
+                                    && json_object_has_member (bot->layout, "layout")
+                                  ? json_object_get_string_member (bot->layout, "layout") : NULL);
   g_string_append_c (out, '}');
   mm_bot_print_line (out);
 }
@@ -767,6 +834,8 @@ options_clear (MmBotOptions *o)
   g_free (o->ice_address);
   g_free (o->blink_color);
   g_free (o->watch_color);
+  g_free (o->link);
+  g_free (o->quality);
 }
 
 int

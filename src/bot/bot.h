@@ -65,6 +65,12 @@ typedef struct {
   int auth_sample;           /* authenticate 1 in K packets (1: every one) */
   int window;                /* s of the final summary's figures (0: the whole run) */
   int join_parallel;         /* requests (join, offer, leave) in flight at once */
+  char *link;                /* --link KBPS[,QUEUE_MS[,LOSS_PERCENT]] as given, or NULL */
+  int link_kbps;             /* its parts; 0: no simulated link */
+  int link_queue_ms;
+  double link_loss_percent;
+  /* The quality asked for in the join: auto, high, data-saver or audio-only */
+  char *quality;
 } MmBotOptions;
 
 typedef struct _MmBot MmBot;
@@ -220,6 +226,8 @@ void mm_bot_debug (MmBot *bot, const char *format, ...) G_GNUC_PRINTF (2, 3);
 void mm_bot_step (MmBot *bot, MmBotStep step);
 /* 0xRRGGBB of a colour option that passed the option checks. */
 guint32 mm_bot_parse_rgb (const char *value);
+/* @s (transfer none; NULL: null) as a JSON string at the end of @out. */
+void mm_bot_append_json_string (GString *out, const char *s);
 /* Any thread: print @line (transfer none) and a newline on stdout, whole. */
 void mm_bot_print_line (GString *line);
 /* Main loop: called by signal.c once the join has been answered. */
@@ -265,9 +273,10 @@ typedef struct {
 } MmBotSession;
 
 void mm_bot_session_clear (MmBotSession *s);
-/* The join request: its URL and body (transfer full). */
+/* The join request: its URL and body (transfer full); @name and
+ * @quality may be NULL (not sent). */
 char *mm_bot_signal_join_url (const MmBotOptions *opts);
-char *mm_bot_signal_join_body (const char *name);
+char *mm_bot_signal_join_body (const char *name, const char *quality);
 /* Read a join answer into @s; FALSE with *@why (transfer full) if it lacks
  * something. */
 gboolean mm_bot_signal_parse_join (const char *server, const MmBotHttpResult *r,

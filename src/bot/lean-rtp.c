@@ -43,15 +43,14 @@ mm_lean_stream_init (MmLeanStream *s, gboolean video)
 
 #define SLOT(ext) ((ext) & (MM_LEAN_WINDOW - 1))
 
-/* The extended number of @seq next to the highest so far. */
-static guint32
-extend (const MmLeanStream *s, guint16 seq)
+guint32
+mm_lean_seq_extend (guint32 highest, guint16 seq)
 {
-  gint32 delta = (gint16) (guint16) (seq - (guint16) s->max);
+  gint32 delta = (gint16) (guint16) (seq - (guint16) highest);
 
-  if (delta < 0 && (guint32) -delta > s->max)
+  if (delta < 0 && (guint32) -delta > highest)
     return 0;
-  return s->max + (guint32) delta;
+  return highest + (guint32) delta;
 }
 
 /* A new SSRC (the server restarted its stream): counting starts again,
@@ -79,7 +78,7 @@ mm_lean_stream_drop (MmLeanStream *s, const MmLeanRtp *h, double percent)
 
   if (percent <= 0 || !s->started || h->ssrc != s->ssrc)
     return FALSE;
-  ext = extend (s, h->seq);
+  ext = mm_lean_seq_extend (s->max, h->seq);
   if (ext == 0 || ext + MM_LEAN_WINDOW <= s->max)
     return FALSE;
   /* Its retransmission, or a packet we have: never again. */
@@ -164,7 +163,7 @@ mm_lean_stream_packet (MmLeanStream *s, const MmLeanRtp *h, gint64 now_us)
 
   if (!s->started || h->ssrc != s->ssrc)
     restart (s, h);
-  ext = extend (s, h->seq);
+  ext = mm_lean_seq_extend (s->max, h->seq);
   if (ext == 0 || ext + MM_LEAN_WINDOW <= s->max)
     {
       s->late++;

@@ -1,4 +1,4 @@
-/* lean-viewer.c — one lean viewer: signalling, ICE, DTLS, SRTP, RTCP.
+/* lean-viewer.c — one lean viewer: signalling, DTLS, SRTP, RTCP (its ICE: lean-ice.c).
  *
  * The steps, each on the lean thread:
  *   join (REST) → offer (receive-only audio + video, sdp.h) → long-poll
@@ -10,8 +10,11 @@
  *   → DTLS in the role the answer implies (setup:passive → we are the
  *     client, setup:active → the server)
  *   → SRTP keys: every packet is authenticated by libsrtp's unprotect
- *     (or 1 in --auth-sample), counted (lean-rtp.c), RTCP: a receiver
- *     report every second, NACKs for gaps, a consent check every 5 s.
+ *     (or 1 in --auth-sample), counted (lean-rtp.c, lean-quality.c), RTCP:
+ *     a receiver report every second, NACKs for gaps, transport-wide cc
+ *     feedback every 100 ms (lean-twcc.c), a consent check every 5 s.
+ * With --link every datagram first crosses a simulated link (lean-link.c)
+ * and is handled when the link lets it out, at that time.
  * What comes from the network is never trusted: a datagram that does not
  * parse, validate or authenticate is counted and dropped.
  */
@@ -24,54 +27,25 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stun/usages/ice.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define CHECK_INTERVAL_US (50 * 1000)
 #define ICE_TIMEOUT_US (30 * G_USEC_PER_SEC)
 #define CONSENT_INTERVAL_US (5 * G_USEC_PER_SEC)
 #define RR_INTERVAL_US G_USEC_PER_SEC
+#define TWCC_INTERVAL_US (100 * 1000)
 #define NACK_RETRY_US (100 * 1000)
 #define ANSWER_TIMEOUT_US (20 * G_USEC_PER_SEC)
 /* Offers a viewer makes before it gives up (one, and one more after each
  * failure: no answer, ICE or DTLS failed, the server's media-failed). */
 #define MAX_OFFERS 3
 
-/* RFC 8445 5.1.2.1: a peer-reflexive candidate's priority, component 1. */
-#define PRFLX_PRIORITY ((110u << 24) | (65535u << 8) | (256u - 1u))
-
-static const uint16_t known_attributes[] = {
-  STUN_ATTRIBUTE_USERNAME,
-  STUN_ATTRIBUTE_MESSAGE_INTEGRITY,
-  STUN_ATTRIBUTE_FINGERPRINT,
-  STUN_ATTRIBUTE_PRIORITY,
-  STUN_ATTRIBUTE_USE_CANDIDATE,
-  STUN_ATTRIBUTE_ICE_CONTROLLED,
-  STUN_ATTRIBUTE_ICE_CONTROLLING,
-  STUN_ATTRIBUTE_XOR_MAPPED_ADDRESS,
-  STUN_ATTRIBUTE_MAPPED_ADDRESS,
-  STUN_ATTRIBUTE_ERROR_CODE,
-  0
-};
-
 static void
 step (MmLeanViewer *v, MmLeanStep s)
 {
   if (v->step_us[s] == 0)
     v->step_us[s] = g_get_monotonic_time ();
-}
-
-static void
-random_ice_string (char *out, gsize n)
-{
-  static const char chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-  for (gsize i = 0; i + 1 < n; i++)
-    out[i] = chars[g_random_int_range (0, 64)];
-  out[n - 1] = '\0';
 }
 
 static void
@@ -85,9 +59,9 @@ fail (MmLeanViewer *v, const char *why)
 
 /* ---- sockets --------------------------------------------------------------- */
 
-static void
-send_to (MmLeanViewer *v, const guint8 *buf, gsize len, const struct sockaddr_storage *to,
-         socklen_t to_len)
+void
+mm_lean_viewer_send_to (MmLeanViewer *v, const guint8 *buf, gsize len,
+                        const struct sockaddr_storage *to, socklen_t to_len)
 {
   if (sendto (v->fd, buf, len, 0, (const struct sockaddr *) to, to_len) < 0 && errno != EAGAIN)
     mm_lean_debug (v, "sendto: %s", g_strerror (errno));
@@ -111,10 +85,11 @@ on_dtls_send (const guint8 *buf, gsize len, gpointer data)
   socklen_t to_len;
 
   if (selected (v, &to, &to_len))
-    send_to (v, buf, len, to, to_len);
+    mm_lean_viewer_send_to (v, buf, len, to, to_len);
 }
 
 static void media_reset (MmLeanViewer *v);
+static void on_link_packet (MmLeanLinkPacket *p, gpointer data);
 
 MmLeanViewer *
 mm_lean_viewer_new (MmLean *lean, guint index, GError **error)
@@ -173,6 +148,15 @@ mm_lean_viewer_new (MmLean *lean, guint index, GError **error)
   v->ssrc = g_random_int ();
   mm_lean_stream_init (&v->video, TRUE);
   mm_lean_stream_init (&v->audio, FALSE);
+  mm_lean_twcc_init (&v->twcc, 0);
+  mm_lean_quality_init (&v->quality);
+  if (lean->opts->link_kbps > 0)
+    {
+      v->link = mm_lean_link_new ((guint) lean->opts->link_kbps,
+                                  (guint) lean->opts->link_queue_ms,
+                                  lean->opts->link_loss_percent, g_random_int ());
+      mm_lean_link_attach (v->link, on_link_packet, v);
+    }
   return v;
 }
 
@@ -187,12 +171,7 @@ media_reset (MmLeanViewer *v)
   g_clear_pointer (&v->remote_ufrag, g_free);
   g_clear_pointer (&v->remote_pwd, g_free);
   g_clear_pointer (&v->remote_fingerprint, g_free);
-  v->n_cands = 0;
-  v->selected = -1;
-  v->consent_out = FALSE;
-  /* Its saved transactions point at the remote password just freed. */
-  stun_agent_init (&v->stun, known_attributes, STUN_COMPATIBILITY_RFC5389,
-                   STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS | STUN_AGENT_USAGE_USE_FINGERPRINT);
+  mm_lean_ice_reset (v);
 }
 
 void
@@ -201,6 +180,7 @@ mm_lean_viewer_free (MmLeanViewer *v)
   if (v == NULL)
     return;
   media_reset (v);
+  mm_lean_link_free (v->link);
   if (v->fd >= 0)
     close (v->fd);   /* also leaves the epoll set */
   mm_bot_session_clear (&v->session);
@@ -273,7 +253,7 @@ void
 mm_lean_viewer_start (MmLeanViewer *v)
 {
   g_autofree char *url = mm_bot_signal_join_url (v->lean->opts);
-  g_autofree char *body = mm_bot_signal_join_body (v->name);
+  g_autofree char *body = mm_bot_signal_join_body (v->name, v->lean->opts->quality);
 
   v->state = MM_LEAN_JOINING;
   v->join_start_us = g_get_monotonic_time ();
@@ -289,9 +269,7 @@ send_offer (MmLeanViewer *v)
   g_autofree char *sdp = NULL;
 
   media_reset (v);
-  random_ice_string (v->ufrag, sizeof v->ufrag);
-  random_ice_string (v->pwd, sizeof v->pwd);
-  v->tie = ((guint64) g_random_int () << 32) | g_random_int ();
+  mm_lean_ice_new_credentials (v);
   p.ice_ufrag = v->ufrag;
   p.ice_pwd = v->pwd;
   p.fingerprint = mm_dtls_identity_fingerprint (v->lean->identity);
@@ -323,8 +301,6 @@ restart (MmLeanViewer *v, const char *why)
   mm_lean_log (v, "%s: offering again", why);
   send_offer (v);
 }
-
-static void add_candidate_text (MmLeanViewer *v, const char *text);
 
 static void
 on_answer (MmLeanViewer *v, const char *sdp)
@@ -360,6 +336,9 @@ on_answer (MmLeanViewer *v, const char *sdp)
     }
   v->video_pt = video->pt;
   v->audio_pt = audio != NULL ? audio->pt : 255;
+  /* One transport-wide sequence for the bundle: the id of either m-line. */
+  mm_lean_twcc_init (&v->twcc, video->ext_twcc != 0 ? video->ext_twcc
+                                                    : audio != NULL ? audio->ext_twcc : 0);
   v->remote_ufrag = g_strdup (s->ice_ufrag);
   v->remote_pwd = g_strdup (s->ice_pwd);
   v->remote_fingerprint = g_strdup (s->fingerprint);
@@ -379,7 +358,7 @@ on_answer (MmLeanViewer *v, const char *sdp)
   v->state = MM_LEAN_CHECKING;
   v->checks_since_us = g_get_monotonic_time ();
   for (guint i = 0; s->candidates[i] != NULL; i++)
-    add_candidate_text (v, s->candidates[i]);
+    mm_lean_ice_add_candidate_text (v, s->candidates[i]);
   mm_lean_debug (v, "answer: setup %s, %u candidates, video pt %u",
                  mm_sdp_setup_to_string (s->setup), v->n_cands, v->video_pt);
 }
@@ -406,7 +385,7 @@ handle_event (MmLeanViewer *v, JsonObject *ev)
        * with; the server sends them after it. */
       mm_lean_debug (v, "candidate %s", cand != NULL ? cand : "(none)");
       if (cand != NULL && cand[0] != '\0' && v->remote_pwd != NULL)
-        add_candidate_text (v, cand);
+        mm_lean_ice_add_candidate_text (v, cand);
     }
   else if (g_str_equal (type, "media-failed"))
     {
@@ -509,82 +488,8 @@ mm_lean_viewer_leave (MmLeanViewer *v)
 
 /* ---- ICE --------------------------------------------------------------------- */
 
-/* A check of ours to @c (USE-CANDIDATE with @nominate), or the consent
- * check when @c is NULL.  Returns its length (0: the agent refused). */
-static gsize
-make_check (MmLeanViewer *v, guint8 *buf, gsize size, gboolean nominate)
-{
-  g_autofree char *username = g_strdup_printf ("%s:%s", v->remote_ufrag, v->ufrag);
-  StunMessage msg;
-
-  return stun_usage_ice_conncheck_create (&v->stun, &msg, buf, size, (const uint8_t *) username,
-                                          strlen (username), (const uint8_t *) v->remote_pwd,
-                                          strlen (v->remote_pwd), nominate, TRUE, PRFLX_PRIORITY,
-                                          v->tie, NULL, STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
-}
-
-/* Check @addr from now on (a candidate of the answer or a trickled one, or
- * the address a Binding request came from: peer-reflexive). */
-static void
-add_candidate (MmLeanViewer *v, const struct sockaddr_storage *addr, socklen_t len)
-{
-  MmLeanCandidate *c;
-
-  if (v->remote_pwd == NULL || v->n_cands == MM_LEAN_MAX_CANDIDATES
-      || addr->ss_family != v->local.ss_family)
-    return;
-  for (guint i = 0; i < v->n_cands; i++)
-    if (v->cands[i].addr_len == len && memcmp (&v->cands[i].addr, addr, len) == 0)
-      return;
-  c = &v->cands[v->n_cands];
-  memset (c, 0, sizeof *c);
-  memcpy (&c->addr, addr, len);
-  c->addr_len = len;
-  c->request_len = make_check (v, c->request, sizeof c->request, TRUE);
-  if (c->request_len == 0)
-    return;
-  v->n_cands++;
-  /* Sent by the next tick, within 20 ms. */
-  c->next_us = 0;
-}
-
-/* "candidate:F 1 udp PRIO ADDR PORT typ host ...": a UDP candidate of
- * component 1 of our address family; anything else is ignored. */
-static void
-add_candidate_text (MmLeanViewer *v, const char *text)
-{
-  g_auto (GStrv) f = NULL;
-  struct sockaddr_storage ss = { 0 };
-  socklen_t len;
-  guint64 port;
-
-  if (g_str_has_prefix (text, "a="))
-    text += 2;
-  if (!g_str_has_prefix (text, "candidate:") || strlen (text) > 1024)
-    return;
-  f = g_strsplit (text + strlen ("candidate:"), " ", 8);
-  if (g_strv_length (f) < 6 || !g_str_equal (f[1], "1") || g_ascii_strcasecmp (f[2], "udp") != 0
-      || !g_ascii_string_to_unsigned (f[5], 10, 1, 65535, &port, NULL))
-    return;
-  if (inet_pton (AF_INET, f[4], &((struct sockaddr_in *) &ss)->sin_addr) == 1)
-    {
-      ss.ss_family = AF_INET;
-      ((struct sockaddr_in *) &ss)->sin_port = htons ((guint16) port);
-      len = sizeof (struct sockaddr_in);
-    }
-  else if (inet_pton (AF_INET6, f[4], &((struct sockaddr_in6 *) &ss)->sin6_addr) == 1)
-    {
-      ss.ss_family = AF_INET6;
-      ((struct sockaddr_in6 *) &ss)->sin6_port = htons ((guint16) port);
-      len = sizeof (struct sockaddr_in6);
-    }
-  else
-    return;   /* an mDNS name or garbage */
-  add_candidate (v, &ss, len);
-}
-
-static void
-ice_connected (MmLeanViewer *v, guint i)
+void
+mm_lean_viewer_ice_connected (MmLeanViewer *v, guint i)
 {
   v->selected = (int) i;
   v->state = MM_LEAN_DTLS;
@@ -595,86 +500,6 @@ ice_connected (MmLeanViewer *v, guint i)
                  v->role == MM_DTLS_CLIENT ? "client" : "server");
   if (mm_dtls_start (v->dtls) == MM_DTLS_FAILED)
     fail (v, mm_dtls_error (v->dtls));
-}
-
-/* The password of our ufrag, for the server's checks of us. */
-static bool
-local_password (StunAgent *agent, StunMessage *msg, uint8_t *username, uint16_t username_len,
-                uint8_t **password, size_t *password_len, void *user_data)
-{
-  MmLeanViewer *v = user_data;
-  gsize n = strlen (v->ufrag);
-
-  if (username_len <= n || memcmp (username, v->ufrag, n) != 0 || username[n] != ':')
-    return false;
-  *password = (uint8_t *) v->pwd;
-  *password_len = strlen (v->pwd);
-  return true;
-}
-
-static void
-stun_request (MmLeanViewer *v, const guint8 *buf, gsize len,
-              const struct sockaddr_storage *from, socklen_t from_len)
-{
-  guint8 reply[512];
-  size_t reply_len = sizeof reply;
-  StunMessage req, msg;
-  bool control = true;
-  StunUsageIceReturn ret;
-
-  StunValidationStatus st = stun_agent_validate (&v->stun, &req, buf, len, local_password, v);
-
-  if (st != STUN_VALIDATION_SUCCESS || stun_message_get_method (&req) != STUN_BINDING)
-    {
-      mm_lean_debug (v, "a STUN request refused (%d)", st);
-      return;
-    }
-  /* We are the controlling agent (mm_stun_handle answers as the
-   * controlled one: it is the ICE-lite server's). */
-  ret = stun_usage_ice_conncheck_create_reply (&v->stun, &req, &msg, reply, &reply_len, from,
-                                               from_len, &control, v->tie,
-                                               STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
-  if (reply_len > 0 && (ret == STUN_USAGE_ICE_RETURN_SUCCESS
-                        || ret == STUN_USAGE_ICE_RETURN_ROLE_CONFLICT))
-    send_to (v, reply, reply_len, from, from_len);
-  /* The server checks from an address of its own: check it too. */
-  add_candidate (v, from, from_len);
-}
-
-static void
-stun_response (MmLeanViewer *v, const guint8 *buf, gsize len)
-{
-  StunMessage msg;
-  StunTransactionId id;
-  struct sockaddr_storage mapped;
-  socklen_t mapped_len = sizeof mapped;
-  StunUsageIceReturn ret;
-
-  /* Answers to resends of a check already answered are unmatched: the
-   * agent forgets a transaction once it is answered. */
-  if (stun_agent_validate (&v->stun, &msg, buf, len, NULL, NULL) != STUN_VALIDATION_SUCCESS)
-    return;
-  ret = stun_usage_ice_conncheck_process (&msg, &mapped, &mapped_len,
-                                          STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
-  stun_message_id (&msg, id);
-  if (v->consent_out && memcmp (id, v->consent_id, sizeof id) == 0)
-    {
-      v->consent_out = FALSE;
-      if (ret == STUN_USAGE_ICE_RETURN_SUCCESS)
-        v->consent_ok_us = g_get_monotonic_time ();
-      return;
-    }
-  for (guint i = 0; i < v->n_cands; i++)
-    if (v->cands[i].request_len >= 20
-        && memcmp (id, v->cands[i].request + STUN_MESSAGE_TRANS_ID_POS, sizeof id) == 0)
-      {
-        if (ret == STUN_USAGE_ICE_RETURN_ROLE_CONFLICT)
-          mm_lean_debug (v, "role conflict answered by candidate %u: ignored", i);
-        else if (ret == STUN_USAGE_ICE_RETURN_SUCCESS && v->state == MM_LEAN_CHECKING)
-          ice_connected (v, i);
-        v->cands[i].request_len = 0;   /* answered: no more resends */
-        return;
-      }
 }
 
 /* ---- DTLS, SRTP, RTCP ------------------------------------------------------- */
@@ -764,6 +589,10 @@ rtp_in (MmLeanViewer *v, guint8 *buf, gsize len, gint64 now_us)
   const MmBotOptions *o = v->lean->opts;
   MmLeanStream *s;
   MmLeanRtp h;
+  MmRtpHeader rh;
+  gsize plain = len, ext_len;
+  const guint8 *ext;
+  gboolean decrypted = FALSE;
 
   if (!mm_lean_rtp_read (buf, len, &h))
     return;
@@ -778,7 +607,6 @@ rtp_in (MmLeanViewer *v, guint8 *buf, gsize len, gint64 now_us)
   /* Authenticate every packet, or 1 in --auth-sample. */
   if (o->auth_sample <= 1 || (v->verified + v->unverified) % (guint) o->auth_sample == 0)
     {
-      gsize plain = len;
       MmSrtpResult r = mm_srtp_unprotect_rtp (v->srtp_in, buf, &plain);
 
       if (r != MM_SRTP_OK)
@@ -795,32 +623,42 @@ rtp_in (MmLeanViewer *v, guint8 *buf, gsize len, gint64 now_us)
           return;
         }
       v->verified++;
+      decrypted = TRUE;
     }
   else
     v->unverified++;
   v->packets++;
   v->bytes += len;
+  /* The header is not encrypted: its extensions are there either way. */
+  if (!mm_rtp_parse (buf, plain, &rh))
+    memset (&rh, 0, sizeof rh);
+  if (v->twcc.ext_id != 0
+      && (ext = mm_rtp_find_extension (&rh, v->twcc.ext_id, &ext_len)) != NULL && ext_len >= 2)
+    mm_lean_twcc_record (&v->twcc, (guint16) (ext[0] << 8 | ext[1]), now_us);
   if (s->video)
-    step (v, MM_LEAN_STEP_FIRST_PACKET);
+    {
+      step (v, MM_LEAN_STEP_FIRST_PACKET);
+      mm_lean_quality_video (&v->quality, decrypted ? buf + rh.header_len : NULL,
+                             rh.payload_len, len, now_us);
+    }
+  else
+    mm_lean_quality_audio (&v->quality, now_us);
   if (mm_lean_stream_packet (s, &h, now_us))
     {
       step (v, MM_LEAN_STEP_FIRST_FRAME);
       v->period_frames++;
+      mm_lean_quality_frame (&v->quality, now_us);
     }
 }
 
-void
-mm_lean_viewer_datagram (MmLeanViewer *v, guint8 *buf, gsize len,
-                         const struct sockaddr_storage *from, socklen_t from_len, gint64 now_us)
+static void
+deliver (MmLeanViewer *v, guint8 *buf, gsize len, const struct sockaddr_storage *from,
+         socklen_t from_len, gint64 now_us)
 {
   switch (mm_packet_classify (buf, len))
     {
     case MM_PACKET_STUN:
-      /* Class bits of the message type (RFC 5389 6): C1 is bit 8, C0 bit 4. */
-      if ((buf[0] & 0x01) == 0 && (buf[1] & 0x10) == 0)
-        stun_request (v, buf, len, from, from_len);
-      else if ((buf[0] & 0x01) != 0)
-        stun_response (v, buf, len);
+      mm_lean_ice_stun (v, buf, len, from, from_len);
       break;
     case MM_PACKET_DTLS:
       if (v->dtls != NULL && v->state >= MM_LEAN_CHECKING && v->state != MM_LEAN_FAILED)
@@ -840,6 +678,22 @@ mm_lean_viewer_datagram (MmLeanViewer *v, guint8 *buf, gsize len,
     }
 }
 
+static void
+on_link_packet (MmLeanLinkPacket *p, gpointer data)
+{
+  deliver (data, p->data, p->len, &p->from, p->from_len, p->due_us);
+}
+
+void
+mm_lean_viewer_datagram (MmLeanViewer *v, guint8 *buf, gsize len,
+                         const struct sockaddr_storage *from, socklen_t from_len, gint64 now_us)
+{
+  if (v->link != NULL)
+    mm_lean_link_receive (v->link, buf, len, from, from_len, now_us);
+  else
+    deliver (v, buf, len, from, from_len, now_us);
+}
+
 /* ---- timers ------------------------------------------------------------------ */
 
 static guint32
@@ -850,18 +704,29 @@ dlsr (MmLeanViewer *v, int k, gint64 now_us)
   return (guint32) MIN ((now_us - v->sr_at_us[k]) * 65536 / G_USEC_PER_SEC, G_MAXUINT32);
 }
 
+/* SRTCP-protect the @len bytes of RTCP in @buf (@size with room for the
+ * trailer) and send them. */
+static void
+send_srtcp (MmLeanViewer *v, guint8 *buf, gsize len, gsize size)
+{
+  const struct sockaddr_storage *to;
+  socklen_t to_len;
+
+  if (len > 0 && selected (v, &to, &to_len)
+      && mm_srtp_protect_rtcp (v->srtp_out, buf, &len, size) == MM_SRTP_OK)
+    mm_lean_viewer_send_to (v, buf, len, to, to_len);
+}
+
 /* A receiver report on what arrived, with NACKs for @seqs when @n > 0. */
 static void
 send_rtcp (MmLeanViewer *v, const guint16 *seqs, guint n, gint64 now_us)
 {
-  const struct sockaddr_storage *to;
-  socklen_t to_len;
   MmRtcpReportBlock blocks[2];
   guint n_blocks = 0;
   guint8 buf[1024 + MM_SRTP_MAX_TRAILER];
-  gsize len, w;
+  gsize len;
 
-  if (!selected (v, &to, &to_len) || v->srtp_out == NULL)
+  if (v->selected < 0 || v->srtp_out == NULL)
     return;
   if (v->video.started)
     mm_lean_stream_report_block (&v->video, v->sr_lsr[0], dlsr (v, 0, now_us),
@@ -870,37 +735,20 @@ send_rtcp (MmLeanViewer *v, const guint16 *seqs, guint n, gint64 now_us)
     mm_lean_stream_report_block (&v->audio, v->sr_lsr[1], dlsr (v, 1, now_us),
                                  &blocks[n_blocks++]);
   len = mm_rtcp_write_rr (buf, 1024, v->ssrc, blocks, n_blocks);
-  if (len == 0)
-    return;
-  if (n > 0)
-    {
-      w = mm_rtcp_write_nack (buf + len, 1024 - len, v->ssrc, v->video.ssrc, seqs, n);
-      len += w;
-    }
-  if (mm_srtp_protect_rtcp (v->srtp_out, buf, &len, sizeof buf) != MM_SRTP_OK)
-    return;
-  send_to (v, buf, len, to, to_len);
+  if (len > 0 && n > 0)
+    len += mm_rtcp_write_nack (buf + len, 1024 - len, v->ssrc, v->video.ssrc, seqs, n);
+  send_srtcp (v, buf, len, sizeof buf);
 }
 
+/* Transport-wide cc feedback on what arrived since the previous one. */
 static void
-send_consent (MmLeanViewer *v, gint64 now_us)
+send_twcc (MmLeanViewer *v)
 {
-  const struct sockaddr_storage *to;
-  socklen_t to_len;
+  guint8 buf[20 + 4 * MM_LEAN_TWCC_SPAN + MM_SRTP_MAX_TRAILER];
+  guint32 media = v->video.started ? v->video.ssrc : v->audio.ssrc;
 
-  if (!selected (v, &to, &to_len))
-    return;
-  if (v->consent_out)
-    {
-      v->consent_lost++;
-      stun_agent_forget_transaction (&v->stun, v->consent_id);
-    }
-  v->consent_len = make_check (v, v->consent_request, sizeof v->consent_request, FALSE);
-  if (v->consent_len == 0)
-    return;
-  memcpy (v->consent_id, v->consent_request + STUN_MESSAGE_TRANS_ID_POS, sizeof v->consent_id);
-  v->consent_out = TRUE;
-  send_to (v, v->consent_request, v->consent_len, to, to_len);
+  send_srtcp (v, buf, mm_lean_twcc_write (&v->twcc, buf, sizeof buf - MM_SRTP_MAX_TRAILER,
+                                          v->ssrc, media), sizeof buf);
 }
 
 void
@@ -924,16 +772,7 @@ mm_lean_viewer_tick (MmLeanViewer *v, gint64 now_us)
           restart (v, "ICE: no check answered in 30 s");
           return;
         }
-      for (guint i = 0; i < v->n_cands; i++)
-        {
-          MmLeanCandidate *c = &v->cands[i];
-
-          if (c->request_len > 0 && c->next_us <= now_us)
-            {
-              send_to (v, c->request, c->request_len, &c->addr, c->addr_len);
-              c->next_us = now_us + CHECK_INTERVAL_US;
-            }
-        }
+      mm_lean_ice_send_checks (v, now_us);
     }
   /* Handshake retransmissions; once connected there are none. */
   if (v->dtls != NULL && v->state == MM_LEAN_DTLS)
@@ -945,15 +784,21 @@ mm_lean_viewer_tick (MmLeanViewer *v, gint64 now_us)
     }
   if (v->selected >= 0 && now_us >= v->next_consent_us)
     {
-      send_consent (v, now_us);
+      mm_lean_ice_send_consent (v);
       v->next_consent_us = now_us + CONSENT_INTERVAL_US;
     }
   if (v->state == MM_LEAN_CONNECTED)
     {
       guint16 seqs[64];
-      guint n = mm_lean_stream_due_nacks (&v->video, now_us, NACK_RETRY_US, seqs,
-                                          G_N_ELEMENTS (seqs));
+      guint n;
 
+      mm_lean_quality_tick (&v->quality, now_us);
+      if (v->twcc.ext_id != 0 && now_us >= v->next_twcc_us)
+        {
+          send_twcc (v);
+          v->next_twcc_us = now_us + TWCC_INTERVAL_US;
+        }
+      n = mm_lean_stream_due_nacks (&v->video, now_us, NACK_RETRY_US, seqs, G_N_ELEMENTS (seqs));
       if (n > 0 || now_us >= v->next_rr_us)
         {
           send_rtcp (v, seqs, n, now_us);

@@ -31,6 +31,18 @@ static const char *const step_names[MM_LEAN_N_STEPS] = {
   "joined", "offer", "answer", "ice", "dtls", "first_packet", "first_frame"
 };
 
+static const char *const state_names[] = {
+  "idle", "joining", "negotiating", "checking", "dtls", "connected", "failed"
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (state_names) == MM_LEAN_FAILED + 1);
+
+/* As "tiers" lists them. */
+static const MmLeanTier tier_order[] = {
+  MM_LEAN_TIER_HIGH, MM_LEAN_TIER_MEDIUM, MM_LEAN_TIER_LOW, MM_LEAN_TIER_AUDIO_ONLY,
+  MM_LEAN_TIER_NONE
+};
+
 void
 mm_lean_log (MmLeanViewer *v, const char *format, ...)
 {
@@ -226,6 +238,7 @@ append_double (GString *out, const char *format, double v)
 
 typedef struct {
   guint joined, connected, failed;
+  guint tiers[MM_LEAN_N_TIERS];   /* connected viewers on each */
   guint64 frames, packets, bytes, lost, expected, nacked, dropped, recovered, late, duplicates;
   guint64 verified, unverified, auth, replay, other, consent_lost, rtcp_in;
 } Totals;
@@ -240,6 +253,8 @@ totals (MmLean *lean, Totals *t)
 
       t->joined += v->joined;
       t->connected += v->state == MM_LEAN_CONNECTED;
+      if (v->state == MM_LEAN_CONNECTED)
+        t->tiers[v->quality.tier]++;
       t->failed += v->state == MM_LEAN_FAILED;
       t->frames += v->video.frames;
       t->packets += v->packets;
@@ -291,6 +306,11 @@ append_common (GString *out, Lean *l, const Totals *t)
                           ",\"dtls_failures\":%" G_GUINT64_FORMAT,
                           t->rtcp_in, t->consent_lost, lean->answer_timeouts, lean->ice_failures,
                           lean->dtls_failures);
+  g_string_append (out, ",\"tiers\":{");
+  for (guint i = 0; i < G_N_ELEMENTS (tier_order); i++)
+    g_string_append_printf (out, "%s\"%s\":%u", i > 0 ? "," : "",
+                            mm_lean_tier_name (tier_order[i]), t->tiers[tier_order[i]]);
+  g_string_append_c (out, '}');
   g_string_append (out, ",\"join_ms\":{");
   for (guint s = 0; s < MM_LEAN_N_STEPS; s++)
     {
@@ -373,6 +393,40 @@ on_second (gpointer data)
       g_main_loop_quit (l->loop);
     }
   return G_SOURCE_CONTINUE;
+}
+
+/* One viewer's line at the end of the run (@now_us). */
+static void
+print_viewer (MmLeanViewer *v, gint64 now_us)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  const MmLeanLink *k = v->link;
+  const MmBotOptions *o = v->lean->opts;
+
+  g_string_append_printf (out, "{\"bot\":\"lean\",\"final\":true,\"viewer\":%u,\"name\":",
+                          v->index);
+  mm_bot_append_json_string (out, v->name);
+  g_string_append_printf (out, ",\"state\":\"%s\"", state_names[v->state]);
+  mm_lean_quality_append (&v->quality, out, now_us);
+  if (k != NULL)
+    {
+      g_string_append_printf (out, ",\"link\":{\"kbps\":%d,\"queue_ms\":%d,\"loss_pct\":",
+                              o->link_kbps, o->link_queue_ms);
+      append_double (out, "%.1f", o->link_loss_percent);
+      g_string_append_printf (out, ",\"arrived\":%" G_GUINT64_FORMAT
+                              ",\"delivered\":%" G_GUINT64_FORMAT
+                              ",\"queue_drops\":%" G_GUINT64_FORMAT
+                              ",\"random_drops\":%" G_GUINT64_FORMAT
+                              ",\"max_delay_ms\":%" G_GINT64_FORMAT "}",
+                              k->arrived, k->delivered, k->queue_drops, k->random_drops,
+                              k->max_delay_us / 1000);
+    }
+  else
+    g_string_append (out, ",\"link\":null");
+  g_string_append_printf (out, ",\"twcc\":{\"ext_id\":%u,\"feedbacks\":%" G_GUINT64_FORMAT
+                          ",\"packets\":%" G_GUINT64_FORMAT "}}",
+                          v->twcc.ext_id, v->twcc.feedbacks, v->twcc.recorded);
+  mm_bot_print_line (out);
 }
 
 /* The summary at exit: the figures over the last --window seconds. */
@@ -498,6 +552,9 @@ mm_bot_lean_run (MmBotApp *app)
   sigint = g_unix_signal_add (SIGINT, on_quit_signal, l);
   sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, l);
   g_main_loop_run (l->loop);
+  /* Each viewer's figures now, before leaving stops its media. */
+  for (guint i = 0; i < lean->viewers->len; i++)
+    print_viewer (g_ptr_array_index (lean->viewers, i), g_get_monotonic_time ());
   g_source_remove (tick);
   g_source_remove (second);
   g_source_remove (sigint);

@@ -15,8 +15,12 @@
  * hands its results back to this context.
  *
  * Files: lean.c (the process: options, the loop, the output),
- * lean-viewer.c (one viewer: signalling, ICE, DTLS, SRTP), lean-rtp.c
- * (receive statistics of one RTP stream: loss, frames, NACK).
+ * lean-viewer.c (one viewer: signalling, DTLS, SRTP), lean-ice.c (its
+ * ICE: checks, answers, consent), lean-rtp.c
+ * (receive statistics of one RTP stream: loss, frames, NACK), lean-twcc.c
+ * (transport-wide cc feedback), lean-link.c (--link: a simulated slow
+ * link in the receive path), lean-quality.c (the quality tier a viewer
+ * gets and how smooth it is).
  */
 #pragma once
 
@@ -84,6 +88,9 @@ typedef struct {
 } MmLeanRtp;
 
 gboolean mm_lean_rtp_read (const guint8 *buf, gsize len, MmLeanRtp *h);
+/* The 32-bit extension of the 16-bit number @seq nearest @highest (an
+ * extended number), or 0 when that would be below 1. */
+guint32 mm_lean_seq_extend (guint32 highest, guint16 seq);
 
 void mm_lean_stream_init (MmLeanStream *s, gboolean video);
 /* Whether the packet @seq is one this stream has not seen and should be
@@ -103,6 +110,149 @@ void mm_lean_stream_report_block (MmLeanStream *s, guint32 lsr, guint32 dlsr,
                                   MmRtcpReportBlock *b);
 /* Expected and lost so far (lost: settled, gone out of the window). */
 guint64 mm_lean_stream_expected (const MmLeanStream *s);
+
+/* ---- lean-twcc.c: transport-wide cc feedback ------------------------- */
+
+/* Transport sequence numbers one feedback describes at most (~5,000
+ * packets a second at one feedback every 100 ms). */
+#define MM_LEAN_TWCC_SPAN 512
+
+typedef struct {
+  guint8 ext_id;             /* the answer's transport-cc extension, 0: none */
+  gboolean started;
+  guint32 last;              /* highest extended number seen */
+  guint32 base;              /* extended number of the next feedback's first status */
+  guint n;                   /* statuses recorded for it (from base) */
+  gint64 arrival_us[MM_LEAN_TWCC_SPAN];   /* by number - base; 0: not arrived */
+  guint8 fb_count;           /* feedback packet count, as sent next */
+  guint64 recorded, late, overflows, feedbacks;
+} MmLeanTwcc;
+
+void mm_lean_twcc_init (MmLeanTwcc *t, guint8 ext_id);
+/* A packet with transport sequence number @seq arrived at @at_us.  One
+ * older than what the latest feedback described is late (reported lost
+ * already); one more than MM_LEAN_TWCC_SPAN past the first unreported
+ * number starts the next feedback anew (the statuses before are given
+ * up: an overflow). */
+void mm_lean_twcc_record (MmLeanTwcc *t, guint16 seq, gint64 at_us);
+/* The feedback on every number from the first unreported one to the
+ * highest arrived (those that did not arrive as lost), into @out; the
+ * reference time is the first arrived packet's, the deltas in 250 µs
+ * units of the monotonic clock.  Returns its length, 0 when nothing
+ * arrived since the latest (or @size is too small). */
+gsize mm_lean_twcc_write (MmLeanTwcc *t, guint8 *out, gsize size, guint32 sender_ssrc,
+                          guint32 media_ssrc);
+
+/* ---- lean-link.c: --link, a simulated slow link ------------------------ */
+
+/* One MTU: the token bucket's depth, so that the link lets out no burst
+ * larger than one full packet. */
+#define MM_LEAN_LINK_BUCKET 1500
+
+typedef struct {
+  gint64 due_us;             /* when the link lets it out */
+  gsize len;
+  struct sockaddr_storage from;
+  socklen_t from_len;
+  guint8 data[];
+} MmLeanLinkPacket;
+
+/* @p is the link's (transfer none), its data may be changed in place. */
+typedef void (*MmLeanLinkDeliver) (MmLeanLinkPacket *p, gpointer data);
+
+typedef struct {
+  double bytes_per_us;       /* the rate */
+  gsize limit;               /* bytes the queue holds at most */
+  double loss_percent;
+  GRand *rand;
+  gboolean started;
+  double tokens;             /* bytes in the bucket at last_us */
+  double last_us;            /* the latest departure (at first: the first arrival) */
+  GQueue queue;              /* of MmLeanLinkPacket*, owned, in departure order */
+  gsize queued;              /* bytes in it */
+  guint64 arrived, delivered, delivered_bytes, queue_drops, random_drops;
+  gint64 max_delay_us;       /* the longest a packet waited */
+  /* mm_lean_link_attach */
+  MmLeanLinkDeliver deliver;
+  gpointer data;
+  GSource *timer;
+} MmLeanLink;
+
+/* A link of @kbps (token bucket of MM_LEAN_LINK_BUCKET bytes), a drop-tail
+ * queue of @queue_ms at that rate (one MTU at least), and @loss_percent
+ * of the arriving datagrams lost at random (from @seed).
+ * Returns: (transfer full) */
+MmLeanLink *mm_lean_link_new (guint kbps, guint queue_ms, double loss_percent, guint32 seed);
+void mm_lean_link_free (MmLeanLink *l);
+/* The model, on any clock.  A datagram arrives at @now_us (no earlier
+ * than the previous one): it is lost, dropped (the queue is full) or
+ * queued; returns when the link lets it out, or -1. */
+gint64 mm_lean_link_push (MmLeanLink *l, const guint8 *buf, gsize len,
+                          const struct sockaddr_storage *from, socklen_t from_len, gint64 now_us);
+/* The next packet out if the link has let it out by @now_us, else NULL.
+ * Returns: (transfer full) (free with g_free) */
+MmLeanLinkPacket *mm_lean_link_pop (MmLeanLink *l, gint64 now_us);
+/* On the default main context: @deliver gets every packet when the link
+ * lets it out (from mm_lean_link_receive or a timer). */
+void mm_lean_link_attach (MmLeanLink *l, MmLeanLinkDeliver deliver, gpointer data);
+/* A datagram arrived (push, then deliver what is due). */
+void mm_lean_link_receive (MmLeanLink *l, const guint8 *buf, gsize len,
+                           const struct sockaddr_storage *from, socklen_t from_len,
+                           gint64 now_us);
+
+/* ---- lean-quality.c: the tier a viewer gets ----------------------------- */
+
+typedef enum {
+  MM_LEAN_TIER_NONE,         /* no keyframe yet */
+  MM_LEAN_TIER_HIGH,         /* 540 lines or more (1280x720) */
+  MM_LEAN_TIER_MEDIUM,       /* 270 or more (640x360) */
+  MM_LEAN_TIER_LOW,          /* fewer (320x180) */
+  MM_LEAN_TIER_AUDIO_ONLY,   /* no video packet for MM_LEAN_AUDIO_ONLY_US */
+  MM_LEAN_N_TIERS
+} MmLeanTier;
+
+#define MM_LEAN_AUDIO_ONLY_US (2 * G_USEC_PER_SEC)
+#define MM_LEAN_FREEZE_US (300 * 1000)
+
+/* What the viewer saw of the tiers; the figures "after" are since the
+ * latest tier change (counted from when it was seen: a keyframe of the
+ * new size, or 2 s without video). */
+typedef struct {
+  MmLeanTier tier;
+  guint width, height;       /* of the latest keyframe */
+  guint changes;
+  gint64 media_us;           /* the first RTP packet, 0: none yet */
+  gint64 changed_us;         /* when the latest change happened (its keyframe, the last video) */
+  gint64 last_video_us, last_audio_us;
+  guint64 video_bytes;       /* all along */
+  /* After the latest change. */
+  gint64 since_us;
+  gint64 last_frame_us;      /* the latest whole frame (at first: since_us) */
+  guint64 frames, after_bytes;
+  gint64 max_frame_gap_us, max_audio_gap_us;
+  guint freezes;             /* frame gaps over MM_LEAN_FREEZE_US */
+} MmLeanQuality;
+
+/* "high", "medium", "low", "audio-only" or "none".  Returns: (transfer none) */
+const char *mm_lean_tier_name (MmLeanTier tier);
+MmLeanTier mm_lean_tier_of_height (guint height);
+/* Whether the VP8 RTP payload @payload (RFC 7741: descriptor, then the
+ * frame) is the first packet of a keyframe, and its size (RFC 6386 9.1). */
+gboolean mm_lean_vp8_keyframe_size (const guint8 *payload, gsize len, guint *width,
+                                    guint *height);
+void mm_lean_quality_init (MmLeanQuality *q);
+/* A video packet of @bytes arrived at @now_us; @payload (its decrypted
+ * VP8 payload, or NULL when it was not decrypted) is looked at for a
+ * keyframe's size. */
+void mm_lean_quality_video (MmLeanQuality *q, const guint8 *payload, gsize len, gsize bytes,
+                            gint64 now_us);
+void mm_lean_quality_frame (MmLeanQuality *q, gint64 now_us);
+void mm_lean_quality_audio (MmLeanQuality *q, gint64 now_us);
+/* Notice a video that stopped (audio-only). */
+void mm_lean_quality_tick (MmLeanQuality *q, gint64 now_us);
+/* ,"tier":...,"settled_s":...: the figures at @now_us (gaps still going
+ * on count), as JSON members. */
+void mm_lean_quality_append (const MmLeanQuality *q, GString *out, gint64 now_us);
 
 /* ---- lean-viewer.c: one viewer ---------------------------------------- */
 
@@ -193,6 +343,10 @@ typedef struct {
   guint64 srtp_auth, srtp_replay, srtp_other;   /* unprotect failures */
   guint64 verified, unverified;
   guint64 rtcp_in, rtcp_bad;
+  MmLeanTwcc twcc;
+  gint64 next_twcc_us;
+  MmLeanQuality quality;
+  MmLeanLink *link;          /* --link, or NULL */
   /* The figures of the current period (lean.c reads and resets them). */
   guint period_frames;
 } MmLeanViewer;
@@ -207,11 +361,36 @@ void mm_lean_viewer_datagram (MmLeanViewer *v, guint8 *buf, gsize len,
                               gint64 now_us);
 /* Timers: checks, DTLS, consent, reports, NACK, polls. */
 void mm_lean_viewer_tick (MmLeanViewer *v, gint64 now_us);
+/* Send @buf to @to from the viewer's socket (a failure is only logged). */
+void mm_lean_viewer_send_to (MmLeanViewer *v, const guint8 *buf, gsize len,
+                             const struct sockaddr_storage *to, socklen_t to_len);
+/* ICE connected on candidate @i: DTLS starts. */
+void mm_lean_viewer_ice_connected (MmLeanViewer *v, guint i);
 /* Leave the room (a bounded request); @left becomes TRUE when done. */
 void mm_lean_viewer_leave (MmLeanViewer *v);
 /* The longest wait for a frame now, counting one still going on, and
  * restart the period. */
 gint64 mm_lean_viewer_take_gap (MmLeanViewer *v, gint64 now_us);
+
+/* ---- lean-ice.c: one viewer's ICE ---------------------------------------- */
+
+/* No candidates, no selected pair, a fresh STUN agent (a new offer). */
+void mm_lean_ice_reset (MmLeanViewer *v);
+/* A new ufrag, password and tie-breaker for the next offer. */
+void mm_lean_ice_new_credentials (MmLeanViewer *v);
+/* "candidate:F 1 udp PRIO ADDR PORT typ host ..." (with or without "a="):
+ * check it from now on if it is a UDP candidate of component 1 of our
+ * address family; anything else is ignored. */
+void mm_lean_ice_add_candidate_text (MmLeanViewer *v, const char *text);
+/* A STUN datagram: a check of the server's is answered, an answer to one
+ * of ours may connect ICE (mm_lean_viewer_ice_connected). */
+void mm_lean_ice_stun (MmLeanViewer *v, const guint8 *buf, gsize len,
+                       const struct sockaddr_storage *from, socklen_t from_len);
+/* While checking: (re)send the checks that are due. */
+void mm_lean_ice_send_checks (MmLeanViewer *v, gint64 now_us);
+/* A consent check on the selected pair (the previous one unanswered is
+ * counted lost). */
+void mm_lean_ice_send_consent (MmLeanViewer *v);
 
 /* ---- lean.c: the process ------------------------------------------------ */
 

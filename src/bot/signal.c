@@ -490,12 +490,14 @@ mm_bot_signal_join_url (const MmBotOptions *opts)
 }
 
 char *
-mm_bot_signal_join_body (const char *name)
+mm_bot_signal_join_body (const char *name, const char *quality)
 {
   g_autoptr (JsonObject) body = json_object_new ();
 
   if (name != NULL)
     json_object_set_string_member (body, "display_name", name);
+  if (quality != NULL)
+    json_object_set_string_member (body, "quality", quality);
   return object_to_text (body);
 }
 
@@ -560,7 +562,7 @@ join (MmBot *bot, char **why)
 {
   const MmBotOptions *opts = &bot->app->opts;
   g_autofree char *url = mm_bot_signal_join_url (opts);
-  g_autofree char *text = mm_bot_signal_join_body (bot->name);
+  g_autofree char *text = mm_bot_signal_join_body (bot->name, opts->quality);
   MmBotSession s = { 0 };
   HttpResult r;
 

@@ -656,6 +656,122 @@ mm_rtcp_write_remb (guint8 *out, gsize size, guint32 sender_ssrc, guint64 bitrat
   return len;
 }
 
+/* Transport-wide cc status symbols (the draft's 3.1.1). */
+#define TWCC_NOT_RECEIVED 0
+#define TWCC_SMALL 1         /* received, delta 0 to 255 units: one byte */
+#define TWCC_LARGE 2         /* received, any other delta: two bytes, signed */
+#define TWCC_MAX_RUN 0x1fff
+
+/* A receive delta in units of 250 µs, rounded half away from zero and
+ * clamped to what two bytes hold. */
+static gint32
+twcc_units (gint32 delta_us)
+{
+  gint64 u = delta_us >= 0 ? ((gint64) delta_us + 125) / 250 : -((125 - (gint64) delta_us) / 250);
+
+  return (gint32) CLAMP (u, G_MININT16, G_MAXINT16);
+}
+
+static guint
+twcc_symbol (const guint8 *received, const gint32 *delta_us, guint i)
+{
+  gint32 u;
+
+  if (!received[i])
+    return TWCC_NOT_RECEIVED;
+  u = twcc_units (delta_us[i]);
+  return u >= 0 && u <= 255 ? TWCC_SMALL : TWCC_LARGE;
+}
+
+/* The packet chunk for the statuses from @i on: a run of one symbol or a
+ * status vector, whichever describes more (a run when they tie).  Returns
+ * how many statuses *@chunk describes. */
+static guint
+twcc_chunk (const guint8 *received, const gint32 *delta_us, guint i, guint count,
+            guint16 *chunk)
+{
+  guint first = twcc_symbol (received, delta_us, i);
+  guint run = 1, n = MIN (14, count - i);
+  gboolean large = FALSE;
+
+  while (i + run < count && run < TWCC_MAX_RUN
+         && twcc_symbol (received, delta_us, i + run) == first)
+    run++;
+  for (guint k = 0; k < n && !large; k++)
+    large = twcc_symbol (received, delta_us, i + k) == TWCC_LARGE;
+  if (large)
+    n = MIN (7, count - i);
+  if (run >= n)
+    {
+      *chunk = (guint16) (first << 13 | run);
+      return run;
+    }
+  if (!large)
+    {
+      /* 14 one-bit symbols, most significant first; zeros past the count. */
+      *chunk = 0x8000;
+      for (guint k = 0; k < n; k++)
+        *chunk |= (guint16) (twcc_symbol (received, delta_us, i + k) << (13 - k));
+      return n;
+    }
+  /* 7 two-bit symbols. */
+  *chunk = 0xc000;
+  for (guint k = 0; k < n; k++)
+    *chunk |= (guint16) (twcc_symbol (received, delta_us, i + k) << (12 - 2 * k));
+  return n;
+}
+
+gsize
+mm_rtcp_write_twcc (guint8 *out, gsize size, guint32 sender_ssrc, guint32 media_ssrc,
+                    guint16 base_seq, guint16 count, gint32 reference_time,
+                    guint8 fb_pkt_count, const guint8 *received, const gint32 *delta_us)
+{
+  gsize len = 20, off = 20;
+  guint16 chunk;
+
+  g_return_val_if_fail (count == 0 || (received != NULL && delta_us != NULL), 0);
+  /* Measure first: chunks, then a byte per small delta and two per large
+   * one (the symbol's value), then the padding. */
+  for (guint i = 0; i < count;)
+    {
+      i += twcc_chunk (received, delta_us, i, count, &chunk);
+      len += 2;
+    }
+  for (guint i = 0; i < count; i++)
+    len += twcc_symbol (received, delta_us, i);
+  len = (len + 3) & ~(gsize) 3;
+  if (size < len || len / 4 - 1 > G_MAXUINT16)
+    return 0;
+
+  write_header (out, RTPFB_TWCC, RTCP_RTPFB, len);
+  mm_wr32 (out + 4, sender_ssrc);
+  mm_wr32 (out + 8, media_ssrc);
+  mm_wr16 (out + 12, base_seq);
+  mm_wr16 (out + 14, count);
+  mm_wr32 (out + 16, ((guint32) reference_time & 0xffffff) << 8 | fb_pkt_count);
+  for (guint i = 0; i < count;)
+    {
+      i += twcc_chunk (received, delta_us, i, count, &chunk);
+      mm_wr16 (out + off, chunk);
+      off += 2;
+    }
+  for (guint i = 0; i < count; i++)
+    switch (twcc_symbol (received, delta_us, i))
+      {
+      case TWCC_SMALL:
+        out[off++] = (guint8) twcc_units (delta_us[i]);
+        break;
+      case TWCC_LARGE:
+        mm_wr16 (out + off, (guint16) (gint16) twcc_units (delta_us[i]));
+        off += 2;
+        break;
+      default:
+        break;
+      }
+  memset (out + off, 0, len - off);
+  return len;
+}
+
 gsize
 mm_rtcp_write_sdes (guint8 *out, gsize size, guint32 ssrc, const char *cname)
 {

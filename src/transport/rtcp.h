@@ -124,6 +124,19 @@ gsize mm_rtcp_write_nack (guint8 *out, gsize size, guint32 sender_ssrc, guint32 
                           const guint16 *seqs, guint n);
 gsize mm_rtcp_write_remb (guint8 *out, gsize size, guint32 sender_ssrc, guint64 bitrate,
                           const guint32 *ssrcs, guint n_ssrcs);
+/* Transport-wide congestion control feedback (draft-holmer-rmcat-
+ * transport-wide-cc-extensions-01 3.1): the @count packets from transport
+ * sequence number @base_seq on, @received[i] non-zero for those that
+ * arrived, @delta_us[i] their receive delta as mm_rtcp_parse gives it back
+ * (the first received packet's from @reference_time, in multiples of 64 ms
+ * (24-bit signed), the others' from the previous received one).  Deltas
+ * are rounded to the 250 µs unit and clamped to what two bytes hold
+ * (±8.19 s); those of 0 to 63.75 ms take one byte.  Packet chunks are runs
+ * of one status where that is shorter, status vectors otherwise; the
+ * packet is zero-padded to 32 bits. */
+gsize mm_rtcp_write_twcc (guint8 *out, gsize size, guint32 sender_ssrc, guint32 media_ssrc,
+                          guint16 base_seq, guint16 count, gint32 reference_time,
+                          guint8 fb_pkt_count, const guint8 *received, const gint32 *delta_us);
 /* An SDES packet with one CNAME chunk. */
 gsize mm_rtcp_write_sdes (guint8 *out, gsize size, guint32 ssrc, const char *cname);
 
