@@ -16,6 +16,7 @@ typedef struct {
   guint64 rate_bps;        /* of the bottleneck */
   gint64 queue_us;         /* its queue holds this long at most */
   guint loss_percent;      /* random, after the queue */
+  gsize burst;             /* bytes a token bucket lets through at once after a pause */
 } Link;
 
 typedef struct {
@@ -55,7 +56,8 @@ static void
 send_packet (Sim *s, gint64 now, gsize size)
 {
   Pkt p = { now, 0, size };
-  gint64 start = MAX (now, s->busy_until_us);
+  gint64 credit = (gint64) (s->link.burst * 8 * G_USEC_PER_SEC / s->link.rate_bps);
+  gint64 start = MAX (now - credit, s->busy_until_us);
   gint64 service = (gint64) (size * 8 * G_USEC_PER_SEC / s->link.rate_bps);
 
   mm_bwe_note_sent (s->bwe, (guint16) s->pkts->len, size, now);
@@ -63,7 +65,7 @@ send_packet (Sim *s, gint64 now, gsize size)
     {
       s->busy_until_us = start + service;
       if ((guint) g_rand_int_range (s->rand, 0, 100) >= s->link.loss_percent)
-        p.arrival_us = s->busy_until_us + 20000;   /* and 20 ms of propagation */
+        p.arrival_us = MAX (s->busy_until_us, now) + 20000;   /* and 20 ms of propagation */
     }
   g_array_append_val (s->pkts, p);
 }
@@ -157,7 +159,7 @@ run (Sim *s, guint64 video_bps, gdouble seconds, MmBweState *out)
 static void
 test_unshaped (void)
 {
-  Link link = { 1000000000, 300000, 0 };
+  Link link = { 1000000000, 300000, 0, 0 };
   MmBweState st;
   Sim s;
 
@@ -179,7 +181,7 @@ test_unshaped (void)
 static void
 test_congested (void)
 {
-  Link link = { 250000, 300000, 0 };
+  Link link = { 250000, 300000, 0, 0 };
   MmBweState st;
   Sim s;
 
@@ -198,7 +200,7 @@ test_congested (void)
 static void
 test_lossy_but_roomy (void)
 {
-  Link link = { 600000, 300000, 3 };
+  Link link = { 600000, 300000, 3, 0 };
   MmBweState st;
   Sim s;
 
@@ -213,6 +215,40 @@ test_lossy_but_roomy (void)
   /* Two-packet frames spaced by the bottleneck tell its rate. */
   g_assert_cmpuint (st.capacity_bps, >, 500000);
   g_assert_cmpuint (st.capacity_bps, <, 720000);
+  sim_clear (&s);
+}
+
+/* Audio only behind 80 kbit/s with a token bucket of one MTU: trains of
+ * padding every 3 s must not read as a fast link, though their head
+ * passes at once. */
+static void
+test_probe_through_bucket (void)
+{
+  Link link = { 80000, 300000, 0, 1500 };
+  gint64 end = T0 + 10 * G_USEC_PER_SEC, next_probe = T0 + 500000, next_report = T0 + 100000;
+  MmBweState st;
+  Sim s;
+
+  sim_init (&s, &link);
+  for (gint64 now = T0; now < end; now += 20000)
+    {
+      send_packet (&s, now, 120);
+      if (now >= next_probe)
+        {
+          for (guint i = 0; i < 8; i++)
+            send_packet (&s, now + i * 5, 280);
+          next_probe += 3 * G_USEC_PER_SEC;
+        }
+      if (now >= next_report)
+        {
+          report (&s, now);
+          next_report += 100000;
+        }
+    }
+  mm_bwe_get (s.bwe, end, &st);
+  g_test_message ("capacity %" G_GUINT64_FORMAT " bit/s", st.capacity_bps);
+  g_assert_cmpuint (st.capacity_bps, >, 40000);
+  g_assert_cmpuint (st.capacity_bps, <, 130000);
   sim_clear (&s);
 }
 
@@ -269,6 +305,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bwe/unshaped", test_unshaped);
   g_test_add_func ("/bwe/congested", test_congested);
   g_test_add_func ("/bwe/lossy-but-roomy", test_lossy_but_roomy);
+  g_test_add_func ("/bwe/probe-through-bucket", test_probe_through_bucket);
   g_test_add_func ("/bwe/nothing-known", test_nothing_known);
   g_test_add_func ("/bwe/lies", test_lies);
   return g_test_run ();

@@ -432,11 +432,13 @@ adapt (Peer *p, MmTier best, gint64 now)
           return up;
         }
       /* Nothing says the link could carry more: ask it with a short
-       * train (40 ms of the tier above, at least three packets). */
+       * train (40 ms of the tier above, at least eight packets: a link
+       * that allows a burst lets the head through at once, and only the
+       * second half of a train tells its rate). */
       if (l->source == MM_LINK_TWCC && now - p->last_probe_us >= PROBE_EVERY_US)
         {
           p->last_probe_us = now;
-          mm_stream_probe (m->video_stream, p->ep, need_bps (m, up) / 8 / 25);
+          mm_stream_probe (m->video_stream, p->ep, MAX (need_bps (m, up) / 8 / 25, 8 * 256));
         }
     }
   return p->want;

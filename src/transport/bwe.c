@@ -35,6 +35,15 @@ typedef struct {
   guint64 bps;
 } Train;
 
+/* A train being read from one feedback packet. */
+#define TRAIN_MAX 64
+typedef struct {
+  guint len;
+  gint64 last_send_us;
+  gint64 arrival[TRAIN_MAX];
+  guint size[TRAIN_MAX];
+} TrainRead;
+
 struct _MmBwe {
   GMutex lock;
   Sent sent[SENT_SLOTS];
@@ -111,11 +120,23 @@ base_delay (MmBwe *b, gint64 now_us, gint64 *out)
   return any;
 }
 
+/* The rate a train of two or more packets shows: from its second half
+ * only, because a link that allows a burst (a token bucket) lets the head
+ * of a train through at once and spaces the rest at its rate. */
 static void
-add_train (MmBwe *b, guint64 bytes, gint64 span_us, gint64 now_us)
+add_train (MmBwe *b, const TrainRead *r, gint64 now_us)
 {
-  Train *t = &b->trains[b->next_train++ % TRAINS];
+  Train *t;
+  guint first = r->len >= 4 ? r->len / 2 : 0;
+  guint64 bytes = 0;
+  gint64 span_us;
 
+  if (r->len < 2)
+    return;
+  span_us = r->arrival[r->len - 1] - r->arrival[first];
+  for (guint i = first + 1; i < r->len; i++)
+    bytes += r->size[i];
+  t = &b->trains[b->next_train++ % TRAINS];
   t->at_us = now_us;
   /* Feedback tells arrival times in steps of 250 µs. */
   t->bps = span_us < 250 ? MM_BWE_FAST_LINK : MIN (bytes * 8 * G_USEC_PER_SEC / span_us,
@@ -130,9 +151,7 @@ mm_bwe_on_feedback (MmBwe *b, guint16 base_seq, guint16 count, gint32 reference_
   gint64 arrival = (gint64) reference_time * 64000, delay_sum = 0;
   guint delays = 0;
   /* The current train: packets known, sent back to back, all arrived. */
-  gint64 train_last_send = 0, train_first_arrival = 0, train_last_arrival = 0;
-  guint64 train_bytes = 0;
-  guint train_len = 0;
+  TrainRead tr = { 0 };
 
   if (b == NULL || count == 0)
     return;
@@ -152,41 +171,34 @@ mm_bwe_on_feedback (MmBwe *b, guint16 base_seq, guint16 count, gint32 reference_
         arrival += delta_us[i];
       if (!known)
         {
-          train_len = 0;
+          tr.len = 0;
           continue;
         }
       smp->reported++;
       if (!got)
         {
           smp->lost++;
-          train_len = 0;
+          tr.len = 0;
           continue;
         }
       smp->bytes += s->size;
       delay_sum += arrival - s->send_us;
       delays++;
       note_base (b, arrival - s->send_us, now_us);
-      if (train_len > 0 && s->send_us - train_last_send <= TRAIN_GAP_US
-          && arrival >= train_last_arrival)
+      if (!(tr.len > 0 && tr.len < TRAIN_MAX && s->send_us - tr.last_send_us <= TRAIN_GAP_US
+            && arrival >= tr.arrival[tr.len - 1]))
         {
-          train_bytes += s->size;
-          train_len++;
+          add_train (b, &tr, now_us);
+          tr.len = 0;
         }
-      else
-        {
-          if (train_len >= 2)
-            add_train (b, train_bytes, train_last_arrival - train_first_arrival, now_us);
-          train_len = 1;
-          train_bytes = 0;
-          train_first_arrival = arrival;
-        }
-      train_last_send = s->send_us;
-      train_last_arrival = arrival;
+      tr.arrival[tr.len] = arrival;
+      tr.size[tr.len] = s->size;
+      tr.len++;
+      tr.last_send_us = s->send_us;
       /* Not counted twice when a later feedback reports it again. */
       s->send_us = 0;
     }
-  if (train_len >= 2)
-    add_train (b, train_bytes, train_last_arrival - train_first_arrival, now_us);
+  add_train (b, &tr, now_us);
   smp->delay_us = delays > 0 ? delay_sum / delays : G_MININT64;
   g_mutex_unlock (&b->lock);
 }
@@ -204,6 +216,7 @@ mm_bwe_get (MmBwe *b, gint64 now_us, MmBweState *out)
 {
   guint reported = 0, lost = 0;
   guint64 bytes = 0, rates[TRAINS];
+  gint64 oldest = now_us;
   guint n_rates = 0;
   gint64 recent_delay = 0, base = 0;
   guint n_delay = 0;
@@ -222,6 +235,7 @@ mm_bwe_get (MmBwe *b, gint64 now_us, MmBweState *out)
       reported += s->reported;
       lost += s->lost;
       bytes += s->bytes;
+      oldest = MIN (oldest, s->at_us);
       /* The queue now: the delays of the last 200 ms. */
       if (now_us - s->at_us <= WINDOW_US / 5 && s->delay_us != G_MININT64)
         {
@@ -236,7 +250,10 @@ mm_bwe_get (MmBwe *b, gint64 now_us, MmBweState *out)
     out->queue_ms = (guint) MAX (0, (recent_delay / n_delay - base) / 1000);
   g_mutex_unlock (&b->lock);
 
-  out->delivered_bps = bytes * 8 * G_USEC_PER_SEC / WINDOW_US;
+  /* Over the time the feedback covers: the window, or less just after
+   * the first feedback (each tells about the ~100 ms before it). */
+  out->delivered_bps = bytes * 8 * G_USEC_PER_SEC
+                       / (guint64) CLAMP (now_us - oldest + 100000, 200000, WINDOW_US);
   out->loss_permille = reported > 0 ? lost * 1000 / reported : 0;
   if (n_rates > 0)
     {

@@ -1,0 +1,184 @@
+/* test-tiers.c — quality tiers with real parts: a publishing mixmeet-bot
+ * (webrtcbin) and lean viewers (mixmeet-bot --viewers) that ask for a
+ * quality or receive through a simulated link (--link), against real
+ * mixmeetd + PostgreSQL.  Margins are wide: these assert which tier and
+ * whether the picture keeps moving, not how fast anything happens (that
+ * is the lowbw scenario of make bench).
+ */
+#include "config.h"
+
+#include "bots.h"
+#include "harness.h"
+
+#include <string.h>
+
+static MmHarness h;
+
+#define VIEW_S 20
+
+static gboolean
+receiving (JsonObject *line, gpointer data)
+{
+  (void) data;
+  return mm_bot_receiving (line);
+}
+
+static gboolean
+viewer_line (JsonObject *line, gpointer data)
+{
+  (void) data;
+  return json_object_has_member (line, "viewer");
+}
+
+/* A room with a publisher (a moving picture: its colour changes every
+ * 300 ms, so that each tier's encoder has work) whose composite is
+ * flowing.  Returns the publisher. */
+static MmBot *
+publisher (const char *code)
+{
+  const char *args[] = { "--name", "pub", "--color", "ff0000", "--blink-color", "0000ff",
+                         "--blink", "300", "--tone", "440", NULL };
+  MmBot *pub = mm_bot_start (&h, code, args);
+
+  g_assert_nonnull (mm_bot_wait (pub, receiving, NULL, MM_TEST_WAIT_S));
+  return pub;
+}
+
+/* One lean viewer with @extra arguments for VIEW_S seconds: its final
+ * line (transfer none: the bot's). */
+static JsonObject *
+view (MmBot **bot, const char *code, const char *const *extra)
+{
+  const char *args[16] = { "--name", "viewer", "--viewers", "1", "--duration", G_STRINGIFY (VIEW_S) };
+  guint n = 6;
+  JsonObject *line;
+
+  for (guint i = 0; extra[i] != NULL && n < G_N_ELEMENTS (args) - 1; i++)
+    args[n++] = extra[i];
+  args[n] = NULL;
+  *bot = mm_bot_start (&h, code, args);
+  line = mm_bot_wait (*bot, viewer_line, NULL, VIEW_S + MM_TEST_WAIT_S);
+  g_assert_nonnull (line);
+  g_test_message ("%s %s: tier %s %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT ", %.1f fps, "
+                  "%" G_GINT64_FORMAT " video bytes, %" G_GINT64_FORMAT " tier changes, "
+                  "settled after %.1f s, largest frame gap %.0f ms",
+                  extra[0], extra[1], json_object_get_string_member (line, "tier"),
+                  json_object_get_int_member_with_default (line, "width", 0),
+                  json_object_get_int_member_with_default (line, "height", 0),
+                  json_object_get_double_member_with_default (line, "fps", 0),
+                  json_object_get_int_member_with_default (line, "video_bytes", 0),
+                  json_object_get_int_member_with_default (line, "tier_changes", 0),
+                  json_object_get_double_member_with_default (line, "settled_s", 0),
+                  json_object_get_double_member_with_default (line, "max_frame_gap_ms", 0));
+  g_assert_cmpstr (json_object_get_string_member (line, "state"), ==, "connected");
+  return line;
+}
+
+/* Data saver: the low tier, 320x180 at about 15 fps, from the start. */
+static void
+test_data_saver (void)
+{
+  g_autofree char *token = mm_test_register (&h, "Host", NULL);
+  g_autofree char *code = mm_test_room (&h, token, NULL);
+  MmBot *pub = publisher (code);
+  MmBot *viewer;
+  const char *extra[] = { "--quality", "data-saver", NULL };
+  JsonObject *line = view (&viewer, code, extra);
+
+  g_assert_cmpstr (json_object_get_string_member (line, "tier"), ==, "low");
+  g_assert_cmpint (json_object_get_int_member (line, "width"), ==, 320);
+  g_assert_cmpint (json_object_get_int_member (line, "height"), ==, 180);
+  g_assert_cmpint (json_object_get_int_member (line, "tier_changes"), ==, 0);
+  /* [tiers] low-framerate 15: never the composite's 30. */
+  g_assert_cmpfloat (json_object_get_double_member (line, "fps"), >, 7);
+  g_assert_cmpfloat (json_object_get_double_member (line, "fps"), <, 20);
+  mm_bot_free (viewer);
+  mm_bot_free (pub);
+}
+
+/* Audio only: not one video packet, and the sound flows. */
+static void
+test_audio_only (void)
+{
+  g_autofree char *token = mm_test_register (&h, "Host", NULL);
+  g_autofree char *code = mm_test_room (&h, token, NULL);
+  MmBot *pub = publisher (code);
+  MmBot *viewer;
+  const char *extra[] = { "--quality", "audio-only", NULL };
+  JsonObject *line = view (&viewer, code, extra);
+
+  g_assert_cmpstr (json_object_get_string_member (line, "tier"), ==, "audio-only");
+  g_assert_cmpint (json_object_get_int_member (line, "video_bytes"), ==, 0);
+  g_assert_cmpfloat (json_object_get_double_member (line, "max_audio_gap_ms"), >, 0);
+  g_assert_cmpfloat (json_object_get_double_member (line, "max_audio_gap_ms"), <, 1000);
+  mm_bot_free (viewer);
+  mm_bot_free (pub);
+}
+
+/* Auto behind links: an unshaped viewer stays on high; 250 kbit/s settles
+ * on low and then keeps moving; 80 kbit/s on audio only. */
+static void
+test_links (void)
+{
+  g_autofree char *token = mm_test_register (&h, "Host", NULL);
+  g_autofree char *code = mm_test_room (&h, token, NULL);
+  MmBot *pub = publisher (code);
+  MmBot *fast, *slow, *slower;
+  const char *fast_args[] = { "--name", "fast", "--viewers", "1", "--duration",
+                              G_STRINGIFY (VIEW_S), NULL };
+  const char *slow_args[] = { "--name", "slow", "--viewers", "1", "--link", "250",
+                              "--duration", G_STRINGIFY (VIEW_S), NULL };
+  const char *slower_args[] = { "--name", "slower", "--viewers", "1", "--link", "80",
+                                "--duration", G_STRINGIFY (VIEW_S), NULL };
+  JsonObject *line;
+
+  fast = mm_bot_start (&h, code, fast_args);
+  slow = mm_bot_start (&h, code, slow_args);
+  slower = mm_bot_start (&h, code, slower_args);
+
+  line = mm_bot_wait (fast, viewer_line, NULL, VIEW_S + MM_TEST_WAIT_S);
+  g_assert_nonnull (line);
+  g_test_message ("unshaped: %s, %.1f fps", json_object_get_string_member (line, "tier"),
+                  json_object_get_double_member_with_default (line, "fps", 0));
+  g_assert_cmpstr (json_object_get_string_member (line, "tier"), ==, "high");
+  g_assert_cmpint (json_object_get_int_member (line, "tier_changes"), ==, 0);
+
+  line = mm_bot_wait (slow, viewer_line, NULL, VIEW_S + MM_TEST_WAIT_S);
+  g_assert_nonnull (line);
+  g_test_message ("250 kbit/s: %s after %.1f s, %.1f fps, largest gap %.0f ms",
+                  json_object_get_string_member (line, "tier"),
+                  json_object_get_double_member_with_default (line, "settled_s", 0),
+                  json_object_get_double_member_with_default (line, "fps", 0),
+                  json_object_get_double_member_with_default (line, "max_frame_gap_ms", 0));
+  g_assert_cmpstr (json_object_get_string_member (line, "tier"), ==, "low");
+  /* Settled with time to spare, then moving (a freeze is over 300 ms). */
+  g_assert_cmpfloat (json_object_get_double_member (line, "settled_s"), <, VIEW_S - 5);
+  g_assert_cmpint (json_object_get_int_member (line, "freezes"), ==, 0);
+
+  line = mm_bot_wait (slower, viewer_line, NULL, VIEW_S + MM_TEST_WAIT_S);
+  g_assert_nonnull (line);
+  g_test_message ("80 kbit/s: %s after %.1f s, largest audio gap %.0f ms",
+                  json_object_get_string_member (line, "tier"),
+                  json_object_get_double_member_with_default (line, "settled_s", 0),
+                  json_object_get_double_member_with_default (line, "max_audio_gap_ms", 0));
+  g_assert_cmpstr (json_object_get_string_member (line, "tier"), ==, "audio-only");
+  mm_bot_free (slower);
+  mm_bot_free (slow);
+  mm_bot_free (fast);
+  mm_bot_free (pub);
+}
+
+int
+main (int argc, char **argv)
+{
+  int rc;
+
+  g_test_init (&argc, &argv, NULL);
+  mm_harness_start (&h, "[signalling]\nlong-poll-timeout=2\npresence-timeout=5\n");
+  g_test_add_func ("/tiers/data-saver", test_data_saver);
+  g_test_add_func ("/tiers/audio-only", test_audio_only);
+  g_test_add_func ("/tiers/links", test_links);
+  rc = g_test_run ();
+  mm_harness_stop (&h);
+  return rc;
+}
