@@ -25,7 +25,7 @@ export default function AudioOnlyStage ({ speaker, reason, onVideoOn }) {
             bgcolor: speaker ? avatarColor(speaker.participant_id) : '#3c4043',
             boxShadow: speaker ? '0 0 0 6px rgba(138,180,248,.5)' : 'none',
           }}>
-          {speaker ? initials(speaker.display_name) : <GraphicEqIcon sx={{ fontSize: 56 }} />}
+          {speaker ? initials(speaker.display_name) : <GraphicEqIcon sx={{ fontSize: 56, color: '#9aa0a6' }} />}
         </Avatar>
       </Box>
       <Typography variant="h6" aria-live="polite" data-testid="audio-only-speaker">

@@ -152,7 +152,7 @@ function People ({ state, session, host, onError, lecture }) {
               )}>
               <ListItemAvatar><Avatar sx={{ bgcolor: colorOf(p.id), width: 32, height: 32, fontSize: 14 }}>{initials(p.display_name)}</Avatar></ListItemAvatar>
               <ListItemText primary={p.display_name + (self ? ' (You)' : '')}
-                secondary={p.role === 'host' ? 'Meeting host' : p.presenter ? 'Presenter' : lecture ? 'Viewer' : p.role === 'guest' ? 'Guest' : null} sx={{ pr: host ? (rx ? 20 : 14) : 8 }} />
+                secondary={p.role === 'host' ? 'Meeting host' : p.presenter ? 'Presenter' : lecture ? 'Viewer' : p.role === 'guest' ? 'Guest' : null} sx={{ pr: host ? (rx ? 16 : 14) : 8 }} />
             </ListItem>
           );
         })}

@@ -60,7 +60,7 @@ export const QUALITY_TEXT = {
   audioOnly: {
     title: 'Audio only',
     speaking: (name) => `${name} is speaking`,
-    nobody: 'Nobody has spoken yet',
+    nobody: 'Whoever speaks is named here',
     slow: 'Your connection is too slow for video right now.',
     chosen: 'Video is off to save data.',
     cap: 'The host turned video off for viewers.',
