@@ -1,7 +1,9 @@
 /* test-web.c — the web client end to end: Debian's Chromium, driven by
  * playwright-core (tests/browser/e2e.mjs), uses the built client against
  * a real mixmeetd + PostgreSQL, while a receive-only mixmeet-bot in the
- * same room checks the composite that the pages produce. */
+ * same room checks the composite that the pages produce; and the receive
+ * quality tiers (tests/browser/quality.mjs) in a room where a bot
+ * publishes. */
 #include "config.h"
 
 #include "bots.h"
@@ -142,6 +144,73 @@ seen:
     }
 }
 
+/* Chromium picks Data saver, then Audio only, in a room where a bot
+ * publishes: the composite it receives drops to 320 wide, then its video
+ * stops (tests/browser/quality.mjs says what it expected and saw). */
+static void
+test_quality (void)
+{
+  g_autofree char *dir = mm_test_src_path ("tests", "browser", NULL);
+  g_autofree char *script = g_build_filename (dir, "quality.mjs", NULL);
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *shots = g_build_filename (cwd, "tests", "screenshots", NULL);
+  g_autofree char *node = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *code = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) result = NULL;
+  const char *args[] = { "--name", "red", "--color", "ff0000", "--tone", "440", NULL };
+  MmBot *bot;
+  GPid pid;
+  int out_fd, status = 0;
+  FILE *out;
+  char *buf = NULL;
+  size_t cap = 0;
+
+  node = mm_test_browser_node ("the quality test");
+  if (node == NULL)
+    return;
+  token = mm_test_register (&h, "Host", NULL);
+  code = mm_test_room (&h, token, NULL);
+  bot = mm_bot_start (&h, code, args);
+  g_mkdir_with_parents (shots, 0755);
+  {
+    const char *argv[] = { node, script, h.base_url, code, shots, NULL };
+
+    if (!g_spawn_async_with_pipes (dir, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                   NULL, &pid, NULL, &out_fd, NULL, &error))
+      g_error ("cannot run node: %s", error->message);
+  }
+  out = fdopen (out_fd, "r");
+  while (getline (&buf, &cap, out) > 0)
+    {
+      g_autoptr (JsonParser) parser = json_parser_new ();
+      JsonObject *o;
+
+      g_printerr ("# quality: %s", buf);
+      if (!json_parser_load_from_data (parser, buf, -1, NULL)
+          || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        continue;
+      o = json_node_get_object (json_parser_get_root (parser));
+      if (json_object_has_member (o, "ok"))
+        {
+          g_clear_pointer (&result, json_object_unref);
+          result = json_object_ref (o);
+        }
+    }
+  free (buf);
+  fclose (out);
+  waitpid (pid, &status, 0);
+  g_spawn_close_pid (pid);
+  mm_bot_free (bot);
+
+  g_assert_nonnull (result);
+  if (!json_object_get_boolean_member (result, "ok"))
+    g_error ("the quality test failed: %s", json_object_has_member (result, "error")
+             ? json_object_get_string_member (result, "error") : "(no message)");
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -153,6 +222,7 @@ main (int argc, char **argv)
     g_setenv ("MM_TEST_WEB_ROOT", www, TRUE);
   mm_harness_start (&h, NULL);
   g_test_add_func ("/web/e2e", test_e2e);
+  g_test_add_func ("/web/quality", test_quality);
   rc = g_test_run ();
   mm_harness_stop (&h);
   return rc;

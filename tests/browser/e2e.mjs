@@ -10,15 +10,16 @@
 // goes both ways; raised hands show at the host; the host mutes the guest
 // and both pages show it; Ctrl+D/Ctrl+E; the phone-size layout; screen
 // sharing (renegotiated once, then replaceTrack); lock, lobby (knock,
-// admit) and removal run when the server answers those messages; leaving
-// shows the end screen.
+// admit), removal and a lecture's viewer cap (the viewer's tier chip, the
+// host's view of its tier) run when the server answers those messages;
+// leaving shows the end screen.
 //
 // stdout: JSON lines, see emit() below; the last one is the result
 // {"ok": bool, "steps": {...}, "ran": {screen, lobby, remove, lock}, ...};
 // exit status 1 on failure. Screenshots (PNG) in SCREENSHOT_DIR: home,
 // pre-join, meeting, meeting-chat, meeting-phone, meeting-phone-people,
-// meeting-presentation, end, recording, removed (failure-host/-guest/-page on
-// failure).
+// meeting-presentation, end, recording, removed, lecture-viewer-cap
+// (failure-host/-guest/-page on failure).
 import { launchChromium } from './launch.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ if (!base) {
 mkdirSync(shots, { recursive: true });
 const started = Date.now();
 const steps = {};
-const ran = { screen: false, lobby: false, remove: false, lock: false, lecture: false, recording: false, recordingHistory: false };
+const ran = { screen: false, lobby: false, remove: false, lock: false, lecture: false, recording: false, recordingHistory: false, viewerCap: false };
 const skipped = {};
 const log = (m) => console.error(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
 // stdout: one JSON object a line: {"step": NAME} as each step starts,
@@ -555,8 +556,25 @@ try {
     await host.locator('[data-testid=stage][data-tiles="1"]').waitFor({ timeout: T(15000) });
     // The host sees the audience: one viewer, none once they present.
     await host.locator('[data-testid=viewer-count][data-count="1"]').waitFor({ timeout: T(10000) });
-    const offers = await guest.evaluate(() => window.__mixmeet.session.offers);
+    // The host caps the viewers at the low tier: the viewer's chip says so,
+    // and the host sees the viewer's tier in the people panel.
     await openPanel(host, 'people');
+    if (await serverKnows(host, { type: 'quality-cap', tier: 'high' })) {
+      await tid(host, 'viewer-cap').locator('[role=combobox]').click();
+      await tid(host, 'viewer-cap-low').click();
+      await host.locator('[data-testid=viewer-cap][data-cap=low]').waitFor({ timeout: T(5000) });
+      await guest.locator('[data-testid=toast][data-kind=viewer-cap]').waitFor({ timeout: T(10000) });
+      await guest.locator('[data-testid=tier-chip][data-tier=low]').waitFor({ timeout: T(15000) });
+      await (await participantRow(host, 'Grace Guest')).locator('[data-testid=receiver-tier][data-tier=low]').waitFor({ timeout: T(15000) });
+      await shot(guest, 'lecture-viewer-cap');
+      await tid(host, 'viewer-cap').locator('[role=combobox]').click();
+      await tid(host, 'viewer-cap-high').click();
+      await host.locator('[data-testid=viewer-cap][data-cap=high]').waitFor({ timeout: T(5000) });
+      ran.viewerCap = true;
+    } else {
+      skipped.viewerCap = 'server has no quality-cap message';
+    }
+    const offers = await guest.evaluate(() => window.__mixmeet.session.offers);
     const row = await participantRow(host, 'Grace Guest');
     await row.locator('[data-testid=participant-actions]').click();
     await tid(host, 'toggle-presenter').click();

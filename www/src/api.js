@@ -72,8 +72,10 @@ export async function myMeetings (limit = 20) {
 }
 
 // Participant calls, authorised by the participant's secret.
-export function joinRoom (code, displayName) {
+// quality: 'auto' | 'high' | 'data-saver' | 'audio-only' (the server's default is auto).
+export function joinRoom (code, displayName, { quality } = {}) {
   const body = displayName ? { display_name: displayName } : {};
+  if (quality) body.quality = quality;
   return http.post('/api/v1/rooms/' + encodeURIComponent(code) + '/join', body, auth()).then((r) => r.data);
 }
 export function pollEvents (url, secret, since, { signal, timeout } = {}) {

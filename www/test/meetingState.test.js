@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialMeetingState, isHost, meetingReducer, raisedHands, selfParticipant, viewerCount } from '../src/lib/meetingState.js';
+import { initialMeetingState, isHost, meetingReducer, raisedHands, receiverOf, selfParticipant, viewerCount } from '../src/lib/meetingState.js';
 
 const P = (id, name, extra = {}) => ({ id, display_name: name, role: 'guest', hand_raised: false, audio_muted: false,
   video_muted: false, muted_by_host: false, joined_at: '2026-12-01T10:00:00.000Z', ...extra });
@@ -123,6 +123,67 @@ describe('meetingReducer', () => {
     s = meetingReducer(s, ev('recording', { on: false, size: 10, duration: 2 }));
     expect(s.recording).toBe(false);
     expect(s.notices.at(-1).text).toBe('The recording has stopped');
+  });
+
+  it('keeps our receive tier from tier events', () => {
+    let s = run({ type: 'join', join });
+    expect(s.tier).toBeNull();
+    s = meetingReducer(s, ev('tier', { tier: 'low', estimate_kbps: 310, quality: 'data-saver' }));
+    expect(s.tier).toEqual({ tier: 'low', estimate_kbps: 310, quality: 'data-saver' });
+    s = meetingReducer(s, ev('tier', { tier: 'audio-only', estimate_kbps: null, quality: 'auto' }));
+    expect(s.tier).toEqual({ tier: 'audio-only', estimate_kbps: null, quality: 'auto' });
+    s = meetingReducer(s, ev('tier', { tier: 'high' }));
+    expect(s.tier).toEqual({ tier: 'high', estimate_kbps: null, quality: null });
+    // An unknown tier changes nothing.
+    expect(meetingReducer(s, ev('tier', { tier: 'ultra' }))).toBe(s);
+  });
+
+  it('keeps each receiver\'s tier for the host, and forgets those who left', () => {
+    let s = run({ type: 'join', join }, ev('participant-joined', { participant: grace }),
+      ev('receiver', { participant_id: 'g', display_name: 'Grace', tier: 'medium', quality: 'auto', estimate_kbps: 900, loss_percent: 2.5 }));
+    expect(receiverOf(s, 'g')).toEqual({ tier: 'medium', quality: 'auto', estimate_kbps: 900, loss_percent: 2.5 });
+    expect(receiverOf(s, 'a')).toBeNull();
+    s = meetingReducer(s, ev('receiver', { participant_id: 'g', tier: 'low', estimate_kbps: 280, loss_percent: 8 }));
+    expect(receiverOf(s, 'g').tier).toBe('low');
+    expect(meetingReducer(s, ev('receiver', { tier: 'low' }))).toBe(s);
+    s = meetingReducer(s, ev('participant-left', { participant_id: 'g', display_name: 'Grace', reason: 'left' }));
+    expect(receiverOf(s, 'g')).toBeNull();
+  });
+
+  it('starts from the receivers of a host\'s join answer', () => {
+    const s = run({ type: 'join', join: { ...join, receivers: [
+      { participant_id: 'g', display_name: 'Grace', tier: 'low', quality: 'data-saver', estimate_kbps: null, loss_percent: 0 },
+      { participant_id: 'x', tier: 'bogus' },
+    ] } });
+    expect(s.receivers).toEqual({ g: { tier: 'low', quality: 'data-saver', estimate_kbps: null, loss_percent: 0 } });
+    expect(run({ type: 'join', join }).receivers).toEqual({});
+  });
+
+  it('follows the viewer cap, telling only what changed', () => {
+    let s = run({ type: 'join', join: { ...join, room: { ...join.room, viewer_cap: 'medium' } } });
+    expect(s.viewerCap).toBe('medium');
+    expect(run({ type: 'join', join }).viewerCap).toBe('high');
+    const n = s.notices.length;
+    s = meetingReducer(s, ev('room', { locked: false, viewer_cap: 'low' }));
+    expect(s.viewerCap).toBe('low');
+    expect(s.notices).toHaveLength(n + 1);
+    expect(s.notices.at(-1)).toMatchObject({ kind: 'viewer-cap' });
+    expect(s.notices.at(-1).text).toMatch(/low/i);
+    // The same room again: nothing to tell (no "unlocked" either).
+    s = meetingReducer(s, ev('room', { locked: false, viewer_cap: 'low' }));
+    expect(s.notices).toHaveLength(n + 1);
+    s = meetingReducer(s, ev('room', { locked: true, viewer_cap: 'low' }));
+    expect(s.locked).toBe(true);
+    expect(s.notices.at(-1)).toMatchObject({ kind: 'room', text: 'The meeting is locked' });
+    s = meetingReducer(s, ev('room', { locked: true, viewer_cap: null }));
+    expect(s.viewerCap).toBe('high');
+    expect(s.notices.at(-1).text).toMatch(/lifted/);
+    // The server's event for a new cap carries only the cap: the lock stays, unannounced.
+    const m = s.notices.length;
+    s = meetingReducer(s, ev('room', { viewer_cap: 'audio-only' }));
+    expect(s.locked).toBe(true);
+    expect(s.notices).toHaveLength(m + 1);
+    expect(s.notices.at(-1)).toMatchObject({ kind: 'viewer-cap', text: 'The host limited viewers to audio only' });
   });
 
   it('dismisses notices and ignores unknown events', () => {

@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { MeetingSession, iceServersExpiring, storedIceTransportPolicy } from '../src/lib/session.js';
 import { parseMedia } from '../src/lib/sdp.js';
 
-const track = (kind) => ({
+const track = (kind, height = 360) => ({
   kind, enabled: true, readyState: 'live', listeners: {},
+  getSettings () { return kind === 'video' ? { width: height * 16 / 9, height } : {}; },
   addEventListener (n, fn) { this.listeners[n] = fn; },
   stop () { this.readyState = 'ended'; },
 });
@@ -25,7 +26,15 @@ class FakePC {
     const kind = typeof what === 'string' ? what : what.kind;
     const t = {
       kind, direction: init.direction, mid: null,
-      sender: { track: typeof what === 'string' ? null : what, async replaceTrack (tr) { this.track = tr; } },
+      sender: {
+        track: typeof what === 'string' ? null : what,
+        async replaceTrack (tr) { this.track = tr; },
+        // As the browser: one encoding; setParameters takes what getParameters gave.
+        params: { transactionId: 'x', encodings: [{ active: true }] },
+        setCalls: [],
+        getParameters () { return JSON.parse(JSON.stringify(this.params)); },
+        async setParameters (p) { this.setCalls.push(p); this.params = p; },
+      },
     };
     this.transceivers.push(t);
     return t;
@@ -52,11 +61,12 @@ class FakePC {
 // The server: a queue of events per participant, answers to offers.
 function fakeServer ({ admitted = true, iceServers = [{ urls: ['stun:x:1'] }] } = {}) {
   const s = {
-    joins: 0, sent: [], polls: [], queue: [], seq: 0, waiter: null, failNext: [],
+    joins: 0, sent: [], polls: [], queue: [], seq: 0, waiter: null, failNext: [], joinOpts: [], refuse: null,
     push (ev) { s.queue.push({ seq: ++s.seq, at: 0, ...ev }); if (s.waiter) { s.waiter(); s.waiter = null; } },
     api: {
-      async joinRoom (code, name) {
+      async joinRoom (code, name, opts) {
         s.joins++;
+        s.joinOpts.push(opts);
         const me = { id: 'p' + s.joins, display_name: name || 'Me', role: 'guest', audio_muted: false, hand_raised: false };
         s.seq = 0; s.queue = [];
         return {
@@ -75,7 +85,9 @@ function fakeServer ({ admitted = true, iceServers = [{ urls: ['stun:x:1'] }] } 
         }
       },
       async sendMessage (url, secret, body) {
+        if (s.refuse === body.type) throw Object.assign(new Error('refused'), { response: { status: 400 } });
         s.sent.push({ url, ...body });
+        if (body.type === 'quality') return { participant: { id: 'p' + s.joins, quality: body.quality } };
         if (body.type === 'offer') {
           setTimeout(() => {
             s.push({ type: 'answer', sdp: 'answer-sdp' });
@@ -116,6 +128,7 @@ function start (srv, opts = {}) {
     code: 'abc-defg-hij', displayName: 'Me', stream: opts.viewer ? null : stream, viewer: !!opts.viewer,
     api: srv.api, RTCPeerConnection: FakePC, sleep: () => new Promise((r) => setTimeout(r, 1)),
     disconnectedGraceMs: opts.grace || 5000,
+    ...(opts.quality ? { quality: opts.quality } : {}),
   });
   return { session, audio, video };
 }
@@ -451,5 +464,157 @@ describe('iceServersExpiring', () => {
     expect(iceServersExpiring([{ urls: ['turn:x'], username: '1799999000:p', credential: 'c' }], now)).toBe(true);
     expect(iceServersExpiring([{ urls: ['turn:x'], username: 'static-user', credential: 'c' }], now)).toBe(false);
     expect(iceServersExpiring(undefined, now)).toBe(false);
+  });
+});
+
+describe('MeetingSession and the receive quality', () => {
+  const qualityMessages = (srv) => srv.sent.filter((m) => m.type === 'quality').map((m) => m.quality);
+
+  it('joins with auto unless told otherwise', async () => {
+    const srv = fakeServer();
+    const { session } = start(srv);
+    await session.start();
+    expect(srv.joinOpts[0]).toEqual({ quality: 'auto' });
+    session.end('left');
+  });
+
+  it('sends its choice in the join body, a quality message when it changes, and the latest in a new join', async () => {
+    const srv = fakeServer();
+    const { session } = start(srv, { quality: 'data-saver' });
+    await session.start();
+    expect(srv.joinOpts[0]).toEqual({ quality: 'data-saver' });
+    expect(qualityMessages(srv)).toEqual([]);
+    const p = await session.setQuality('audio-only');
+    expect(p).toMatchObject({ quality: 'audio-only' });
+    expect(qualityMessages(srv)).toEqual(['audio-only']);
+    expect(session.quality).toBe('audio-only');
+    // Forgotten by the server: the new join carries the choice.
+    srv.failNext.push({ response: { status: 404 } });
+    srv.push({ type: 'chat', message: { id: 1 } });
+    await until(() => srv.joins === 2);
+    expect(srv.joinOpts[1]).toEqual({ quality: 'audio-only' });
+    session.end('left');
+  });
+
+  it('undoes a change the server refuses', async () => {
+    const srv = fakeServer();
+    const { session } = start(srv, { quality: 'high' });
+    await session.start();
+    srv.refuse = 'quality';
+    await expect(session.setQuality('data-saver')).rejects.toThrow('refused');
+    expect(session.quality).toBe('high');
+    session.end('left');
+  });
+
+  it('takes nonsense as auto', async () => {
+    const srv = fakeServer();
+    const { session } = start(srv, { quality: 'ultra-hd' });
+    await session.start();
+    expect(srv.joinOpts[0]).toEqual({ quality: 'auto' });
+    await session.setQuality('8k');
+    expect(qualityMessages(srv)).toEqual(['auto']);
+    session.end('left');
+  });
+
+  it('keeps a change made in the lobby for the admission', async () => {
+    const srv = fakeServer({ admitted: false });
+    const { session } = start(srv);
+    await session.start();
+    expect(await session.setQuality('data-saver')).toBeNull();
+    expect(qualityMessages(srv)).toEqual([]);
+    srv.push({ type: 'admitted', participants: [], chat: [] });
+    await until(() => qualityMessages(srv).length === 1);
+    expect(qualityMessages(srv)).toEqual(['data-saver']);
+    session.end('left');
+  });
+
+  it('sends nothing on admission when the join body had it right', async () => {
+    const srv = fakeServer({ admitted: false });
+    const { session } = start(srv, { quality: 'data-saver' });
+    await session.start();
+    srv.push({ type: 'admitted', participants: [], chat: [] });
+    await until(() => pcs.length === 1 && pcs[0].remoteDescription);
+    expect(qualityMessages(srv)).toEqual([]);
+    session.end('left');
+  });
+});
+
+describe('MeetingSession and a poor uplink', () => {
+  const calls = (t) => t.sender.setCalls.map((p) => p.encodings[0]);
+
+  it('limits its camera sender on uplink, and lifts the limit when told', async () => {
+    const srv = fakeServer();
+    const { session } = start(srv);
+    const seen = [];
+    session.on('uplink', (u) => seen.push(u));
+    await session.start();
+    await until(() => pcs[0] && pcs[0].remoteDescription);
+    srv.push({ type: 'uplink', max_bitrate: 300000, max_height: 180 });
+    await until(() => pcs[0].transceivers[1].sender.setCalls.length === 1);
+    expect(calls(pcs[0].transceivers[1])).toEqual([{ active: true, maxBitrate: 300000, scaleResolutionDownBy: 2 }]);
+    expect(pcs[0].transceivers[1].sender.setCalls[0].transactionId).toBe('x');
+    // Not the microphone.
+    expect(pcs[0].transceivers[0].sender.setCalls).toEqual([]);
+    expect(seen).toEqual([{ max_bitrate: 300000, max_height: 180 }]);
+    srv.push({ type: 'uplink', max_bitrate: null });
+    await until(() => pcs[0].transceivers[1].sender.setCalls.length === 2);
+    expect(calls(pcs[0].transceivers[1])[1]).toEqual({ active: true, scaleResolutionDownBy: 1 });
+    expect(seen.at(-1)).toBeNull();
+    expect(session.uplink).toBeNull();
+    // No renegotiation for any of it.
+    expect(offers(srv)).toHaveLength(1);
+    session.end('left');
+  });
+
+  it('scales after the camera\'s own height, again for another camera', async () => {
+    const srv = fakeServer();
+    const { session } = start(srv, { video: track('video', 720) });
+    const cam2 = track('video', 360);
+    session.localStream = { removeTrack () {}, addTrack () {}, getTracks: () => [] };
+    session.getUserMedia = async () => ({ getAudioTracks: () => [], getVideoTracks: () => [cam2] });
+    await session.start();
+    await until(() => pcs[0] && pcs[0].remoteDescription);
+    srv.push({ type: 'uplink', max_bitrate: 500000, max_height: 360 });
+    await until(() => pcs[0].transceivers[1].sender.setCalls.length === 1);
+    expect(calls(pcs[0].transceivers[1])[0].scaleResolutionDownBy).toBe(2);
+    await session.switchDevice('video', 'cam-2');
+    expect(pcs[0].transceivers[1].sender.setCalls).toHaveLength(2);
+    expect(calls(pcs[0].transceivers[1])[1]).toMatchObject({ maxBitrate: 500000, scaleResolutionDownBy: 1 });
+    session.end('left');
+  });
+
+  it('has nothing to limit without a camera, and limits a camera turned on later', async () => {
+    const srv = fakeServer();
+    const cam = track('video', 360);
+    const { session } = start(srv, { video: null });
+    session.getUserMedia = async () => ({ getVideoTracks: () => [cam], getAudioTracks: () => [] });
+    await session.start();
+    await until(() => pcs[0] && pcs[0].remoteDescription);
+    srv.push({ type: 'uplink', max_bitrate: 200000, max_height: 90 });
+    await until(() => session.uplink !== null);
+    await session.uplinkChain;
+    expect(pcs[0].transceivers.flatMap((t) => t.sender.setCalls)).toEqual([]);
+    await session.setMuted('video', false);
+    await until(() => offers(srv).length === 2 && pcs[0].transceivers[2].sender.setCalls.length === 1);
+    expect(calls(pcs[0].transceivers[2])[0]).toEqual({ active: true, maxBitrate: 200000, scaleResolutionDownBy: 4 });
+    expect(pcs[0].transceivers[1].sender.setCalls).toEqual([]);
+    session.end('left');
+  });
+
+  it('starts a new connection without the old limit', async () => {
+    const srv = fakeServer();
+    const { session } = start(srv);
+    const seen = [];
+    session.on('uplink', (u) => seen.push(u));
+    await session.start();
+    await until(() => pcs[0] && pcs[0].remoteDescription);
+    srv.push({ type: 'uplink', max_bitrate: 300000, max_height: 180 });
+    await until(() => pcs[0].transceivers[1].sender.setCalls.length === 1);
+    srv.push({ type: 'media-failed', reason: 'ice' });
+    await until(() => pcs.length === 2 && pcs[1].remoteDescription);
+    expect(session.uplink).toBeNull();
+    expect(seen.at(-1)).toBeNull();
+    expect(pcs[1].transceivers[1].sender.setCalls).toEqual([]);
+    session.end('left');
   });
 });

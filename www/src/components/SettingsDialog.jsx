@@ -1,9 +1,11 @@
 import React, { useEffect, useState } from 'react';
-import { Dialog, DialogActions, DialogContent, DialogTitle, Button, FormControl, InputLabel, MenuItem, Select, Stack } from '@mui/material';
+import { Dialog, DialogActions, DialogContent, DialogTitle, Button, Divider, FormControl, InputLabel, MenuItem, Select, Stack } from '@mui/material';
 import { canPickSpeaker, listDevices } from '../lib/media.js';
+import QualityPicker from './QualityPicker.jsx';
 
-// Devices during the meeting: microphone and camera (replaceTrack), speaker (setSinkId).
-export default function SettingsDialog ({ open, onClose, current, onPick }) {
+// Devices during the meeting: microphone and camera (replaceTrack), speaker
+// (setSinkId); and the receive quality (a `quality` message).
+export default function SettingsDialog ({ open, onClose, current, onPick, quality, onQuality }) {
   const [devices, setDevices] = useState({ audioinput: [], videoinput: [], audiooutput: [] });
   useEffect(() => { if (open) listDevices().then(setDevices); }, [open]);
   const pick = (kind, label, list, value) => (list.length > 0 && (
@@ -23,6 +25,12 @@ export default function SettingsDialog ({ open, onClose, current, onPick }) {
           {pick('audio', 'Microphone', devices.audioinput, current.audio)}
           {pick('video', 'Camera', devices.videoinput, current.video)}
           {canPickSpeaker() && pick('speaker', 'Speaker', devices.audiooutput, current.speaker)}
+          {onQuality && (
+            <>
+              <Divider />
+              <QualityPicker value={quality} onChange={onQuality} />
+            </>
+          )}
         </Stack>
       </DialogContent>
       <DialogActions><Button onClick={onClose}>Done</Button></DialogActions>

@@ -1,7 +1,7 @@
 import React, { useEffect, useRef, useState } from 'react';
 import {
-  Avatar, Box, Button, Divider, Drawer, FormControlLabel, IconButton, List, ListItem, ListItemAvatar, ListItemText,
-  Menu, MenuItem, Paper, Stack, Switch, TextField, Tooltip, Typography,
+  Avatar, Box, Button, Chip, Divider, Drawer, FormControl, FormControlLabel, IconButton, InputLabel, List, ListItem, ListItemAvatar, ListItemText,
+  Menu, MenuItem, Paper, Select, Stack, Switch, TextField, Tooltip, Typography,
 } from '@mui/material';
 import CloseIcon from '@mui/icons-material/Close';
 import SendIcon from '@mui/icons-material/Send';
@@ -14,10 +14,8 @@ import VideocamOffIcon from '@mui/icons-material/VideocamOff';
 import * as api from '../api.js';
 import { ThemeProvider } from '@mui/material/styles';
 import { darkTheme, lightTheme } from '../theme.js';
-import { initials } from '../lib/code.js';
-
-const COLORS = ['#1a73e8', '#e8710a', '#188038', '#a142f4', '#d93025', '#12b5cb', '#f538a0', '#5f6368'];
-const colorOf = (id) => COLORS[[...String(id)].reduce((a, c) => a + c.charCodeAt(0), 0) % COLORS.length];
+import { avatarColor as colorOf, initials } from '../lib/code.js';
+import { QUALITY_TEXT, TIERS } from '../lib/quality.js';
 
 function timeOf (iso) {
   const d = new Date(iso);
@@ -65,6 +63,23 @@ function Chat ({ state, session, onError }) {
   );
 }
 
+// A lecture's host limits what the audience receives (`quality-cap`).
+function ViewerCap ({ cap, onCap }) {
+  const text = QUALITY_TEXT.viewerCap;
+  return (
+    <Box sx={{ pt: 2 }}>
+      <FormControl size="small" fullWidth>
+        <InputLabel id="viewer-cap-label">{text.label}</InputLabel>
+        <Select labelId="viewer-cap-label" label={text.label} value={cap} onChange={(e) => onCap(e.target.value)}
+          data-testid="viewer-cap" data-cap={cap} inputProps={{ 'aria-label': text.label }}>
+          {TIERS.map((t) => <MenuItem key={t} value={t} data-testid={'viewer-cap-' + t}>{text.choices[t]}</MenuItem>)}
+        </Select>
+      </FormControl>
+      <Typography variant="caption" color="text.secondary" component="div">{text.help}</Typography>
+    </Box>
+  );
+}
+
 function People ({ state, session, host, onError, lecture }) {
   const [menu, setMenu] = useState(null);   // {anchor, p}
   const msg = (body) => session && session.hostMessage(body).catch((err) => {
@@ -80,6 +95,7 @@ function People ({ state, session, host, onError, lecture }) {
             slotProps={{ input: { 'aria-label': 'Lock the meeting', 'data-testid': 'lock-switch' } }} />}
           label="Lock the meeting" />
           <Typography variant="caption" color="text.secondary" component="div">Nobody else can join while it is locked.</Typography>
+          {lecture && <ViewerCap cap={state.viewerCap} onCap={(tier) => msg({ type: 'quality-cap', tier })} />}
         </Box>
       )}
       {host && waiting.length > 0 && (
@@ -109,11 +125,18 @@ function People ({ state, session, host, onError, lecture }) {
       <List dense>
         {state.participants.map((p) => {
           const self = p.id === state.selfId;
+          const rx = host ? state.receivers[p.id] : null;
           return (
             <ListItem key={p.id} data-testid="participant" data-id={p.id} data-name={p.display_name}
               data-muted={p.audio_muted ? 'true' : 'false'} data-hand={p.hand_raised ? 'true' : 'false'}
               secondaryAction={(
                 <Stack direction="row" spacing={0.5} alignItems="center">
+                  {rx && (
+                    <Tooltip title={QUALITY_TEXT.receiverTooltip(rx, p.quality || rx.quality)}>
+                      <Chip size="small" variant="outlined" label={QUALITY_TEXT.receiverShort[rx.tier]} data-testid="receiver-tier" data-tier={rx.tier}
+                        aria-label={QUALITY_TEXT.receiverTooltip(rx, p.quality || rx.quality)} sx={{ height: 20, fontSize: 11, '& .MuiChip-label': { px: 0.75 } }} />
+                    </Tooltip>
+                  )}
                   {p.hand_raised && <Tooltip title="Hand raised"><PanToolIcon fontSize="small" sx={{ color: '#8ab4f8' }} aria-label="Hand raised" /></Tooltip>}
                   {p.presenting && <Tooltip title="Presenting"><PresentToAllIcon fontSize="small" aria-label="Presenting" /></Tooltip>}
                   {p.video_muted && <Tooltip title="Camera off"><VideocamOffIcon fontSize="small" sx={{ color: '#9aa0a6' }} aria-label="Camera off" /></Tooltip>}
@@ -129,7 +152,7 @@ function People ({ state, session, host, onError, lecture }) {
               )}>
               <ListItemAvatar><Avatar sx={{ bgcolor: colorOf(p.id), width: 32, height: 32, fontSize: 14 }}>{initials(p.display_name)}</Avatar></ListItemAvatar>
               <ListItemText primary={p.display_name + (self ? ' (You)' : '')}
-                secondary={p.role === 'host' ? 'Meeting host' : p.presenter ? 'Presenter' : lecture ? 'Viewer' : p.role === 'guest' ? 'Guest' : null} sx={{ pr: host ? 14 : 8 }} />
+                secondary={p.role === 'host' ? 'Meeting host' : p.presenter ? 'Presenter' : lecture ? 'Viewer' : p.role === 'guest' ? 'Guest' : null} sx={{ pr: host ? (rx ? 16 : 14) : 8 }} />
             </ListItem>
           );
         })}

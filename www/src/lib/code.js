@@ -74,3 +74,9 @@ export function initials (name) {
   const last = parts.length > 1 ? [...parts[parts.length - 1]][0] : '';
   return (first + last).toUpperCase();
 }
+
+// A participant's avatar colour, the same on every page for one id.
+const AVATAR_COLORS = ['#1a73e8', '#e8710a', '#188038', '#a142f4', '#d93025', '#12b5cb', '#f538a0', '#5f6368'];
+export function avatarColor (id) {
+  return AVATAR_COLORS[[...String(id)].reduce((a, c) => a + c.charCodeAt(0), 0) % AVATAR_COLORS.length];
+}

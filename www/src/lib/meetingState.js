@@ -1,5 +1,7 @@
 // The meeting's shared state (participants, chat, lobby, layout, speaker,
-// notices) as a pure reducer of the join answer and of signalling events.
+// notices, receive tiers) as a pure reducer of the join answer and of
+// signalling events.
+import { QUALITY_TEXT, TIERS, normalizeCap } from './quality.js';
 
 export const initialMeetingState = {
   selfId: null,
@@ -16,6 +18,9 @@ export const initialMeetingState = {
   ended: null,            // {reason: 'left'|'removed'|'denied'|'gone', by?}
   unreadChat: 0,
   recording: false,
+  tier: null,             // our receive tier: {tier, estimate_kbps, quality} (the last `tier` event)
+  receivers: {},          // participant_id → {tier, quality, estimate_kbps, loss_percent} (host only)
+  viewerCap: 'high',      // the lecture's cap on its viewers ('high': none)
 };
 
 function upsert (list, p) {
@@ -33,6 +38,19 @@ function mergeChat (chat, messages) {
     if (m && !seen.has(m.id)) { seen.add(m.id); out.push(m); }
   }
   out.sort((a, b) => a.id - b.id);
+  return out;
+}
+
+// A `receiver` event, or an entry of a host's join answer `receivers`.
+function receiverEntry (r) {
+  return { tier: r.tier, quality: r.quality ?? null, estimate_kbps: r.estimate_kbps ?? null, loss_percent: r.loss_percent ?? null };
+}
+
+function receiversOf (list) {
+  const out = {};
+  for (const r of Array.isArray(list) ? list : []) {
+    if (r && r.participant_id && TIERS.includes(r.tier)) out[r.participant_id] = receiverEntry(r);
+  }
   return out;
 }
 
@@ -54,6 +72,8 @@ export function meetingReducer (state, action) {
         chat: mergeChat(state.chat, j.chat),
         locked: !!(j.room && j.room.locked),
         recording: !!(j.room && j.room.recording),
+        viewerCap: normalizeCap(j.room && j.room.viewer_cap),
+        receivers: receiversOf(j.receivers),
         ended: null,
       };
     }
@@ -79,10 +99,13 @@ function applyEvent (state, ev, chatOpen) {
       return p.id === state.selfId ? s : notice(s, 'join', `${p.display_name} joined`, { participant_id: p.id });
     }
     case 'participant-left': {
+      const receivers = { ...state.receivers };
+      delete receivers[ev.participant_id];
       const s = {
         ...state,
         participants: state.participants.filter((x) => x.id !== ev.participant_id),
         lobby: state.lobby.filter((x) => x.participant_id !== ev.participant_id),
+        receivers,
       };
       const why = ev.reason === 'removed' ? 'was removed' : ev.reason === 'timeout' ? 'lost connection' : 'left';
       return notice(s, 'leave', `${ev.display_name} ${why}`, { participant_id: ev.participant_id });
@@ -140,8 +163,30 @@ function applyEvent (state, ev, chatOpen) {
       return notice({ ...state, recording: on }, 'recording',
         on ? `${ev.by ? ev.by + ' started' : 'Started'} recording the meeting` : 'The recording has stopped');
     }
-    case 'room':
-      return notice({ ...state, locked: !!ev.locked }, 'room', ev.locked ? 'The meeting is locked' : 'The meeting is unlocked');
+    case 'room': {
+      // Only what changed is told: the event carries the whole room (the lock, the viewer cap).
+      let s = state;
+      if ('locked' in ev && !!ev.locked !== state.locked) {
+        s = notice({ ...s, locked: !!ev.locked }, 'room', ev.locked ? 'The meeting is locked' : 'The meeting is unlocked');
+      }
+      if ('viewer_cap' in ev) {
+        const cap = normalizeCap(ev.viewer_cap);
+        if (cap !== state.viewerCap) s = notice({ ...s, viewerCap: cap }, 'viewer-cap', QUALITY_TEXT.viewerCap.notice(cap));
+      }
+      return s;
+    }
+    case 'tier':
+      if (!TIERS.includes(ev.tier)) return state;
+      return { ...state, tier: { tier: ev.tier, estimate_kbps: ev.estimate_kbps ?? null, quality: ev.quality ?? null } };
+    case 'receiver':
+      if (!ev.participant_id || !TIERS.includes(ev.tier)) return state;
+      return {
+        ...state,
+        receivers: {
+          ...state.receivers,
+          [ev.participant_id]: receiverEntry(ev),
+        },
+      };
     default:
       return state;
   }
@@ -160,6 +205,11 @@ export function raisedHands (state) {
 // presenter).
 export function viewerCount (state) {
   return state.participants.filter((p) => p.role !== 'host' && !p.presenter && p.can_publish === false).length;
+}
+
+// The receive tier the host last heard for @id, or null.
+export function receiverOf (state, id) {
+  return state.receivers[id] || null;
 }
 
 export function isHost (state) {

@@ -5,6 +5,7 @@
 import * as defaultApi from '../api.js';
 import { backoffDelay, classifyPollError } from './backoff.js';
 import { addInitialTransceivers, iceMessage, trackKey } from './sdp.js';
+import { normalizeQuality, storedQuality, uplinkLimit, uplinkParameters } from './quality.js';
 
 const POLL_RETRY_MAX_MS = 4000;   // between tries of a failed long poll
 
@@ -41,7 +42,16 @@ export class MeetingSession {
     sleep = (ms) => new Promise((res) => setTimeout(res, ms)),
     disconnectedGraceMs = DISCONNECTED_GRACE_MS,
     iceTransportPolicy = storedIceTransportPolicy(),
+    quality = storedQuality(),
   }) {
+    // What we want to receive ('auto', 'high', 'data-saver', 'audio-only'):
+    // in the join body, and a `quality` message when it changes.
+    this.quality = normalizeQuality(quality);
+    this.joinedQuality = null;   // the choice the server has (join body or message)
+    // The limit the server asked our camera to keep ({max_bitrate,
+    // max_height}) on this connection, or null.
+    this.uplink = null;
+    this.uplinkChain = Promise.resolve();
     this.iceTransportPolicy = iceTransportPolicy;
     this.disconnectedGraceMs = disconnectedGraceMs;
     this.code = code;
@@ -111,8 +121,10 @@ export class MeetingSession {
   }
 
   async doJoin () {
-    const join = await this.api.joinRoom(this.code, this.displayName);
+    const quality = this.quality;
+    const join = await this.api.joinRoom(this.code, this.displayName, { quality });
     this.join = join;
+    this.joinedQuality = quality;
     this.since = join.last_seq || 0;
     this.self = join.participant;
     // In a lecture only the host and presenters send (the server refuses other offers).
@@ -201,6 +213,8 @@ export class MeetingSession {
         this.join = { ...this.join, admitted: true, participants: ev.participants, chat: ev.chat,
           media: ev.media || this.join.media };
         this.startMedia();
+        // Changed while waiting in the lobby: the server has the join body's.
+        if (this.quality !== this.joinedQuality) this.setQuality(this.quality).catch(() => {});
         break;
       case 'denied':
         this.end('denied');
@@ -210,6 +224,9 @@ export class MeetingSession {
         break;
       case 'participant-state':
         if (ev.participant.id === this.participantId) this.applySelfState(ev.participant);
+        break;
+      case 'uplink':
+        this.applyUplink(uplinkLimit(ev));
         break;
       case 'resync':
         // The API: replace the participant list and go on from last_seq.
@@ -286,6 +303,8 @@ export class MeetingSession {
   createPeer () {
     this.closePeer();
     const gen = ++this.pcGen;
+    // The server measures a new connection afresh: no limit carried over.
+    if (this.uplink) { this.uplink = null; this.emit('uplink', null); }
     // The join answer's ice_servers: STUN, and TURN with credentials of our own.
     const pc = new this.PC({
       iceServers: (this.join.media && this.join.media.ice_servers) || [],
@@ -408,6 +427,8 @@ export class MeetingSession {
       for (const ev of this.pendingRemoteIce.splice(0)) this.addRemoteIce(ev);
       if (this.answerWaiter) { this.answerWaiter.resolve(true); this.answerWaiter = null; }
       this.emitRemote();
+      // A camera sender added since (a late camera, a new presenter) keeps the limit too.
+      if (this.uplink) this.limitCamera();
     } catch (e) {
       this.emit('error', 'Could not use the server\'s answer: ' + e.message);
       this.reconnectMedia('Bad answer');
@@ -502,8 +523,69 @@ export class MeetingSession {
     }
     if (kind === 'audio') this.audioTrack = track; else this.videoTrack = track;
     if (old) old.stop();
+    // Another camera may be another height: the scale follows.
+    if (kind === 'video' && this.uplink) await this.limitCamera();
     this.emit('local', this.localStream);
     return track;
+  }
+
+  // Receive quality: 'auto', 'high', 'data-saver' or 'audio-only'. Told
+  // to the server at once (a `quality` message; → the participant it
+  // answers), or on admission when waiting in the lobby, and in every
+  // later join body. A refused change is undone (and thrown).
+  async setQuality (quality) {
+    const q = normalizeQuality(quality);
+    const before = this.quality;
+    this.quality = q;
+    if (!this.join || this.join.admitted === false || this.stopped) return null;
+    try {
+      const r = await this.api.sendMessage(this.join.signalling.messages, this.join.secret, { type: 'quality', quality: q });
+      this.joinedQuality = q;
+      return r && r.participant ? r.participant : null;
+    } catch (err) {
+      if (this.quality === q) this.quality = before;
+      throw err;
+    }
+  }
+
+  // ---- the uplink limit ----------------------------------------------------
+
+  // The sender of our camera: the first video transceiver when it sends,
+  // else the send-only one added for a late camera (or a new presenter).
+  cameraSender () {
+    if (this.extraSenders.video) return this.extraSenders.video;
+    const t = this.tx.video;
+    return t && t.direction === 'sendrecv' ? t.sender : null;
+  }
+
+  // An `uplink` event: keep to the limit (null: no limit any more).
+  applyUplink (limit) {
+    this.uplink = limit;
+    this.emit('uplink', limit);
+    return this.limitCamera();
+  }
+
+  // setParameters on the camera sender after the limit (or without one).
+  // One at a time: each needs the parameters the one before left.
+  // → true when applied.
+  limitCamera () {
+    const gen = this.pcGen;
+    this.uplinkChain = this.uplinkChain.then(async () => {
+      const sender = gen === this.pcGen ? this.cameraSender() : null;
+      if (!sender || typeof sender.getParameters !== 'function' || typeof sender.setParameters !== 'function') return false;
+      const track = sender.track || this.videoTrack;
+      const settings = track && typeof track.getSettings === 'function' ? track.getSettings() : {};
+      const params = uplinkParameters(sender.getParameters(), this.uplink, settings.height || 0);
+      if (!params) return false;
+      try {
+        await sender.setParameters(params);
+        return true;
+      } catch (e) {
+        console.warn('uplink limit', e);
+        return false;
+      }
+    });
+    return this.uplinkChain;
   }
 
   setHand (raised) {

@@ -35,6 +35,11 @@ import SidePanel from '../components/SidePanel.jsx';
 import TileOverlay from '../components/TileOverlay.jsx';
 import SettingsDialog from '../components/SettingsDialog.jsx';
 import SettingsIcon from '@mui/icons-material/SettingsOutlined';
+import SignalCellularAltIcon from '@mui/icons-material/SignalCellularAlt';
+import HeadphonesIcon from '@mui/icons-material/Headphones';
+import UploadIcon from '@mui/icons-material/UploadOutlined';
+import { QUALITY_TEXT, audioOnlyView, normalizeQuality, storeQuality, storedQuality, tierChip } from '../lib/quality.js';
+import AudioOnlyStage from '../components/AudioOnlyStage.jsx';
 
 function RoundButton ({ label, onClick, active = true, danger = false, children, testid, pressed, disabled, wide = false, small = false }) {
   const size = small ? 44 : 48;
@@ -82,6 +87,11 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
   const [toast, setToast] = useState(null);
   const [soundBlocked, setSoundBlocked] = useState(false);
   const [flash, setFlash] = useState(null);
+  // What we receive (Auto, High, Data saver, Audio only), and the limit the
+  // server asked our camera to keep while our upload is poor.
+  // (What this browser remembers: changed in an earlier try of this meeting, after the pre-join page.)
+  const [quality, setQuality] = useState(() => storedQuality(undefined, normalizeQuality(settings.quality)));
+  const [uplink, setUplink] = useState(null);
   const sessionRef = useRef(null);
   const panelRef = useRef(panel);
   panelRef.current = panel;
@@ -110,7 +120,7 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
         stream.getAudioTracks().forEach((t) => { t.enabled = !!settings.micOn; });
         stream.getVideoTracks().forEach((t) => { t.enabled = !!settings.camOn; });
       }
-      session = new MeetingSession({ code: room.code, displayName: settings.displayName, viewer, stream: viewer ? null : stream });
+      session = new MeetingSession({ code: room.code, displayName: settings.displayName, viewer, stream: viewer ? null : stream, quality });
       sessionRef.current = session;
       window.__mixmeet = { session };
       const sendInitialState = () => {
@@ -139,6 +149,7 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
       session.on('remote', setRemote);
       session.on('local', (s) => setLocal(new MediaStream(s.getTracks())));
       session.on('presenting', setPresenting);
+      session.on('uplink', setUplink);
       // Only the host's mute turns the mic off here: the echo of our own
       // mute may arrive after we turned it on again (Ctrl+D twice).
       session.on('self', (p) => { if (p.audio_muted && p.muted_by_host) setMicOn(false); });
@@ -303,6 +314,24 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
     }
   };
 
+  // Another receive quality: remembered here, told to the server; undone if it refuses.
+  const changeQuality = async (q) => {
+    const before = quality;
+    if (q === before) return;
+    setQuality(q);
+    storeQuality(q);
+    const s = sessionRef.current;
+    if (!s) return;
+    try {
+      await s.setQuality(q);
+    } catch (err) {
+      const text = api.errorText(err);
+      setFlash(/unknown message type/i.test(text) ? QUALITY_TEXT.unsupported : text);
+      setQuality(before);
+      storeQuality(before);
+    }
+  };
+
   const leave = () => { const s = sessionRef.current; if (s) s.leave(); else onEnded({ reason: 'left' }); };
   const openPanel = (p) => {
     setPanel((cur) => (cur === p ? null : p));
@@ -316,6 +345,10 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
   const peopleCount = state.participants.length;
   const viewers = viewerCount(state);
   const layoutName = state.layout.layout;
+  // Audio only (chosen, or no video from the server): who speaks instead of the picture.
+  const audioOnly = audioOnlyView(quality, state.tier);
+  const capForMe = room.mode === 'lecture' && me && me.can_publish === false ? state.viewerCap : null;
+  const tier = tierChip(state.tier, quality, capForMe);
 
   if (joinError) {
     return (
@@ -422,9 +455,13 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
         <Box sx={{ flex: 1, display: 'flex', minHeight: 0, p: { xs: 1, sm: 2 }, pb: 0, gap: 2 }}>
           <Box sx={{ flex: 1, position: 'relative', minWidth: 0, borderRadius: 2, overflow: 'hidden', bgcolor: '#000' }} data-testid="stage"
             data-layout={layoutName} data-tiles={state.layout.tiles.filter((t) => t.participant_id).length} data-screen-tile={state.layout.tiles.some((t) => t.screen) ? 'true' : 'false'}>
-            <video ref={remoteRef} autoPlay playsInline data-testid="composite" aria-label="The meeting"
-              style={{ width: '100%', height: '100%', objectFit: 'contain', display: 'block' }} />
-            {remote && <TileOverlay videoRef={remoteRef} layout={state.layout} participants={state.participants}
+            <video ref={remoteRef} autoPlay playsInline data-testid="composite" aria-label="The meeting" aria-hidden={audioOnly ? 'true' : undefined}
+              style={{ width: '100%', height: '100%', objectFit: 'contain', display: 'block', visibility: audioOnly ? 'hidden' : 'visible' }} />
+            {audioOnly && !lobbyWait && (
+              <AudioOnlyStage speaker={speaker} onVideoOn={() => changeQuality('auto')}
+                reason={quality === 'audio-only' ? 'chosen' : capForMe === 'audio-only' ? 'cap' : 'slow'} />
+            )}
+            {remote && !audioOnly && <TileOverlay videoRef={remoteRef} layout={state.layout} participants={state.participants}
               speakerId={speaker ? speaker.participant_id : null} />}
             {(!remote || status === 'connecting' || status === 'joining') && !lobbyWait && (
               <Stack sx={{ position: 'absolute', inset: 0, alignItems: 'center', justifyContent: 'center', color: '#e8eaed', gap: 2 }}>
@@ -444,7 +481,14 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
                 <Chip icon={<FiberManualRecordIcon sx={{ color: '#ea4335 !important' }} />} label="Recording" data-testid="recording-chip"
                   sx={{ bgcolor: 'rgba(32,33,36,.8)', color: '#fff' }} aria-live="polite" />
               )}
-              {speaker && (
+              {tier && (
+                <Tooltip title={tier.tooltip}>
+                  <Chip icon={state.tier.tier === 'audio-only' ? <HeadphonesIcon /> : <SignalCellularAltIcon />} label={tier.label}
+                    data-testid="tier-chip" data-tier={state.tier.tier} tabIndex={0} aria-label={`${tier.label}. ${tier.tooltip}`}
+                    sx={{ bgcolor: 'rgba(32,33,36,.8)', color: '#fff', '& .MuiChip-icon': { color: '#8ab4f8' } }} />
+                </Tooltip>
+              )}
+              {speaker && !audioOnly && (
                 <Chip icon={<GraphicEqIcon />} label={`${speaker.display_name} is speaking`} data-testid="active-speaker"
                   sx={{ bgcolor: 'rgba(32,33,36,.8)', color: '#fff' }} />
               )}
@@ -496,6 +540,12 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
                   </Stack>
                 )}
                 <Typography variant="caption" sx={{ position: 'absolute', left: 6, bottom: 2, color: '#fff', textShadow: '0 1px 2px #000' }}>You</Typography>
+                {uplink && (
+                  <Tooltip title={QUALITY_TEXT.uplink(uplink)}>
+                    <UploadIcon data-testid="uplink-limited" aria-label={QUALITY_TEXT.uplink(uplink)}
+                      sx={{ position: 'absolute', left: 4, top: 4, fontSize: 18, color: '#202124', bgcolor: '#fdd663', borderRadius: '50%', p: '2px' }} />
+                  </Tooltip>
+                )}
                 {!micOn && <MicOffIcon sx={{ position: 'absolute', right: 4, top: 4, fontSize: 16, color: '#fff', bgcolor: '#ea4335', borderRadius: '50%', p: '2px' }} aria-label="Your microphone is off" />}
               </Box>
             ) : null}
@@ -543,7 +593,8 @@ export default function Meeting ({ room, viewer, settings, onEnded }) {
           <MenuItem onClick={() => { setMoreMenu(null); copyLink(); }}><ListItemIcon><ContentCopyIcon /></ListItemIcon>Copy joining link</MenuItem>
         </Menu>
 
-        <SettingsDialog open={settingsOpen} onClose={() => setSettingsOpen(false)} current={currentDevices} onPick={pickDevice} />
+        <SettingsDialog open={settingsOpen} onClose={() => setSettingsOpen(false)} current={currentDevices} onPick={pickDevice}
+          quality={quality} onQuality={changeQuality} />
         <Snackbar open={!!toast} autoHideDuration={toast && toast.kind === 'knock' ? 10000 : 4000} onClose={(_, why) => { if (why !== 'clickaway') setToast(null); }}
           anchorOrigin={{ vertical: 'bottom', horizontal: 'left' }} sx={{ bottom: { xs: 80, sm: 90 } }}
           message={<span data-testid="toast" data-kind={toast ? toast.kind : ''}>{toast ? toast.text : ''}</span>}

@@ -14,6 +14,8 @@ import { acquireMedia, canPickSpeaker, listDevices, problemText, stopStream } fr
 import MicLevel from '../components/MicLevel.jsx';
 import Logo from '../components/Logo.jsx';
 import { initials } from '../lib/code.js';
+import { storedQuality, storeQuality } from '../lib/quality.js';
+import QualityPicker from '../components/QualityPicker.jsx';
 
 function DevicePicker ({ label, icon, devices, value, onChange, testid }) {
   if (!devices.length) return null;
@@ -40,6 +42,9 @@ export default function PreJoin ({ room, viewer, onJoin }) {
   const [devices, setDevices] = useState({ audioinput: [], videoinput: [], audiooutput: [] });
   const [sel, setSel] = useState({ audio: '', video: '', speaker: '' });
   const [without, setWithout] = useState(false);
+  // What to receive; remembered in this browser for the next meetings.
+  const [quality, setQuality] = useState(() => storedQuality());
+  const pickQuality = (q) => { setQuality(q); storeQuality(q); };
   const videoRef = useRef(null);
   const streamRef = useRef(null);
   const handedOver = useRef(false);
@@ -92,6 +97,7 @@ export default function PreJoin ({ room, viewer, onJoin }) {
       micOn: !!audioTrack && micOn,
       camOn: !!videoTrack && camOn,
       speakerId: sel.speaker,
+      quality,
     });
   };
 
@@ -170,6 +176,9 @@ export default function PreJoin ({ room, viewer, onJoin }) {
                 slotProps={{ htmlInput: { maxLength: 64, 'data-testid': 'guest-name' } }} autoComplete="name" required
                 helperText={room.allow_guests ? ' ' : 'This meeting is for signed-in people only. Sign in on the home page.'} error={!room.allow_guests} />
             )}
+            <Box sx={{ maxWidth: 280, mx: 'auto', mb: 2, textAlign: 'left' }}>
+              <QualityPicker variant="select" value={quality} onChange={pickQuality} />
+            </Box>
             <Stack direction="row" spacing={2} justifyContent="center">
               <Button type="submit" variant="contained" size="large" disabled={!canJoin} data-testid="join-now">
                 {viewer ? 'Join as a viewer' : lobby ? 'Ask to join' : 'Join now'}
