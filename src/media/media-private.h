@@ -153,11 +153,13 @@ typedef struct {
   gint width, height, framerate, bitrate_kbps;
   GstElement *bin;            /* medium and low: scaler and encoder, or NULL */
   GstElement *venc;           /* (owned) NULL for audio only */
-  GstPad *gate;               /* (owned) where frames enter it, or NULL (always on) */
+  GstPad *tee_pad;            /* (owned) its request pad on "vraw", or NULL */
   GstPad *gate_ghost;
+  GstPad *gate;               /* (owned) where frames are let on, or NULL (always on) */
   gint active;                /* atomic: frames go in */
   gint64 idle_since_us;       /* no receiver since, or 0 */
   gint64 last_keyframe_us;    /* streaming threads */
+  gint keyframe_pending;      /* atomic: one was asked for within the interval */
   MmStream *stream;           /* high: the room's video_stream (not owned here) */
   MmMedia *m;
 } Tier;

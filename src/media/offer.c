@@ -181,6 +181,20 @@ send_answer_now (MmApp *app, gpointer data)
   p->m->sink.send (p->m->sink.data, p->id, "answer", ev);
   if (p->m->layout_event != NULL)
     p->m->sink.send (p->m->sink.data, p->id, "layout", p->m->layout_event);
+  /* And who speaks now (an audio-only receiver shows it). */
+  if (p->m->active_speaker != NULL)
+    {
+      Peer *speaker = g_hash_table_lookup (p->m->peers, p->m->active_speaker);
+
+      if (speaker != NULL && !speaker->removed)
+        {
+          g_autoptr (JsonObject) sp = json_object_new ();
+
+          json_object_set_string_member (sp, "participant_id", speaker->id);
+          json_object_set_string_member (sp, "display_name", speaker->name);
+          p->m->sink.send (p->m->sink.data, p->id, "active-speaker", sp);
+        }
+    }
 }
 
 /* Our answer to @offer, sent to the client after the request that

@@ -98,7 +98,9 @@ gate (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return g_atomic_int_get (&t->active) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
-/* Any thread: a keyframe of @t soon (one per keyframe-interval). */
+/* Any thread: a keyframe of @t soon: now, or when keyframe-interval has
+ * passed since the last (the tick sends one still pending), so that a
+ * receiver that connects just after another asked gets one too. */
 static void
 tier_keyframe (Tier *t)
 {
@@ -106,15 +108,21 @@ tier_keyframe (Tier *t)
   gint64 now = g_get_monotonic_time ();
   GstPad *src;
 
-  if (t == &m->tiers[MM_TIER_HIGH])
+  if (t->venc == NULL)
+    return;
+  /* Two threads racing here cost one keyframe more at worst. */
+  if (now - t->last_keyframe_us < (gint64) m->app->opts->keyframe_interval * 1000)
     {
-      mm_media_force_keyframe (m);   /* which has its own limit */
+      g_atomic_int_set (&t->keyframe_pending, 1);
       return;
     }
-  /* Two threads racing here cost one keyframe more at worst. */
-  if (t->venc == NULL || now - t->last_keyframe_us < (gint64) m->app->opts->keyframe_interval * 1000)
-    return;
+  g_atomic_int_set (&t->keyframe_pending, 0);
   t->last_keyframe_us = now;
+  if (t == &m->tiers[MM_TIER_HIGH])
+    {
+      mm_media_force_keyframe (m);   /* which has its own limit too */
+      return;
+    }
   src = gst_element_get_static_pad (t->venc, "src");
   gst_pad_send_event (src, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
                                                                          TRUE, 0));
@@ -178,13 +186,27 @@ build_tier (MmMedia *m, MmTier which, gint height, gint framerate, gint kbps, GE
                            "raw video in");
       return FALSE;
     }
-  t->gate = mm_pipeline_request_pad (m->video_mix, vraw, "src_%u", NULL, &t->gate_ghost);
+  t->tee_pad = mm_pipeline_request_pad (m->video_mix, vraw, "src_%u", NULL, &t->gate_ghost);
   if (gst_pad_link (t->gate_ghost, sink) != GST_PAD_LINK_OK)
     {
       g_set_error (error, MM_ERROR, MM_ERROR_INTERNAL, "cannot link the %s tier",
                    mm_tier_name (which));
       return FALSE;
     }
+  /* After the rate: a videorate that saw nothing for a while lets every
+   * frame through until its count catches up (30 fps on a 15 fps tier
+   * for as long as the pause was). */
+  {
+    g_autoptr (GstElement) rate = gst_bin_get_by_name (bin, "tierrate");
+
+    if (rate == NULL)
+      {
+        g_set_error_literal (error, MM_ERROR, MM_ERROR_INTERNAL,
+                             "pipelines/tier.pipeline must name its videorate tierrate");
+        return FALSE;
+      }
+    t->gate = gst_element_get_static_pad (rate, "src");
+  }
   gst_pad_add_probe (t->gate, GST_PAD_PROBE_TYPE_BUFFER, gate, t, NULL);
   t->stream = mm_stream_new_sibling (m->video_stream, 90000, TIER_HISTORY, keyframe_requested, t);
   t->exists = TRUE;
@@ -238,6 +260,7 @@ mm_tiers_free (MmMedia *m)
         g_clear_pointer (&t->stream, mm_stream_free);
       g_clear_object (&t->venc);
       g_clear_object (&t->gate);
+      g_clear_object (&t->tee_pad);
     }
   g_clear_pointer (&m->prefs, g_hash_table_unref);
 }
@@ -579,6 +602,9 @@ tick (gpointer data)
       decide (value, now);
       watch_uplink (value, now);
     }
+  for (guint i = MM_TIER_HIGH; i < MM_TIER_AUDIO; i++)
+    if (m->tiers[i].exists && g_atomic_int_get (&m->tiers[i].keyframe_pending))
+      tier_keyframe (&m->tiers[i]);
   for (guint i = MM_TIER_MEDIUM; i < MM_TIER_AUDIO; i++)
     {
       Tier *t = &m->tiers[i];
