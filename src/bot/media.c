@@ -106,26 +106,28 @@ mm_bot_media_check (const MmBotOptions *opts, GError **error)
 
 /* ---- pipeline fragments ------------------------------------------------- */
 
-/* A solid colour @rgb (0xRRGGBB) as VP8 RTP: the camera, or a "screen". */
+/* A solid colour @rgb (0xRRGGBB) as VP8 RTP: the camera, or a "screen";
+ * noise instead with @noise. */
 static char *
-colour_send_description (MmBot *bot, guint32 rgb)
+colour_send_description (MmBot *bot, guint32 rgb, gboolean noise)
 {
   const MmBotOptions *o = &bot->app->opts;
 
   return g_strdup_printf (
-    "videotestsrc name=camera is-live=true pattern=solid-color foreground-color=0x%08x "
+    "videotestsrc name=camera is-live=true pattern=%s foreground-color=0x%08x "
     "! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 "
     "! vp8enc deadline=1 cpu-used=-16 threads=1 end-usage=cbr target-bitrate=600000 "
     "  keyframe-max-dist=%d error-resilient=default lag-in-frames=0 "
     "! rtpvp8pay name=pay pt=%d picture-id-mode=15-bit mtu=1200 "
     "! capsfilter caps=\"" VIDEO_RTP_CAPS "\"",
-    0xff000000u | rgb, o->width, o->height, o->fps, o->fps * 3, VIDEO_PT);
+    noise ? "snow" : "solid-color", 0xff000000u | rgb, o->width, o->height, o->fps, o->fps * 3,
+    VIDEO_PT);
 }
 
 static char *
 video_send_description (MmBot *bot)
 {
-  return colour_send_description (bot, bot->rgb);
+  return colour_send_description (bot, bot->rgb, bot->app->opts.noise);
 }
 
 /* The "screen": a second video of one colour, as a shared screen. */
@@ -135,7 +137,8 @@ screen_send_description (MmBot *bot)
   const MmBotOptions *o = &bot->app->opts;
 
   return colour_send_description (bot, o->screen_color == NULL ? 0xffff00
-                                                               : mm_bot_parse_rgb (o->screen_color));
+                                                               : mm_bot_parse_rgb (o->screen_color),
+                                  FALSE);
 }
 
 static char *

@@ -160,6 +160,7 @@ typedef struct {
   gint64 idle_since_us;       /* no receiver since, or 0 */
   gint64 last_keyframe_us;    /* streaming threads */
   gint keyframe_pending;      /* atomic: one was asked for within the interval */
+  guint64 measured_bps;       /* what it sent over a second lately, 0: never ran */
   MmStream *stream;           /* high: the room's video_stream (not owned here) */
   MmMedia *m;
 } Tier;

@@ -43,6 +43,7 @@
 #define FAILED_UP_US (20 * G_USEC_PER_SEC)
 #define MAX_BACKOFF_S 120
 #define PROBE_EVERY_US (3 * G_USEC_PER_SEC)
+#define PROBE_AUDIO_EVERY_US (10 * G_USEC_PER_SEC)  /* from audio only: gentler */
 #define LOSS_DOWN 50                      /* per mille */
 #define LOSS_UP 20
 
@@ -267,15 +268,17 @@ mm_tiers_free (MmMedia *m)
 
 /* ---- receivers ------------------------------------------------------------ */
 
-/* kbit/s a receiver needs on @t, with the audio. */
+/* Bit/s a receiver needs on @t, with the audio: the tier's bitrate, or
+ * what its encoder really sent lately when more (CBR overshoots on a
+ * busy picture). */
 static guint64
 need_bps (MmMedia *m, MmTier t)
 {
-  guint kbps = m->app->opts->audio_bitrate;
+  guint64 bps = (guint64) m->app->opts->audio_bitrate * 1000;
 
   if (t != MM_TIER_AUDIO)
-    kbps += m->tiers[t].bitrate_kbps;
-  return (guint64) kbps * 1000;
+    bps += MAX ((guint64) m->tiers[t].bitrate_kbps * 1000, m->tiers[t].measured_bps);
+  return bps;
 }
 
 /* The existing tier at or below (@dir 1) or above (@dir -1) @t. */
@@ -420,8 +423,13 @@ adapt (Peer *p, MmTier best, gint64 now)
 
   if (l->source == MM_LINK_UNKNOWN || est == 0)
     return p->want;
+  /* Too weak for its tier: congested or losing, or known to carry less
+   * than the tier needs (an uncongested link's delivered rate is only
+   * what we send: no sign of weakness). */
   weak = p->tier != MM_TIER_AUDIO
-         && (l->congested || l->loss_permille > LOSS_DOWN || need_bps (m, p->tier) > est);
+         && (l->congested || l->loss_permille > LOSS_DOWN
+             || (l->capacity_bps != 0 && need_bps (m, p->tier) > l->capacity_bps)
+             || (l->source == MM_LINK_REMB && need_bps (m, p->tier) > est));
   if (!weak)
     p->bad_since_us = 0;
   else if (p->bad_since_us == 0)
@@ -430,8 +438,8 @@ adapt (Peer *p, MmTier best, gint64 now)
     {
       MmTier t = existing (m, p->tier + 1, 1);
 
-      /* The best that fits with 15% to spare. */
-      while (t != MM_TIER_AUDIO && need_bps (m, t) * 115 / 100 > est)
+      /* The best that fits with 10% to spare. */
+      while (t != MM_TIER_AUDIO && need_bps (m, t) * 110 / 100 > est)
         t = existing (m, t + 1, 1);
       if (p->last_up_us != 0 && now - p->last_up_us < FAILED_UP_US)
         p->up_backoff_s = MIN (MAX (p->up_backoff_s * 2, (guint) o->tier_up_after * 2),
@@ -449,19 +457,27 @@ adapt (Peer *p, MmTier best, gint64 now)
 
       if (up < best)
         up = best;
-      if (l->capacity_bps != 0 && l->capacity_bps >= need_bps (m, up) * 13 / 10)
+      /* From audio only, only probes tell the capacity, and a link's
+       * burst can fool them: twice what the tier needs there. */
+      guint64 margin = p->tier == MM_TIER_AUDIO ? 20 : 13;
+
+      if (l->capacity_low_bps != 0 && l->capacity_low_bps >= need_bps (m, up) * margin / 10)
         {
           p->last_up_us = now;
           return up;
         }
       /* Nothing says the link could carry more: ask it with a short
-       * train (40 ms of the tier above, at least eight packets: a link
-       * that allows a burst lets the head through at once, and only the
-       * second half of a train tells its rate). */
-      if (l->source == MM_LINK_TWCC && now - p->last_probe_us >= PROBE_EVERY_US)
+       * train of eight padding packets (a link that allows a burst lets
+       * the head through at once, and only the second half of a train
+       * tells its rate; two such trains must agree).  About 2 KB: what
+       * goes beyond a one-MTU burst holds an 80 kbit/s link's audio back
+       * by ~50 ms. */
+      if (l->source == MM_LINK_TWCC
+          && now - p->last_probe_us >= (p->tier == MM_TIER_AUDIO ? PROBE_AUDIO_EVERY_US
+                                                                  : PROBE_EVERY_US))
         {
           p->last_probe_us = now;
-          mm_stream_probe (m->video_stream, p->ep, MAX (need_bps (m, up) / 8 / 25, 8 * 256));
+          mm_stream_probe (m->video_stream, p->ep, 8 * 250);
         }
     }
   return p->want;
@@ -596,6 +612,15 @@ tick (gpointer data)
   GHashTableIter it;
   gpointer value;
 
+  /* What each running tier really sends (kept while it is off). */
+  for (guint i = MM_TIER_HIGH; i < MM_TIER_AUDIO; i++)
+    if (m->tiers[i].exists && g_atomic_int_get (&m->tiers[i].active))
+      {
+        guint64 bps = mm_stream_rate (m->tiers[i].stream);
+
+        if (bps > 0)
+          m->tiers[i].measured_bps = bps;
+      }
   g_hash_table_iter_init (&it, m->peers);
   while (g_hash_table_iter_next (&it, NULL, &value))
     {

@@ -127,11 +127,13 @@ static void
 add_train (MmBwe *b, const TrainRead *r, gint64 now_us)
 {
   Train *t;
-  guint first = r->len >= 4 ? r->len / 2 : 0;
+  guint first = r->len / 2;
   guint64 bytes = 0;
   gint64 span_us;
 
-  if (r->len < 2)
+  /* Two or three packets (a small frame) fit in the burst such a link
+   * allows and would read as a fast link: not a train. */
+  if (r->len < 4)
     return;
   span_us = r->arrival[r->len - 1] - r->arrival[first];
   for (guint i = first + 1; i < r->len; i++)
@@ -246,6 +248,16 @@ mm_bwe_get (MmBwe *b, gint64 now_us, MmBweState *out)
   for (guint i = 0; i < TRAINS; i++)
     if (b->trains[i].at_us != 0 && now_us - b->trains[i].at_us <= TRAIN_WINDOW_US)
       rates[n_rates++] = b->trains[i].bps;
+  /* The latest two, for a decision to send more: one train can be fooled
+   * (a burst the link allowed, a lull in other traffic). */
+  for (guint k = 1; k <= 2 && k <= b->next_train; k++)
+    {
+      const Train *t = &b->trains[(b->next_train - k) % TRAINS];
+
+      if (t->at_us != 0 && now_us - t->at_us <= TRAIN_WINDOW_US)
+        out->capacity_low_bps = out->capacity_low_bps == 0 ? t->bps
+                                                           : MIN (out->capacity_low_bps, t->bps);
+    }
   if (n_delay > 0 && base_delay (b, now_us, &base))
     out->queue_ms = (guint) MAX (0, (recent_delay / n_delay - base) / 1000);
   g_mutex_unlock (&b->lock);

@@ -10,9 +10,11 @@
  *   loss        packets reported missing, of those reported;
  *   queue       one-way delay above the lowest of the last 10 s (the
  *               queue building up at the bottleneck);
- *   capacity    from packet trains: packets sent back to back (the
- *               packets of one video frame, or a probe) arrive spaced by
- *               the bottleneck's rate; the median over the last 5 s.
+ *   capacity    from packet trains: four or more packets sent back to
+ *               back (a large video frame, or a probe) arrive spaced by
+ *               the bottleneck's rate, read from the train's second half
+ *               (a link may let a burst through at once); the median
+ *               over the last 5 s.
  *
  * The estimate is the capacity when known, else the delivered rate, and
  * never more than the delivered rate while the link is congested (loss
@@ -50,6 +52,7 @@ typedef struct {
   guint64 estimate_bps;    /* 0: nothing known */
   guint64 delivered_bps;   /* over the last second */
   guint64 capacity_bps;    /* from trains of the last 5 s, 0: none */
+  guint64 capacity_low_bps;  /* the lower of the latest two trains' (one alone: it) */
   guint loss_permille;     /* over the last second */
   guint queue_ms;
   gboolean congested;

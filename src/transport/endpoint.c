@@ -1049,6 +1049,7 @@ mm_endpoint_get_link (MmEndpoint *ep, MmEndpointLink *out)
       out->estimate_bps = st.estimate_bps;
       out->delivered_bps = st.delivered_bps;
       out->capacity_bps = st.capacity_bps;
+      out->capacity_low_bps = st.capacity_low_bps;
       out->loss_permille = st.loss_permille;
       out->queue_ms = st.queue_ms;
       out->congested = st.congested;

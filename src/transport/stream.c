@@ -83,6 +83,9 @@ struct _MmStream {
   Sub *owner[BATCH];
   guint n_queued;
   gint logged;             /* bad packets from the room: logged once */
+  /* What the room hands over, per second (the stream's own rate). */
+  gint64 rate_second;      /* (group lock) the second counted in rate_bytes[0] */
+  guint64 rate_bytes[2];   /* (group lock) this second and the one before */
 };
 
 /* ---- rewriting -------------------------------------------------------------- */
@@ -524,6 +527,36 @@ take_switchers (MmStream *s, guint first)
     }
 }
 
+static void
+count_rate (MmStream *s, gsize len, gint64 now)
+{
+  gint64 second = now / G_USEC_PER_SEC;
+
+  if (second != s->rate_second)
+    {
+      s->rate_bytes[1] = second == s->rate_second + 1 ? s->rate_bytes[0] : 0;
+      s->rate_bytes[0] = 0;
+      s->rate_second = second;
+    }
+  s->rate_bytes[0] += len;
+}
+
+guint64
+mm_stream_rate (MmStream *s)
+{
+  gint64 second = g_get_monotonic_time () / G_USEC_PER_SEC;
+  guint64 bps = 0;
+
+  g_mutex_lock (&s->group->lock);
+  /* The last whole second. */
+  if (second == s->rate_second)
+    bps = s->rate_bytes[1] * 8;
+  else if (second == s->rate_second + 1)
+    bps = s->rate_bytes[0] * 8;
+  g_mutex_unlock (&s->group->lock);
+  return bps;
+}
+
 static gboolean
 packet_ok (const MmPacket *p)
 {
@@ -549,6 +582,7 @@ mm_stream_send (MmStream *s, const MmPacket *packets, guint n)
         }
       if (s->history != NULL)
         mm_rtp_history_put (s->history, p->data, p->len);
+      count_rate (s, p->len, now);
     }
   if (s->n_pending > 0)
     for (guint i = 0; i < n; i++)

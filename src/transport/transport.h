@@ -185,6 +185,7 @@ typedef struct {
   guint64 estimate_bps;   /* 0: unknown */
   guint64 delivered_bps;  /* TWCC: arrived over the last second */
   guint64 capacity_bps;   /* TWCC: from packet trains, 0 if none lately */
+  guint64 capacity_low_bps;  /* TWCC: the lower of the latest two trains' */
   guint loss_permille;    /* TWCC over the last second, else its receiver reports */
   guint queue_ms;         /* TWCC: delay above the lowest lately */
   gboolean congested;     /* losing more than 10% or queueing over 150 ms */
@@ -244,6 +245,9 @@ MmStream *mm_stream_current (MmStream *s, MmEndpoint *ep, MmStream **pending);
  * member of @s's group it receives: a train whose arrival tells its
  * link's capacity (transport/bwe.h).  Any thread. */
 void mm_stream_probe (MmStream *s, MmEndpoint *ep, gsize bytes);
+/* Bit/s of RTP the room handed @s over the last whole second (0 when
+ * it sent nothing).  Any thread. */
+guint64 mm_stream_rate (MmStream *s);
 /* Receivers of @s, with those waiting to switch to it. */
 guint mm_stream_n_receivers (MmStream *s);
 
