@@ -99,11 +99,14 @@ gate (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return g_atomic_int_get (&t->active) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
-/* Any thread: a keyframe of @t soon: now, or when keyframe-interval has
- * passed since the last (the tick sends one still pending), so that a
- * receiver that connects just after another asked gets one too. */
+/* Any thread: a keyframe of @t now, unless one went out within
+ * keyframe-interval: then, with @must (a receiver that connected or
+ * switched and cannot decode without one), when the interval has passed
+ * (the tick sends it); without (a receiver's PLI, a reminder), not at all,
+ * so that lossy receivers cannot make the shared encoder send keyframes
+ * back to back. */
 static void
-tier_keyframe (Tier *t)
+tier_keyframe (Tier *t, gboolean must)
 {
   MmMedia *m = t->m;
   gint64 now = g_get_monotonic_time ();
@@ -114,7 +117,8 @@ tier_keyframe (Tier *t)
   /* Two threads racing here cost one keyframe more at worst. */
   if (now - t->last_keyframe_us < (gint64) m->app->opts->keyframe_interval * 1000)
     {
-      g_atomic_int_set (&t->keyframe_pending, 1);
+      if (must)
+        g_atomic_int_set (&t->keyframe_pending, 1);
       return;
     }
   g_atomic_int_set (&t->keyframe_pending, 0);
@@ -135,7 +139,7 @@ static void
 keyframe_requested (MmStream *stream, gpointer data)
 {
   (void) stream;
-  tier_keyframe (data);
+  tier_keyframe (data, FALSE);
 }
 
 static void
@@ -146,7 +150,7 @@ tier_activate (Tier *t)
     return;
   g_atomic_int_set (&t->active, 1);
   t->last_keyframe_us = 0;
-  tier_keyframe (t);
+  tier_keyframe (t, TRUE);
   mm_media_room_log (t->m, G_LOG_LEVEL_INFO, "tier %s on (%dx%d at %d fps, %d kbit/s)",
                      mm_tier_name (t - t->m->tiers), t->width, t->height, t->framerate,
                      t->bitrate_kbps);
@@ -383,6 +387,8 @@ move_to (Peer *p, MmTier t, gint64 now)
   p->tier_since_us = now;
   tier_activate (&m->tiers[t]);
   mm_stream_switch (m->tiers[t].stream, p->ep, t != MM_TIER_AUDIO);
+  if (t != MM_TIER_AUDIO)
+    tier_keyframe (&m->tiers[t], TRUE);   /* where the switch happens */
 }
 
 void
@@ -408,7 +414,7 @@ mm_tiers_add_receiver (Peer *p, guint8 pt)
 void
 mm_tiers_keyframe_for (Peer *p)
 {
-  tier_keyframe (&p->m->tiers[p->want]);
+  tier_keyframe (&p->m->tiers[p->want], TRUE);
 }
 
 /* The tier @p's link calls for, from @p->tier (auto and data saver). */
@@ -477,7 +483,9 @@ adapt (Peer *p, MmTier best, gint64 now)
                                                                   : PROBE_EVERY_US))
         {
           p->last_probe_us = now;
-          mm_stream_probe (m->video_stream, p->ep, 8 * 250);
+          /* From a video tier (a link of 150 kbit/s or more) eleven: the
+           * second half then lies beyond a one-MTU burst. */
+          mm_stream_probe (m->video_stream, p->ep, (p->tier == MM_TIER_AUDIO ? 8 : 11) * 250);
         }
     }
   return p->want;
@@ -523,7 +531,7 @@ decide (Peer *p, gint64 now)
   if (target != p->want)
     move_to (p, target, now);
   else if (pending != NULL)
-    tier_keyframe (&m->tiers[p->want]);   /* the one asked for may have been held back */
+    tier_keyframe (&m->tiers[p->want], FALSE);   /* a reminder: the one asked for may be late */
 }
 
 /* ---- publishers' uplinks ---------------------------------------------------- */
@@ -629,7 +637,7 @@ tick (gpointer data)
     }
   for (guint i = MM_TIER_HIGH; i < MM_TIER_AUDIO; i++)
     if (m->tiers[i].exists && g_atomic_int_get (&m->tiers[i].keyframe_pending))
-      tier_keyframe (&m->tiers[i]);
+      tier_keyframe (&m->tiers[i], TRUE);
   for (guint i = MM_TIER_MEDIUM; i < MM_TIER_AUDIO; i++)
     {
       Tier *t = &m->tiers[i];
