@@ -16,9 +16,10 @@
  *         congested or loses over 5%, for a second: to the best tier
  *         that fits the estimate with 15% to spare, at once;
  *   up    one tier, when the link looked good for up-after seconds and
- *         its capacity carries the next tier with 30% to spare (from
- *         audio only, a short train of padding measures it first); a
- *         move up that fails within 20 s doubles the wait (up to 2 min).
+ *         its capacity carries the next tier with 30% to spare (trains
+ *         of padding measure it: every 3 s, from audio only once a
+ *         minute and with twice the need); a move up that fails within
+ *         20 s doubles the wait (up to 2 min).
  * The choice (auto, high, data-saver, audio-only) and the host's cap
  * bound it.  Every change is told to the receiver ("tier"), to the hosts
  * ("receiver") and logged.
@@ -43,7 +44,9 @@
 #define FAILED_UP_US (20 * G_USEC_PER_SEC)
 #define MAX_BACKOFF_S 120
 #define PROBE_EVERY_US (3 * G_USEC_PER_SEC)
-#define PROBE_AUDIO_EVERY_US (10 * G_USEC_PER_SEC)  /* from audio only: gentler */
+/* From audio only, a probe holds a weak link's audio back (~50 ms at
+ * 80 kbit/s): video is tried again once a minute. */
+#define PROBE_AUDIO_EVERY_US (60 * G_USEC_PER_SEC)
 #define LOSS_DOWN 50                      /* per mille */
 #define LOSS_UP 20
 
@@ -386,6 +389,11 @@ move_to (Peer *p, MmTier t, gint64 now)
   p->want = t;
   p->tier_since_us = now;
   tier_activate (&m->tiers[t]);
+  /* Down from a congested link: nothing more of the old tier while the
+   * new one's keyframe comes, so that the link's queue drains meanwhile
+   * (else the new tier's first frames wait behind it). */
+  if (t > p->tier && t != MM_TIER_AUDIO && p->link.congested)
+    mm_stream_switch (m->tiers[MM_TIER_AUDIO].stream, p->ep, FALSE);
   mm_stream_switch (m->tiers[t].stream, p->ep, t != MM_TIER_AUDIO);
   if (t != MM_TIER_AUDIO)
     tier_keyframe (&m->tiers[t], TRUE);   /* where the switch happens */
@@ -506,7 +514,9 @@ decide (Peer *p, gint64 now)
     return;
   seen = tier_of (m, cur);
   mm_endpoint_get_link (p->ep, &p->link);
-  if (seen != p->tier)
+  /* (Parked on audio only while a move down waits for its keyframe is
+   * not a tier of its own.) */
+  if (seen != p->tier && pending == NULL)
     {
       p->tier = seen;
       p->tier_since_us = now;
