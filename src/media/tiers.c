@@ -16,7 +16,7 @@
  *         congested or loses over 5%, for a second: to the best tier
  *         that fits the estimate with 15% to spare, at once;
  *   up    one tier, when the link looked good for up-after seconds and
- *         its capacity carries the next tier with 30% to spare (trains
+ *         its capacity carries the next tier with 50% to spare (trains
  *         of padding measure it: every 3 s, from audio only once a
  *         minute and with twice the need); a move up that fails within
  *         20 s doubles the wait (up to 2 min).
@@ -473,7 +473,7 @@ adapt (Peer *p, MmTier best, gint64 now)
         up = best;
       /* From audio only, only probes tell the capacity, and a link's
        * burst can fool them: twice what the tier needs there. */
-      guint64 margin = p->tier == MM_TIER_AUDIO ? 20 : 13;
+      guint64 margin = p->tier == MM_TIER_AUDIO ? 20 : 15;
 
       if (l->capacity_low_bps != 0 && l->capacity_low_bps >= need_bps (m, up) * margin / 10)
         {

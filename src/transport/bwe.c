@@ -248,9 +248,9 @@ mm_bwe_get (MmBwe *b, gint64 now_us, MmBweState *out)
   for (guint i = 0; i < TRAINS; i++)
     if (b->trains[i].at_us != 0 && now_us - b->trains[i].at_us <= TRAIN_WINDOW_US)
       rates[n_rates++] = b->trains[i].bps;
-  /* The latest two, for a decision to send more: one train can be fooled
-   * (a burst the link allowed, a lull in other traffic). */
-  for (guint k = 1; k <= 2 && k <= b->next_train; k++)
+  /* The latest three, for a decision to send more: one train can be
+   * fooled (a burst the link allowed, a lull in other traffic). */
+  for (guint k = 1; k <= 3 && k <= b->next_train; k++)
     {
       const Train *t = &b->trains[(b->next_train - k) % TRAINS];
 

@@ -52,7 +52,7 @@ typedef struct {
   guint64 estimate_bps;    /* 0: nothing known */
   guint64 delivered_bps;   /* over the last second */
   guint64 capacity_bps;    /* from trains of the last 5 s, 0: none */
-  guint64 capacity_low_bps;  /* the lower of the latest two trains' (one alone: it) */
+  guint64 capacity_low_bps;  /* the lowest of the latest three trains' (fewer: of them) */
   guint loss_permille;     /* over the last second */
   guint queue_ms;
   gboolean congested;

@@ -185,7 +185,7 @@ typedef struct {
   guint64 estimate_bps;   /* 0: unknown */
   guint64 delivered_bps;  /* TWCC: arrived over the last second */
   guint64 capacity_bps;   /* TWCC: from packet trains, 0 if none lately */
-  guint64 capacity_low_bps;  /* TWCC: the lower of the latest two trains' */
+  guint64 capacity_low_bps;  /* TWCC: the lowest of the latest three trains' */
   guint loss_permille;    /* TWCC over the last second, else its receiver reports */
   guint queue_ms;         /* TWCC: delay above the lowest lately */
   gboolean congested;     /* losing more than 10% or queueing over 150 ms */
