@@ -40,6 +40,7 @@
 #define TICK_MS 500
 #define TIER_HISTORY 256                  /* packets kept for NACKs */
 #define DOWN_AFTER_US G_USEC_PER_SEC      /* weak this long: down */
+#define LOSSY_DOWN_AFTER_US (3 * G_USEC_PER_SEC)
 #define SETTLE_US (2 * G_USEC_PER_SEC)    /* after a move, before the next move down */
 #define FAILED_UP_US (20 * G_USEC_PER_SEC)
 #define MAX_BACKOFF_S 120
@@ -440,20 +441,25 @@ adapt (Peer *p, MmTier best, gint64 now)
   /* Too weak for its tier: congested or losing, or known to carry less
    * than the tier needs (an uncongested link's delivered rate is only
    * what we send: no sign of weakness). */
-  weak = p->tier != MM_TIER_AUDIO
-         && (l->congested || l->loss_permille > LOSS_DOWN
-             || (l->capacity_bps != 0 && need_bps (m, p->tier) > l->capacity_bps)
-             || (l->source == MM_LINK_REMB && need_bps (m, p->tier) > est));
+  gboolean short_of = l->congested
+                      || (l->capacity_bps != 0 && need_bps (m, p->tier) > l->capacity_bps)
+                      || (l->source == MM_LINK_REMB && need_bps (m, p->tier) > est);
+  /* Loss alone (a lossy radio link, not a full one) must last 3 s and
+   * moves one tier down: the estimate then is only what we send. */
+  gboolean lossy = l->loss_permille > LOSS_DOWN;
+
+  weak = p->tier != MM_TIER_AUDIO && (short_of || lossy);
   if (!weak)
     p->bad_since_us = 0;
   else if (p->bad_since_us == 0)
     p->bad_since_us = now;
-  if (weak && now - p->bad_since_us >= DOWN_AFTER_US && now - p->tier_since_us >= SETTLE_US)
+  if (weak && now - p->bad_since_us >= (short_of ? DOWN_AFTER_US : LOSSY_DOWN_AFTER_US)
+      && now - p->tier_since_us >= SETTLE_US)
     {
       MmTier t = existing (m, p->tier + 1, 1);
 
       /* The best that fits with 10% to spare. */
-      while (t != MM_TIER_AUDIO && need_bps (m, t) * 110 / 100 > est)
+      while (short_of && t != MM_TIER_AUDIO && need_bps (m, t) * 110 / 100 > est)
         t = existing (m, t + 1, 1);
       if (p->last_up_us != 0 && now - p->last_up_us < FAILED_UP_US)
         p->up_backoff_s = MIN (MAX (p->up_backoff_s * 2, (guint) o->tier_up_after * 2),
