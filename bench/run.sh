@@ -402,7 +402,7 @@ LOWBW_LINKS="3000 600 250 80 600,300,3"
 server_args="--video-bitrate 1200"   # the high tier's 1.2 Mbit/s
 start_server
 code=$(room lowbw)
-bot "$dir/lowbw-pub.out" --room "$code" --name pub --no-decode --noise
+bot "$dir/lowbw-pub.out" --room "$code" --name pub --no-decode --busy-picture
 sleep "$WARMUP"
 # link_case LINK: the case's name ("600,300,3" -> 600-3pct).
 link_case() { echo "$1" | awk -F, '{ print $1 ($3 != "" ? "-" $3 "pct" : "") }'; }
@@ -460,7 +460,7 @@ stop_bots
 start_server
 server_args=
 code=$(room lowbw-tiers)
-bot "$dir/tiers-pub.out" --room "$code" --name pub --no-decode --noise
+bot "$dir/tiers-pub.out" --room "$code" --name pub --no-decode --busy-picture
 bot "$dir/tiers-0.out" --room "$code" --name unshaped --viewers 1
 prev=
 i=0

@@ -350,9 +350,9 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
       "Display name (a guest without --email; NAME-0, NAME-1 ... with --count)", "NAME" },
     { "color", 0, 0, G_OPTION_ARG_STRING, &o->color,
       "Colour of the video sent, RRGGBB (default: from the palette)", "RRGGBB" },
-    { "noise", 0, 0, G_OPTION_ARG_NONE, &o->noise,
-      "Send noise (videotestsrc snow) instead of a colour: the composite's encoders then "
-      "spend their whole bitrate (make bench's lowbw)", NULL },
+    { "busy-picture", 0, 0, G_OPTION_ARG_NONE, &o->busy,
+      "Send a moving zone plate instead of a colour: fine detail that changes every frame, "
+      "so that the composite's encoders spend their whole bitrate (make bench's lowbw)", NULL },
     { "tone", 0, 0, G_OPTION_ARG_INT, &o->tone,
       "Frequency of the sine tone sent, Hz (default: from the palette)", "HZ" },
     { "width", 0, 0, G_OPTION_ARG_INT, &o->width, "Width of the video sent (default 640)", "PX" },

@@ -55,7 +55,7 @@ typedef struct {
   gboolean audio_only;       /* no video m-line: send (or with recv_only receive) audio only */
   int latency;               /* webrtcbin jitter-buffer latency, ms; -1: its default */
   int blink_ms;              /* switch colour every blink_ms (0: never); marks.c */
-  gboolean noise;            /* the camera sends noise, not a colour */
+  gboolean busy;             /* the camera sends a moving zone plate, not a colour */
   char *blink_color;         /* RRGGBB of the other colour, NULL: the complement */
   char *watch_color;         /* RRGGBB to look for in every decoded frame, or NULL */
   gboolean watch_tone;       /* print when the decoded audio starts and stops */
