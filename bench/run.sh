@@ -445,11 +445,11 @@ for c in unshaped $(for l in $LOWBW_LINKS; do link_case "$l"; done); do
            if ($1 == "80") ok = ($2 == "audio-only" && $6 != "null" && $6 <= 100)
            print ok < 0 ? "null" : (ok ? "met" : "missed") }')
   fgap=$(vfield "$f" max_frame_gap_ms); kbps=$(vfield "$f" video_kbps)
-  drops=$(vfield "$f" queue_drops)
+  drops=$(vfield "$f" queue_drops); agap_at=$(vfield "$f" max_audio_gap_at_s)
   row lowbw "$c" tier="${tier:-null}" settled_s="${settled:-null}" fps="${fps:-null}" \
     freezes="${freezes:-null}" max_frame_gap_ms="${fgap:-null}" \
-    max_audio_gap_ms="${agap:-null}" tier_changes="${changes:-null}" \
-    video_kbps="${kbps:-null}" queue_drops="${drops:-null}" target="$target"
+    max_audio_gap_ms="${agap:-null}" max_audio_gap_at_s="${agap_at:-null}" \
+    tier_changes="${changes:-null}" video_kbps="${kbps:-null}" queue_drops="${drops:-null}" target="$target"
 done
 stop_bots
 

@@ -98,6 +98,7 @@ change (MmLeanQuality *q, MmLeanTier tier, gint64 at_us, gint64 now_us)
   q->after_bytes = 0;
   q->max_frame_gap_us = 0;
   q->max_audio_gap_us = 0;
+  q->max_audio_gap_at_us = 0;
   q->freezes = 0;
 }
 
@@ -149,8 +150,12 @@ mm_lean_quality_audio (MmLeanQuality *q, gint64 now_us)
 {
   if (q->media_us == 0)
     q->media_us = now_us;
-  if (q->tier != MM_LEAN_TIER_NONE && q->last_audio_us != 0)
-    q->max_audio_gap_us = MAX (q->max_audio_gap_us, now_us - MAX (q->last_audio_us, q->since_us));
+  if (q->tier != MM_LEAN_TIER_NONE && q->last_audio_us != 0
+      && now_us - MAX (q->last_audio_us, q->since_us) > q->max_audio_gap_us)
+    {
+      q->max_audio_gap_us = now_us - MAX (q->last_audio_us, q->since_us);
+      q->max_audio_gap_at_us = now_us;
+    }
   q->last_audio_us = now_us;
 }
 
@@ -201,6 +206,9 @@ mm_lean_quality_append (const MmLeanQuality *q, GString *out, gint64 now_us)
     g_string_append (out, ",\"freezes\":null");
   append_number (out, "max_audio_gap_ms", "%.1f", audio_gap / 1e3,
                  named && q->last_audio_us != 0);
+  /* When it ended, from the first packet: a probe, a keyframe, ... */
+  append_number (out, "max_audio_gap_at_s", "%.3f", (q->max_audio_gap_at_us - q->media_us) / 1e6,
+                 named && q->max_audio_gap_at_us != 0);
   append_number (out, "video_kbps", "%.1f", after_s > 0 ? q->after_bytes * 8 / after_s / 1e3 : 0,
                  named);
   g_string_append_printf (out, ",\"video_bytes\":%" G_GUINT64_FORMAT, q->video_bytes);

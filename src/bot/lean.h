@@ -230,6 +230,7 @@ typedef struct {
   gint64 last_frame_us;      /* the latest whole frame (at first: since_us) */
   guint64 frames, after_bytes;
   gint64 max_frame_gap_us, max_audio_gap_us;
+  gint64 max_audio_gap_at_us;  /* when the longest audio wait ended */
   guint freezes;             /* frame gaps over MM_LEAN_FREEZE_US */
 } MmLeanQuality;
 

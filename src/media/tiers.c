@@ -398,6 +398,8 @@ move_to (Peer *p, MmTier t, gint64 now)
   mm_stream_switch (m->tiers[t].stream, p->ep, t != MM_TIER_AUDIO);
   if (t != MM_TIER_AUDIO)
     tier_keyframe (&m->tiers[t], TRUE);   /* where the switch happens */
+  else
+    p->last_probe_us = now;   /* the first probe from audio only a minute after */
 }
 
 void
