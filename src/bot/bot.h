@@ -72,6 +72,12 @@ typedef struct {
   double link_loss_percent;
   /* The quality asked for in the join: auto, high, data-saver or audio-only */
   char *quality;
+  /* --remb BPS: offer no transport-wide cc and report BPS in a REMB every
+   * 500 ms instead, as a receiver that estimates by itself (any value a
+   * REMB can carry, 0 and the largest too) */
+  char *remb;
+  gboolean remb_set;
+  guint64 remb_bps;
 } MmBotOptions;
 
 typedef struct _MmBot MmBot;

@@ -35,6 +35,7 @@
 #define CONSENT_INTERVAL_US (5 * G_USEC_PER_SEC)
 #define RR_INTERVAL_US G_USEC_PER_SEC
 #define TWCC_INTERVAL_US (100 * 1000)
+#define REMB_INTERVAL_US (500 * 1000)
 #define NACK_RETRY_US (100 * 1000)
 #define ANSWER_TIMEOUT_US (20 * G_USEC_PER_SEC)
 /* Offers a viewer makes before it gives up (one, and one more after each
@@ -275,7 +276,7 @@ send_offer (MmLeanViewer *v)
   p.fingerprint = mm_dtls_identity_fingerprint (v->lean->identity);
   p.audio = TRUE;
   p.video = TRUE;
-  p.twcc = TRUE;
+  p.twcc = !v->lean->opts->remb_set;
   sdp = mm_sdp_build_offer (&p);
   json_object_set_string_member (msg, "type", "offer");
   json_object_set_string_member (msg, "sdp", sdp);
@@ -740,6 +741,17 @@ send_rtcp (MmLeanViewer *v, const guint16 *seqs, guint n, gint64 now_us)
   send_srtcp (v, buf, len, sizeof buf);
 }
 
+/* --remb: what this receiver says it can take, whatever arrived. */
+static void
+send_remb (MmLeanViewer *v)
+{
+  guint8 buf[24 + MM_SRTP_MAX_TRAILER];
+  guint32 media = v->video.started ? v->video.ssrc : v->audio.ssrc;
+
+  send_srtcp (v, buf, mm_rtcp_write_remb (buf, sizeof buf - MM_SRTP_MAX_TRAILER, v->ssrc,
+                                          v->lean->opts->remb_bps, &media, 1), sizeof buf);
+}
+
 /* Transport-wide cc feedback on what arrived since the previous one. */
 static void
 send_twcc (MmLeanViewer *v)
@@ -797,6 +809,11 @@ mm_lean_viewer_tick (MmLeanViewer *v, gint64 now_us)
         {
           send_twcc (v);
           v->next_twcc_us = now_us + TWCC_INTERVAL_US;
+        }
+      if (v->lean->opts->remb_set && now_us >= v->next_remb_us)
+        {
+          send_remb (v);
+          v->next_remb_us = now_us + REMB_INTERVAL_US;
         }
       n = mm_lean_stream_due_nacks (&v->video, now_us, NACK_RETRY_US, seqs, G_N_ELEMENTS (seqs));
       if (n > 0 || now_us >= v->next_rr_us)

@@ -346,6 +346,7 @@ typedef struct {
   guint64 rtcp_in, rtcp_bad;
   MmLeanTwcc twcc;
   gint64 next_twcc_us;
+  gint64 next_remb_us;
   MmLeanQuality quality;
   MmLeanLink *link;          /* --link, or NULL */
   /* The figures of the current period (lean.c reads and resets them). */

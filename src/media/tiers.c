@@ -48,6 +48,11 @@
 /* From audio only, a probe holds a weak link's audio back (~50 ms at
  * 80 kbit/s): video is tried again once a minute. */
 #define PROBE_AUDIO_EVERY_US (60 * G_USEC_PER_SEC)
+/* After a move down from a queue, the queue still there is the old tier's,
+ * draining: no further move for it, for this long at most. */
+#define DRAIN_MAX_US (5 * G_USEC_PER_SEC)
+#define QUEUED_MS 150                     /* transport/bwe.h: a queue, */
+#define LOSS_CONGESTED 100                /* and loss that is congestion */
 #define LOSS_DOWN 50                      /* per mille */
 #define LOSS_UP 20
 
@@ -336,6 +341,10 @@ receiver_json (Peer *p)
   else
     json_object_set_null_member (h, "estimate_kbps");
   json_object_set_double_member (h, "loss_percent", l->loss_permille / 10.0);
+  if (l->rtt_ms > 0)
+    json_object_set_int_member (h, "rtt_ms", l->rtt_ms);
+  else
+    json_object_set_null_member (h, "rtt_ms");
   return h;
 }
 
@@ -376,10 +385,11 @@ tell (Peer *p, const char *why)
     m->sink.hosts (m->sink.data, "receiver", h);
   mm_peer_log (p, G_LOG_LEVEL_INFO,
                "receives the %s tier (%s; quality %s, estimate %" G_GUINT64_FORMAT
-               " kbit/s, delivered %" G_GUINT64_FORMAT " kbit/s, loss %.1f%%, queue %u ms)",
+               " kbit/s, delivered %" G_GUINT64_FORMAT " kbit/s, loss %.1f%%, queue %u ms, "
+               "round trip %u ms)",
                mm_tier_name (p->tier), why, mm_quality_name (p->quality),
                l->estimate_bps / 1000, l->delivered_bps / 1000, l->loss_permille / 10.0,
-               l->queue_ms);
+               l->queue_ms, l->rtt_ms);
 }
 
 static void
@@ -442,8 +452,12 @@ adapt (Peer *p, MmTier best, gint64 now)
     return p->want;
   /* Too weak for its tier: congested or losing, or known to carry less
    * than the tier needs (an uncongested link's delivered rate is only
-   * what we send: no sign of weakness). */
-  gboolean short_of = l->congested
+   * what we send: no sign of weakness).  A queue left by the tier it
+   * came down from counts only once it has had time to drain. */
+  if (p->draining && (l->queue_ms <= QUEUED_MS || now - p->tier_since_us >= DRAIN_MAX_US))
+    p->draining = FALSE;
+  gboolean draining = p->draining && l->loss_permille <= LOSS_CONGESTED;
+  gboolean short_of = (l->congested && !draining)
                       || (l->capacity_bps != 0 && need_bps (m, p->tier) > l->capacity_bps)
                       || (l->source == MM_LINK_REMB && need_bps (m, p->tier) > est);
   /* Loss alone (a lossy radio link, not a full one) must last 3 s and
@@ -463,6 +477,7 @@ adapt (Peer *p, MmTier best, gint64 now)
       /* The best that fits with 10% to spare. */
       while (short_of && t != MM_TIER_AUDIO && need_bps (m, t) * 110 / 100 > est)
         t = existing (m, t + 1, 1);
+      p->draining = short_of && l->queue_ms > QUEUED_MS;
       if (p->last_up_us != 0 && now - p->last_up_us < FAILED_UP_US)
         p->up_backoff_s = MIN (MAX (p->up_backoff_s * 2, (guint) o->tier_up_after * 2),
                                MAX_BACKOFF_S);
@@ -483,7 +498,10 @@ adapt (Peer *p, MmTier best, gint64 now)
        * burst can fool them: twice what the tier needs there. */
       guint64 margin = p->tier == MM_TIER_AUDIO ? 20 : 15;
 
-      if (l->capacity_low_bps != 0 && l->capacity_low_bps >= need_bps (m, up) * margin / 10)
+      /* A receiver that estimates by itself (REMB) says its capacity. */
+      guint64 capacity = l->source == MM_LINK_REMB ? est : l->capacity_low_bps;
+
+      if (capacity != 0 && capacity >= need_bps (m, up) * margin / 10)
         {
           p->last_up_us = now;
           return up;

@@ -14,8 +14,8 @@
 #define TRAIN_WINDOW_US (5 * G_USEC_PER_SEC)
 #define BASE_SECONDS 10            /* the lowest delay of the last 10 s is the base */
 #define TRAIN_GAP_US 1000          /* packets sent this close together make a train */
-#define CONGESTED_LOSS 100         /* per mille */
-#define CONGESTED_QUEUE_MS 150
+#define CONGESTED_LOSS MM_BWE_CONGESTED_LOSS
+#define CONGESTED_QUEUE_MS MM_BWE_CONGESTED_QUEUE_MS
 
 typedef struct {
   gint64 send_us;                  /* 0: free */

@@ -64,4 +64,8 @@ void mm_bwe_get (MmBwe *b, gint64 now_us, MmBweState *out);
  * feedback can tell (250 µs): the link is far from full. */
 #define MM_BWE_FAST_LINK 100000000u
 
+/* Congested: losing more than this (per mille) or queueing longer (ms). */
+#define MM_BWE_CONGESTED_LOSS 100
+#define MM_BWE_CONGESTED_QUEUE_MS 150
+
 G_END_DECLS

@@ -527,6 +527,31 @@ sends_ssrc (MmEndpoint *ep, guint32 ssrc)
   return found;
 }
 
+#define RTT_WINDOW_US (15 * G_USEC_PER_SEC)
+
+/* A round trip from a receiver report: the latest, and the lowest of the
+ * last 15 to 30 s, from which its growth tells a queue building up on a
+ * link that gives no transport-wide feedback. */
+static void
+note_rtt (MmEndpoint *ep, guint32 ms)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  ms = MAX (ms, 1u);   /* 0 means unknown */
+  if (ep->rtt_min_cur == 0 || now - ep->rtt_window_us >= RTT_WINDOW_US)
+    {
+      ep->rtt_min_prev = ep->rtt_min_cur;
+      ep->rtt_min_cur = ms;
+      ep->rtt_window_us = now;
+    }
+  else
+    ep->rtt_min_cur = MIN (ep->rtt_min_cur, ms);
+  __atomic_store_n (&ep->stats.rtt_ms, ms, __ATOMIC_RELAXED);
+  __atomic_store_n (&ep->stats.rtt_base_ms,
+                    ep->rtt_min_prev != 0 ? MIN (ep->rtt_min_cur, ep->rtt_min_prev)
+                                          : ep->rtt_min_cur, __ATOMIC_RELAXED);
+}
+
 static void
 on_report_blocks (MmEndpoint *ep, const MmRtcpItem *it)
 {
@@ -544,8 +569,7 @@ on_report_blocks (MmEndpoint *ep, const MmRtcpItem *it)
           guint32 rtt = ntp_middle_now () - b->lsr - b->dlsr;   /* 1/65536 s */
 
           if (rtt < 0x80000000u)
-            __atomic_store_n (&ep->stats.rtt_ms, (guint32) ((guint64) rtt * 1000 / 65536),
-                              __ATOMIC_RELAXED);
+            note_rtt (ep, (guint32) ((guint64) rtt * 1000 / 65536));
         }
     }
 }
@@ -1060,11 +1084,21 @@ mm_endpoint_get_link (MmEndpoint *ep, MmEndpointLink *out)
        * feedback): its figure, and the loss of its receiver reports. */
       out->source = MM_LINK_REMB;
       out->estimate_bps = s.remb_bps;
-      out->loss_permille = s.fraction_lost * 1000 / 256;
-      out->congested = out->loss_permille > 100;
     }
-  else
-    out->loss_permille = s.fraction_lost * 1000 / 256;
+  if (!st.fed)
+    {
+      /* Without transport-wide feedback: the loss of its receiver
+       * reports, and a queue from their round trips' growth.  Only a
+       * receiver that estimates (REMB) is moved by them: one that says
+       * nothing of its bandwidth keeps its tier, whatever a busy machine
+       * does to one report's timing. */
+      out->loss_permille = s.fraction_lost * 1000 / 256;
+      if (s.rtt_ms != 0 && s.rtt_base_ms != 0 && s.rtt_ms > s.rtt_base_ms)
+        out->queue_ms = s.rtt_ms - s.rtt_base_ms;
+      out->congested = out->source == MM_LINK_REMB
+                       && (out->loss_permille > MM_BWE_CONGESTED_LOSS
+                           || out->queue_ms > MM_BWE_CONGESTED_QUEUE_MS);
+    }
 }
 
 void
@@ -1082,6 +1116,7 @@ mm_endpoint_get_stats (MmEndpoint *ep, MmEndpointStats *out)
   out->remb_bps = mm_counter_get (&s->remb_bps);
   out->twcc_feedbacks = mm_counter_get (&s->twcc_feedbacks);
   out->rtt_ms = __atomic_load_n (&s->rtt_ms, __ATOMIC_RELAXED);
+  out->rtt_base_ms = __atomic_load_n (&s->rtt_base_ms, __ATOMIC_RELAXED);
   out->fraction_lost = __atomic_load_n (&s->fraction_lost, __ATOMIC_RELAXED);
   out->connected_us = __atomic_load_n (&s->connected_us, __ATOMIC_RELAXED);
   out->uplink_loss_permille = __atomic_load_n (&s->uplink_loss_permille, __ATOMIC_RELAXED);

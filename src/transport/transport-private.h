@@ -241,6 +241,10 @@ struct _MmEndpoint {
   MmSrtpKeys keys;
 
   MmEndpointStats stats;         /* atomics */
+  /* The lowest round trip of the current and the previous 15-s window
+   * (transport thread). */
+  guint32 rtt_min_cur, rtt_min_prev;
+  gint64 rtt_window_us;
 };
 
 /* A valid check came over the pair @from. */

@@ -165,6 +165,7 @@ typedef struct {
   guint64 remb_bps;                    /* the remote's latest REMB, 0 if none */
   guint64 twcc_feedbacks;              /* transport-wide cc feedback packets */
   guint32 rtt_ms;                      /* from its receiver reports, 0 if unknown */
+  guint32 rtt_base_ms;                 /* the lowest of them in the latest 15-30 s */
   guint8 fraction_lost;                /* its latest report on what we send, of 256 */
   gint64 connected_us;                 /* monotonic time ICE + DTLS completed, 0 */
   guint uplink_loss_permille;          /* of what it sends us, in our latest report */
@@ -187,7 +188,8 @@ typedef struct {
   guint64 capacity_bps;   /* TWCC: from packet trains, 0 if none lately */
   guint64 capacity_low_bps;  /* TWCC: the lowest of the latest three trains' */
   guint loss_permille;    /* TWCC over the last second, else its receiver reports */
-  guint queue_ms;         /* TWCC: delay above the lowest lately */
+  guint queue_ms;         /* delay above the lowest lately: TWCC's one-way
+                           * delay, else the round trip of its reports */
   gboolean congested;     /* losing more than 10% or queueing over 150 ms */
   guint32 rtt_ms;         /* 0 if unknown */
 } MmEndpointLink;

@@ -140,8 +140,8 @@ describe('meetingReducer', () => {
 
   it('keeps each receiver\'s tier for the host, and forgets those who left', () => {
     let s = run({ type: 'join', join }, ev('participant-joined', { participant: grace }),
-      ev('receiver', { participant_id: 'g', display_name: 'Grace', tier: 'medium', quality: 'auto', estimate_kbps: 900, loss_percent: 2.5 }));
-    expect(receiverOf(s, 'g')).toEqual({ tier: 'medium', quality: 'auto', estimate_kbps: 900, loss_percent: 2.5 });
+      ev('receiver', { participant_id: 'g', display_name: 'Grace', tier: 'medium', quality: 'auto', estimate_kbps: 900, loss_percent: 2.5, rtt_ms: 48 }));
+    expect(receiverOf(s, 'g')).toEqual({ tier: 'medium', quality: 'auto', estimate_kbps: 900, loss_percent: 2.5, rtt_ms: 48 });
     expect(receiverOf(s, 'a')).toBeNull();
     s = meetingReducer(s, ev('receiver', { participant_id: 'g', tier: 'low', estimate_kbps: 280, loss_percent: 8 }));
     expect(receiverOf(s, 'g').tier).toBe('low');
@@ -155,7 +155,7 @@ describe('meetingReducer', () => {
       { participant_id: 'g', display_name: 'Grace', tier: 'low', quality: 'data-saver', estimate_kbps: null, loss_percent: 0 },
       { participant_id: 'x', tier: 'bogus' },
     ] } });
-    expect(s.receivers).toEqual({ g: { tier: 'low', quality: 'data-saver', estimate_kbps: null, loss_percent: 0 } });
+    expect(s.receivers).toEqual({ g: { tier: 'low', quality: 'data-saver', estimate_kbps: null, loss_percent: 0, rtt_ms: null } });
     expect(run({ type: 'join', join }).receivers).toEqual({});
   });
 

@@ -19,7 +19,7 @@ export const initialMeetingState = {
   unreadChat: 0,
   recording: false,
   tier: null,             // our receive tier: {tier, estimate_kbps, quality} (the last `tier` event)
-  receivers: {},          // participant_id → {tier, quality, estimate_kbps, loss_percent} (host only)
+  receivers: {},          // participant_id → {tier, quality, estimate_kbps, loss_percent, rtt_ms} (host only)
   viewerCap: 'high',      // the lecture's cap on its viewers ('high': none)
 };
 
@@ -43,7 +43,7 @@ function mergeChat (chat, messages) {
 
 // A `receiver` event, or an entry of a host's join answer `receivers`.
 function receiverEntry (r) {
-  return { tier: r.tier, quality: r.quality ?? null, estimate_kbps: r.estimate_kbps ?? null, loss_percent: r.loss_percent ?? null };
+  return { tier: r.tier, quality: r.quality ?? null, estimate_kbps: r.estimate_kbps ?? null, loss_percent: r.loss_percent ?? null, rtt_ms: r.rtt_ms ?? null };
 }
 
 function receiversOf (list) {

@@ -51,6 +51,7 @@ export const QUALITY_TEXT = {
     r.tier ? QUALITY_TEXT.tiers[r.tier] || r.tier : null,
     r.estimate_kbps != null ? `about ${formatKbps(r.estimate_kbps)}` : null,
     r.loss_percent != null ? `${Math.round(r.loss_percent * 10) / 10}% loss` : null,
+    r.rtt_ms != null ? `${r.rtt_ms} ms round trip` : null,
   ].filter(Boolean).join(', '),
   receiverShort: { high: '720p', medium: '360p', low: '180p', 'audio-only': 'Audio' },
   receiverTooltip: (r, chosen) => QUALITY_TEXT.receiver(r) +
