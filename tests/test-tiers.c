@@ -277,6 +277,38 @@ test_remb (void)
   mm_bot_free (pub);
 }
 
+static gboolean
+uplink_limited (JsonObject *line, gpointer data)
+{
+  (void) data;
+  return g_strcmp0 (json_object_get_string_member_with_default (line, "event", ""), "uplink") == 0
+         && json_object_get_int_member_with_default (line, "max_bitrate", 0) > 0;
+}
+
+/* A publisher whose camera packets are lost on the way (15%) is asked to
+ * send less: an "uplink" event with a bitrate below what it sends (the
+ * bot's camera: 600 kbit/s at 640x360) and a height, which it applies. */
+static void
+test_uplink (void)
+{
+  g_autofree char *token = mm_test_register (&h, "Host", NULL);
+  g_autofree char *code = mm_test_room (&h, token, NULL);
+  const char *args[] = { "--name", "lossy", "--send-loss", "15", NULL };
+  MmBot *pub = mm_bot_start (&h, code, args);
+  JsonObject *line;
+
+  g_assert_nonnull (mm_bot_wait (pub, receiving, NULL, MM_TEST_WAIT_S));
+  line = mm_bot_wait (pub, uplink_limited, NULL, 2 * MM_TEST_WAIT_S);
+  g_assert_nonnull (line);
+  g_test_message ("asked for at most %" G_GINT64_FORMAT " bit/s, %" G_GINT64_FORMAT " lines",
+                  json_object_get_int_member (line, "max_bitrate"),
+                  json_object_get_int_member (line, "max_height"));
+  g_assert_cmpint (json_object_get_int_member (line, "max_bitrate"), <, 600000);
+  g_assert_cmpint (json_object_get_int_member (line, "max_height"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (line, "max_height"), <=, 360);
+  mm_bot_free (pub);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -288,6 +320,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tiers/audio-only", test_audio_only);
   g_test_add_func ("/tiers/links", test_links);
   g_test_add_func ("/tiers/remb", test_remb);
+  g_test_add_func ("/tiers/uplink", test_uplink);
   rc = g_test_run ();
   mm_harness_stop (&h);
   return rc;

@@ -306,6 +306,10 @@ option_values_ok (MmBotOptions *o, GError **error)
   if (o->viewers == 0 && (o->drop_percent != 0 || o->auth_sample != 1 || o->window != 0
                           || o->join_parallel != 4))
     return BAD ("--drop-percent, --auth-sample, --window and --join-parallel go with --viewers");
+  if (o->send_loss < 0 || o->send_loss > 50)
+    return BAD ("--send-loss must be 0 to 50");
+  if (o->send_loss > 0 && o->viewers > 0)
+    return BAD ("--send-loss is for a publisher, not --viewers");
   if (o->drop_percent < 0 || o->drop_percent > 50)
     return BAD ("--drop-percent must be 0 to 50");
   if (o->auth_sample < 1 || o->auth_sample > 1000)
@@ -357,6 +361,9 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
       "Display name (a guest without --email; NAME-0, NAME-1 ... with --count)", "NAME" },
     { "color", 0, 0, G_OPTION_ARG_STRING, &o->color,
       "Colour of the video sent, RRGGBB (default: from the palette)", "RRGGBB" },
+    { "send-loss", 0, 0, G_OPTION_ARG_DOUBLE, &o->send_loss,
+      "Lose PERCENT of the camera's RTP packets at random on their way out (a weak uplink; "
+      "default 0)", "PERCENT" },
     { "busy-picture", 0, 0, G_OPTION_ARG_NONE, &o->busy,
       "Send a moving zone plate instead of a colour: fine detail that changes every frame, "
       "so that the composite's encoders spend their whole bitrate (make bench's lowbw)", NULL },

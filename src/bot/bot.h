@@ -56,6 +56,7 @@ typedef struct {
   int latency;               /* webrtcbin jitter-buffer latency, ms; -1: its default */
   int blink_ms;              /* switch colour every blink_ms (0: never); marks.c */
   gboolean busy;             /* the camera sends a moving zone plate, not a colour */
+  double send_loss;          /* per cent of the camera's RTP packets lost on the way out */
   char *blink_color;         /* RRGGBB of the other colour, NULL: the complement */
   char *watch_color;         /* RRGGBB to look for in every decoded frame, or NULL */
   gboolean watch_tone;       /* print when the decoded audio starts and stops */
@@ -368,3 +369,4 @@ void mm_bot_report_clear (MmBotReport *report);
 void mm_bot_media_stop (MmBot *bot);
 /* Close the media and offer again shortly (the server said it failed). */
 void mm_bot_media_restart (MmBot *bot);
+void mm_bot_media_limit_uplink (MmBot *bot, guint64 bps);

@@ -109,6 +109,8 @@ mm_bot_media_check (const MmBotOptions *opts, GError **error)
 /* A solid colour @rgb (0xRRGGBB) as VP8 RTP: the camera, or a "screen";
  * with @busy a moving zone plate instead (detail VP8 can still bring down
  * to its bitrate: noise it cannot, 6.6 Mbit/s at a 600 kbit/s target). */
+#define CAMERA_BITRATE 600000   /* bit/s */
+
 static char *
 colour_send_description (MmBot *bot, guint32 rgb, gboolean busy)
 {
@@ -117,11 +119,11 @@ colour_send_description (MmBot *bot, guint32 rgb, gboolean busy)
   return g_strdup_printf (
     "videotestsrc name=camera is-live=true pattern=%s foreground-color=0x%08x "
     "! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 "
-    "! vp8enc deadline=1 cpu-used=-16 threads=1 end-usage=cbr target-bitrate=600000 "
+    "! vp8enc name=venc deadline=1 cpu-used=-16 threads=1 end-usage=cbr target-bitrate=%d "
     "  keyframe-max-dist=%d error-resilient=default lag-in-frames=0 "
     "! rtpvp8pay name=pay pt=%d picture-id-mode=15-bit mtu=1200 "
     "! capsfilter caps=\"" VIDEO_RTP_CAPS "\"",
-    busy ? "zone-plate kx2=20 ky2=20 kt=1" : "solid-color", 0xff000000u | rgb, o->width, o->height, o->fps, o->fps * 3,
+    busy ? "zone-plate kx2=20 ky2=20 kt=1" : "solid-color", 0xff000000u | rgb, o->width, o->height, o->fps, CAMERA_BITRATE, o->fps * 3,
     VIDEO_PT);
 }
 
@@ -1061,6 +1063,37 @@ add_receive_transceiver (MmBot *bot, const char *caps_text)
 }
 
 static gboolean
+lose_one (GstBuffer **buf, guint idx, gpointer data)
+{
+  MmBot *bot = data;
+
+  (void) idx;
+  if (g_random_double_range (0, 100) < bot->app->opts.send_loss)
+    gst_buffer_replace (buf, NULL);   /* removed from the list */
+  return TRUE;
+}
+
+/* --send-loss: the camera's packets lost on their way out, after the
+ * payloader numbered them (streaming thread). */
+static GstPadProbeReturn
+lose_some (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  MmBot *bot = data;
+
+  (void) pad;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    {
+      GstBufferList *list = gst_buffer_list_make_writable (GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+
+      gst_buffer_list_foreach (list, lose_one, bot);
+      GST_PAD_PROBE_INFO_DATA (info) = list;
+      return gst_buffer_list_length (list) > 0 ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+    }
+  return g_random_double_range (0, 100) < bot->app->opts.send_loss ? GST_PAD_PROBE_DROP
+                                                                     : GST_PAD_PROBE_OK;
+}
+
+static gboolean
 build_senders (MmBot *bot, GstElement **video, GstElement **audio, GError **error)
 {
   g_autofree char *vdesc = video_send_description (bot);
@@ -1077,7 +1110,30 @@ build_senders (MmBot *bot, GstElement **video, GstElement **audio, GError **erro
       return FALSE;
     }
   mm_bot_marks_sender (bot, *video, *audio);
+  if (bot->app->opts.send_loss > 0)
+    {
+      g_autoptr (GstElement) pay = gst_bin_get_by_name (GST_BIN (*video), "pay");
+      g_autoptr (GstPad) src = gst_element_get_static_pad (pay, "src");
+
+      gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                         lose_some, bot, NULL);
+    }
   return TRUE;
+}
+
+/* An "uplink" event: the server asks for at most @bps (0: no limit) of
+ * video.  Main loop. */
+void
+mm_bot_media_limit_uplink (MmBot *bot, guint64 bps)
+{
+  GstElement *venc;
+
+  if (bot->pipeline == NULL
+      || (venc = gst_bin_get_by_name (GST_BIN (bot->pipeline), "venc")) == NULL)
+    return;
+  g_object_set (venc, "target-bitrate",
+                (gint) (bps > 0 ? MIN (bps, (guint64) CAMERA_BITRATE) : CAMERA_BITRATE), NULL);
+  gst_object_unref (venc);
 }
 
 static gboolean

@@ -465,6 +465,23 @@ handle_event (MmBot *bot, JsonObject *ev)
                   or_unknown (obj_str (ev, "reason")));
       mm_bot_media_restart (bot);
     }
+  else if (g_str_equal (type, "uplink"))
+    {
+      /* Send less (or, with nulls, as before): the camera's encoder is
+       * set to it, and a line says so. */
+      gint64 bps = 0, height = 0;
+      g_autoptr (GString) out = g_string_new (NULL);
+
+      if (!obj_int (ev, "max_bitrate", &bps) || bps < 0)
+        bps = 0;
+      if (!obj_int (ev, "max_height", &height) || height < 0)
+        height = 0;
+      mm_bot_media_limit_uplink (bot, (guint64) bps);
+      g_string_append_printf (out, "{\"bot\":%u,\"event\":\"uplink\",\"max_bitrate\":%"
+                              G_GINT64_FORMAT ",\"max_height\":%" G_GINT64_FORMAT "}",
+                              bot->index, bps, height);
+      mm_bot_print_line (out);
+    }
   else if (g_str_equal (type, "error"))
     mm_bot_log (bot, "error event from the server: %s", or_unknown (obj_str (ev, "message")));
   else
