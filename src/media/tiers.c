@@ -408,8 +408,6 @@ move_to (Peer *p, MmTier t, gint64 now)
   mm_stream_switch (m->tiers[t].stream, p->ep, t != MM_TIER_AUDIO);
   if (t != MM_TIER_AUDIO)
     tier_keyframe (&m->tiers[t], TRUE);   /* where the switch happens */
-  else
-    p->last_probe_us = now;   /* the first probe from audio only a minute after */
 }
 
 void
@@ -478,6 +476,8 @@ adapt (Peer *p, MmTier best, gint64 now)
       while (short_of && t != MM_TIER_AUDIO && need_bps (m, t) * 110 / 100 > est)
         t = existing (m, t + 1, 1);
       p->draining = short_of && l->queue_ms > QUEUED_MS;
+      if (t == MM_TIER_AUDIO)
+        p->last_probe_us = now;   /* the link's first probe from there a minute after */
       if (p->last_up_us != 0 && now - p->last_up_us < FAILED_UP_US)
         p->up_backoff_s = MIN (MAX (p->up_backoff_s * 2, (guint) o->tier_up_after * 2),
                                MAX_BACKOFF_S);
@@ -716,6 +716,7 @@ mm_media_set_quality (MmMedia *m, const char *pid, MmQuality quality, MmTier cap
   p->up_backoff_s = 0;
   p->last_up_us = 0;
   p->tier_since_us = 0;   /* no wait to move up, if the link carries it */
+  p->last_probe_us = 0;   /* nor to probe it */
   mm_peer_log (p, G_LOG_LEVEL_INFO, "quality %s, at most %s", mm_quality_name (quality),
                mm_tier_name (cap));
   decide (p, g_get_monotonic_time ());
