@@ -153,6 +153,9 @@ struct _MmBot {
   guint index;
   char *name;                /* display name asked for (NULL: the account's) */
   guint32 rgb;               /* 0xRRGGBB */
+  /* The SSRCs it sends (camera, microphone, screen), chosen before any
+   * media as a browser does, so that the offer need not wait for it. */
+  guint32 ssrc_video, ssrc_audio, ssrc_screen;
   int tone;
 
   /* Signalling (signal.c).  Written by the signalling thread before it

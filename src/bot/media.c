@@ -111,10 +111,28 @@ mm_bot_media_check (const MmBotOptions *opts, GError **error)
  * to its bitrate: noise it cannot, 6.6 Mbit/s at a 600 kbit/s target). */
 #define CAMERA_BITRATE 600000   /* bit/s */
 
+/* The caps of what a sender sends, with its SSRC: the payloader takes it
+ * from them, and webrtcbin from the same caps, as codec preferences, writes
+ * it into the offer before the first frame exists.  Returns: (transfer full) */
 static char *
-colour_send_description (MmBot *bot, guint32 rgb, gboolean busy)
+sender_caps (const char *caps, guint32 ssrc)
+{
+  return g_strdup_printf ("%s,ssrc=(uint)%u", caps, ssrc);
+}
+
+static guint32
+pick_ssrc (guint32 *ssrc)
+{
+  while (*ssrc == 0)
+    *ssrc = g_random_int ();
+  return *ssrc;
+}
+
+static char *
+colour_send_description (MmBot *bot, guint32 rgb, gboolean busy, guint32 ssrc)
 {
   const MmBotOptions *o = &bot->app->opts;
+  g_autofree char *caps = sender_caps (VIDEO_RTP_CAPS, ssrc);
 
   return g_strdup_printf (
     "videotestsrc name=camera is-live=true pattern=%s foreground-color=0x%08x "
@@ -122,15 +140,16 @@ colour_send_description (MmBot *bot, guint32 rgb, gboolean busy)
     "! vp8enc name=venc deadline=1 cpu-used=-16 threads=1 end-usage=cbr target-bitrate=%d "
     "  keyframe-max-dist=%d error-resilient=default lag-in-frames=0 "
     "! rtpvp8pay name=pay pt=%d picture-id-mode=15-bit mtu=1200 "
-    "! capsfilter caps=\"" VIDEO_RTP_CAPS "\"",
+    "! capsfilter caps=\"%s\"",
     busy ? "zone-plate kx2=20 ky2=20 kt=1" : "solid-color", 0xff000000u | rgb, o->width, o->height, o->fps, CAMERA_BITRATE, o->fps * 3,
-    VIDEO_PT);
+    VIDEO_PT, caps);
 }
 
 static char *
 video_send_description (MmBot *bot)
 {
-  return colour_send_description (bot, bot->rgb, bot->app->opts.busy);
+  return colour_send_description (bot, bot->rgb, bot->app->opts.busy,
+                                  pick_ssrc (&bot->ssrc_video));
 }
 
 /* The "screen": a second video of one colour, as a shared screen. */
@@ -141,19 +160,21 @@ screen_send_description (MmBot *bot)
 
   return colour_send_description (bot, o->screen_color == NULL ? 0xffff00
                                                                : mm_bot_parse_rgb (o->screen_color),
-                                  FALSE);
+                                  FALSE, pick_ssrc (&bot->ssrc_screen));
 }
 
 static char *
 audio_send_description (MmBot *bot)
 {
+  g_autofree char *caps = sender_caps (AUDIO_RTP_CAPS, pick_ssrc (&bot->ssrc_audio));
+
   return g_strdup_printf (
     "audiotestsrc name=mic is-live=true wave=sine freq=%d volume=0.3 samplesperbuffer=960 "
     "! audio/x-raw,rate=%d,channels=1 "
     "! opusenc frame-size=20 "
     "! rtpopuspay name=pay pt=%d "
-    "! capsfilter caps=\"" AUDIO_RTP_CAPS "\"",
-    bot->tone, AUDIO_RATE, AUDIO_PT);
+    "! capsfilter caps=\"%s\"",
+    bot->tone, AUDIO_RATE, AUDIO_PT, caps);
 }
 
 #define VIDEO_RECV_DESCRIPTION \
@@ -608,13 +629,31 @@ create_offer (MmBot *bot)
 }
 
 static gboolean
+has_ssrc (const GstCaps *caps)
+{
+  return caps != NULL && gst_caps_get_size (caps) > 0
+         && gst_structure_has_field (gst_caps_get_structure (caps, 0), "ssrc");
+}
+
+/* A sink pad whose SSRC webrtcbin knows: from the caps that reached it, or
+ * from its transceiver's codec preferences (the bot's own senders give it
+ * there, before any media). */
+static gboolean
 sink_pad_has_ssrc (GstElement *element, GstPad *pad, gpointer user_data)
 {
   gboolean *all = user_data;
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  g_autoptr (GstCaps) prefs = NULL;
+  g_autoptr (GstWebRTCRTPTransceiver) trans = NULL;
 
-  if (caps == NULL || gst_caps_get_size (caps) == 0
-      || !gst_structure_has_field (gst_caps_get_structure (caps, 0), "ssrc"))
+  (void) element;
+  if (!has_ssrc (caps))
+    {
+      g_object_get (pad, "transceiver", &trans, NULL);
+      if (trans != NULL)
+        g_object_get (trans, "codec-preferences", &prefs, NULL);
+    }
+  if (!has_ssrc (caps) && !has_ssrc (prefs))
     {
       *all = FALSE;
       return FALSE;
@@ -744,7 +783,7 @@ on_remote_description_set (GstPromise *promise, gpointer user_data)
 }
 
 static gboolean start_presenting (gpointer data);
-static gboolean add_send_only (MmBot *bot, GstElement *bin, const char *caps_text,
+static gboolean add_send_only (MmBot *bot, GstElement *bin, const char *caps_text, guint32 ssrc,
                                GstObject **trans_out);
 static gboolean build_senders (MmBot *bot, GstElement **video, GstElement **audio,
                                GError **error);
@@ -852,7 +891,7 @@ start_presenting (gpointer data)
       mm_bot_log (bot, "cannot build the screen: %s", error->message);
       return G_SOURCE_REMOVE;
     }
-  if (!add_send_only (bot, bin, VIDEO_RTP_CAPS, &bot->screen_trans))
+  if (!add_send_only (bot, bin, VIDEO_RTP_CAPS, bot->ssrc_screen, &bot->screen_trans))
     mm_bot_log (bot, "cannot link the screen to webrtcbin");
   bot->screen_src = gst_element_get_static_pad (bin, "src");
   mm_bot_debug (bot, "sharing a screen");
@@ -865,9 +904,11 @@ start_presenting (gpointer data)
 
 /* Link @bin to a new send-only transceiver. */
 static gboolean
-add_send_only (MmBot *bot, GstElement *bin, const char *caps_text, GstObject **trans_out)
+add_send_only (MmBot *bot, GstElement *bin, const char *caps_text, guint32 ssrc,
+               GstObject **trans_out)
 {
-  g_autoptr (GstCaps) caps = gst_caps_from_string (caps_text);
+  g_autofree char *with_ssrc = sender_caps (caps_text, ssrc);
+  g_autoptr (GstCaps) caps = gst_caps_from_string (with_ssrc);
   GstPad *sink, *src;
   GstWebRTCRTPTransceiver *trans = NULL;
   gboolean ok;
@@ -911,8 +952,8 @@ start_publishing (gpointer data)
       mm_bot_log (bot, "cannot build the senders: %s", error->message);
       return G_SOURCE_REMOVE;
     }
-  if (!add_send_only (bot, video, VIDEO_RTP_CAPS, NULL)
-      || !add_send_only (bot, audio, AUDIO_RTP_CAPS, NULL))
+  if (!add_send_only (bot, video, VIDEO_RTP_CAPS, bot->ssrc_video, NULL)
+      || !add_send_only (bot, audio, AUDIO_RTP_CAPS, bot->ssrc_audio, NULL))
     mm_bot_log (bot, "cannot link the senders to webrtcbin");
   mm_bot_debug (bot, "publishing on the same connection");
   renegotiate (bot);
@@ -1017,9 +1058,10 @@ no_upnp (MmBot *bot)
 /* Add a sending chain and link it to a new webrtcbin sink pad requested
  * with @caps; the transceiver sends and receives. */
 static gboolean
-add_sender (MmBot *bot, GstElement *bin, const char *caps_text, GError **error)
+add_sender (MmBot *bot, GstElement *bin, const char *caps_text, guint32 ssrc, GError **error)
 {
-  g_autoptr (GstCaps) caps = gst_caps_from_string (caps_text);
+  g_autofree char *with_ssrc = sender_caps (caps_text, ssrc);
+  g_autoptr (GstCaps) caps = gst_caps_from_string (with_ssrc);
   GstPadTemplate *templ = gst_element_get_pad_template (bot->webrtc, "sink_%u");
   g_autoptr (GstPad) src = NULL;
   g_autoptr (GstWebRTCRTPTransceiver) trans = NULL;
@@ -1170,7 +1212,7 @@ build_webrtc (MmBot *bot, GError **error)
       g_autofree char *adesc = audio_send_description (bot);
       GstElement *audio = gst_parse_bin_from_description (adesc, TRUE, error);
 
-      if (audio == NULL || !add_sender (bot, audio, AUDIO_RTP_CAPS, error))
+      if (audio == NULL || !add_sender (bot, audio, AUDIO_RTP_CAPS, bot->ssrc_audio, error))
         return FALSE;
     }
   else
@@ -1179,8 +1221,8 @@ build_webrtc (MmBot *bot, GError **error)
 
       if (!build_senders (bot, &video, &audio, error))
         return FALSE;
-      if (!add_sender (bot, video, VIDEO_RTP_CAPS, error)
-          || !add_sender (bot, audio, AUDIO_RTP_CAPS, error))
+      if (!add_sender (bot, video, VIDEO_RTP_CAPS, bot->ssrc_video, error)
+          || !add_sender (bot, audio, AUDIO_RTP_CAPS, bot->ssrc_audio, error))
         return FALSE;
     }
   return TRUE;
