@@ -896,6 +896,16 @@ main (int argc, char **argv)
       g_printerr ("mixmeet-bot: %s\n", error->message);
       return 1;
     }
+  /* webrtcbin's DTLS elements make their certificate (RSA 2048, ~0.2 s of
+   * CPU) once per process, when the first of them is made: make it now,
+   * before any join, as a browser has its certificate before it joins. */
+  if (!app.opts.loopback)
+    {
+      GstElement *warm = gst_element_factory_make ("dtlsdec", NULL);
+
+      if (warm != NULL)
+        gst_object_unref (gst_object_ref_sink (warm));
+    }
   mm_bot_signal_global_init ();
   app.loop = g_main_loop_new (NULL, FALSE);
   app.bots = g_ptr_array_new ();
