@@ -78,9 +78,31 @@ mm_compose_hide_peer (Peer *p)
   hide_pad (p->screen_tile != NULL ? p->screen_tile->sink_pad : NULL);
 }
 
+/* @bin's "size" capsfilter (pipelines/tile-in, placeholder) to @t's size:
+ * the branch scales or draws at it, and the compositor only places it. */
 static void
-place_pad (GstPad *pad, const MmTile *t, gboolean visible)
+size_bin (GstElement *bin, const MmTile *t)
 {
+  GstElement *size;
+  g_autoptr (GstCaps) caps = NULL;
+  g_autoptr (GstCaps) old = NULL;
+
+  if (bin == NULL || !GST_IS_BIN (bin)
+      || (size = gst_bin_get_by_name (GST_BIN (bin), "size")) == NULL)
+    return;
+  caps = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, MAX (t->width & ~1, 2),
+                              "height", G_TYPE_INT, MAX (t->height & ~1, 2),
+                              "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+  g_object_get (size, "caps", &old, NULL);
+  if (old == NULL || !gst_caps_is_equal (old, caps))
+    g_object_set (size, "caps", caps, NULL);
+  gst_object_unref (size);
+}
+
+static void
+place_pad (GstPad *pad, GstElement *bin, const MmTile *t, gboolean visible)
+{
+  size_bin (bin, t);
   if (pad != NULL)
     g_object_set (pad, "xpos", t->x, "ypos", t->y, "width", t->width, "height", t->height,
                   "alpha", visible ? 1.0 : 0.0, NULL);
@@ -135,13 +157,14 @@ mm_compose_relayout (MmMedia *m)
           Peer *p = src->p;
 
           if (src->screen)
-            place_pad (p->screen_tile->sink_pad, &tiles[t], TRUE);
+            place_pad (p->screen_tile->sink_pad, p->screen_tile->bin, &tiles[t], TRUE);
           else
             {
               /* The name card under the video shows when the video is
                * off or has not arrived. */
-              place_pad (p->card_pad, &tiles[t], TRUE);
-              place_pad (p->tile != NULL ? p->tile->sink_pad : NULL, &tiles[t], !p->video_muted);
+              place_pad (p->card_pad, p->card, &tiles[t], TRUE);
+              place_pad (p->tile != NULL ? p->tile->sink_pad : NULL,
+                         p->tile != NULL ? p->tile->bin : NULL, &tiles[t], !p->video_muted);
             }
           json_object_set_string_member (o, "participant_id", p->id);
           json_object_set_string_member (o, "display_name", p->name);
