@@ -656,14 +656,19 @@ tick (gpointer data)
   GHashTableIter it;
   gpointer value;
 
-  /* What each running tier really sends (kept while it is off). */
+  /* What each running tier really sends (kept while it is off), averaged
+   * over ~5 s: an encoder that overshoots for good counts, the keyframes
+   * that receivers moving onto a tier ask for do not (with the last
+   * second's rate, three viewers switching to low at once made it look
+   * too big for a 250 kbit/s link, which then fell to audio only). */
   for (guint i = MM_TIER_HIGH; i < MM_TIER_AUDIO; i++)
     if (m->tiers[i].exists && g_atomic_int_get (&m->tiers[i].active))
       {
         guint64 bps = mm_stream_rate (m->tiers[i].stream);
+        guint64 old = m->tiers[i].measured_bps;
 
         if (bps > 0)
-          m->tiers[i].measured_bps = bps;
+          m->tiers[i].measured_bps = old == 0 ? bps : (old * 9 + bps) / 10;
       }
   g_hash_table_iter_init (&it, m->peers);
   while (g_hash_table_iter_next (&it, NULL, &value))
