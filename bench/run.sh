@@ -446,8 +446,12 @@ for c in unshaped $(for l in $LOWBW_LINKS; do link_case "$l"; done); do
            print ok < 0 ? "null" : (ok ? "met" : "missed") }')
   fgap=$(vfield "$f" max_frame_gap_ms); kbps=$(vfield "$f" video_kbps)
   drops=$(vfield "$f" queue_drops); agap_at=$(vfield "$f" max_audio_gap_at_s)
+  fgap_at=$(vfield "$f" max_frame_gap_at_s); kfs=$(vfield "$f" keyframes)
+  kfmax=$(vfield "$f" max_keyframe_bytes)
   row lowbw "$c" tier="${tier:-null}" settled_s="${settled:-null}" fps="${fps:-null}" \
     freezes="${freezes:-null}" max_frame_gap_ms="${fgap:-null}" \
+    max_frame_gap_at_s="${fgap_at:-null}" keyframes="${kfs:-null}" \
+    max_keyframe_bytes="${kfmax:-null}" \
     max_audio_gap_ms="${agap:-null}" max_audio_gap_at_s="${agap_at:-null}" \
     tier_changes="${changes:-null}" video_kbps="${kbps:-null}" queue_drops="${drops:-null}" target="$target"
 done

@@ -99,7 +99,10 @@ change (MmLeanQuality *q, MmLeanTier tier, gint64 at_us, gint64 now_us)
   q->max_frame_gap_us = 0;
   q->max_audio_gap_us = 0;
   q->max_audio_gap_at_us = 0;
+  q->max_frame_gap_at_us = 0;
   q->freezes = 0;
+  q->keyframes = 0;
+  q->max_keyframe_bytes = 0;
 }
 
 static gboolean
@@ -125,7 +128,11 @@ mm_lean_quality_video (MmLeanQuality *q, const guint8 *payload, gsize len, gsize
       q->height = h;
       if (tier != q->tier)
         change (q, tier, now_us, now_us);
+      q->keyframes++;
+      q->frame_key = TRUE;
+      q->frame_bytes = 0;
     }
+  q->frame_bytes += bytes;
   q->video_bytes += bytes;
   q->after_bytes += bytes;
 }
@@ -138,7 +145,15 @@ mm_lean_quality_frame (MmLeanQuality *q, gint64 now_us)
   if (!video_tier (q->tier))
     return;
   gap = now_us - q->last_frame_us;
-  q->max_frame_gap_us = MAX (q->max_frame_gap_us, gap);
+  if (gap > q->max_frame_gap_us)
+    {
+      q->max_frame_gap_us = gap;
+      q->max_frame_gap_at_us = now_us;
+    }
+  if (q->frame_key)
+    q->max_keyframe_bytes = MAX (q->max_keyframe_bytes, q->frame_bytes);
+  q->frame_key = FALSE;
+  q->frame_bytes = 0;
   if (gap > MM_LEAN_FREEZE_US)
     q->freezes++;
   q->last_frame_us = now_us;
@@ -200,6 +215,11 @@ mm_lean_quality_append (const MmLeanQuality *q, GString *out, gint64 now_us)
   append_number (out, "after_s", "%.3f", after_s, named);
   append_number (out, "fps", "%.1f", after_s > 0 ? q->frames / after_s : 0, named);
   append_number (out, "max_frame_gap_ms", "%.1f", frame_gap / 1e3, video);
+  append_number (out, "max_frame_gap_at_s", "%.3f", (q->max_frame_gap_at_us - q->media_us) / 1e6,
+                 video && q->max_frame_gap_at_us != 0);
+  if (video)
+    g_string_append_printf (out, ",\"keyframes\":%u,\"max_keyframe_bytes\":%" G_GUINT64_FORMAT,
+                            q->keyframes, q->max_keyframe_bytes);
   if (video)
     g_string_append_printf (out, ",\"freezes\":%u", freezes);
   else

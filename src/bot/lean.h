@@ -231,7 +231,12 @@ typedef struct {
   guint64 frames, after_bytes;
   gint64 max_frame_gap_us, max_audio_gap_us;
   gint64 max_audio_gap_at_us;  /* when the longest audio wait ended */
+  gint64 max_frame_gap_at_us;  /* when the longest frame wait ended */
   guint freezes;             /* frame gaps over MM_LEAN_FREEZE_US */
+  guint keyframes;           /* their first packets seen (the one of the change too) */
+  guint64 frame_bytes;       /* of the frame being received (from its first packet) */
+  gboolean frame_key;        /* which is a keyframe */
+  guint64 max_keyframe_bytes;
 } MmLeanQuality;
 
 /* "high", "medium", "low", "audio-only" or "none".  Returns: (transfer none) */
