@@ -55,7 +55,7 @@ start_server() {
   rm -f "$dir/port"
   env "$@" ./mixmeetd --database "$conninfo" --sql-dir sql --pipelines-dir pipelines \
     --web-root www --data-dir "$dir/data" --port 0 --port-file "$dir/port" --bcrypt-cost 4 \
-    --ice-addresses 127.0.0.1 --media-port 0 --log-level warning $server_args 2>>"$dir/mixmeetd.log" &
+    --ice-addresses 127.0.0.1 --media-port 0 --log-level "${BENCH_LOG_LEVEL:-warning}" $server_args 2>>"$dir/mixmeetd.log" &
   srv=$!
   while [ ! -s "$dir/port" ]; do sleep 0.1; done
   url=http://127.0.0.1:$(cat "$dir/port")

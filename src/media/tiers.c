@@ -14,7 +14,9 @@
  * transport-wide feedback, or REMB, loss and RTT) is read:
  *   down  when the tier needs more than the estimate, the link is
  *         congested or loses over 5%, for a second: to the best tier
- *         that fits the estimate with 15% to spare, at once;
+ *         that fits the estimate with 10% to spare, at once; to audio
+ *         only (from a video tier above the lowest) only when the
+ *         estimate is under 80% of what the lowest video tier needs;
  *   up    one tier, when the link looked good for up-after seconds and
  *         its capacity carries the next tier with 50% to spare (trains
  *         of padding measure it: every 3 s, from audio only once a
@@ -55,6 +57,7 @@
 #define LOSS_CONGESTED 100                /* and loss that is congestion */
 #define LOSS_DOWN 50                      /* per mille */
 #define LOSS_UP 20
+#define AUDIO_ONLY_BELOW 80               /* per cent of the lowest video tier's need */
 
 static const char *const tier_names[MM_N_TIERS] = { "high", "medium", "low", "audio-only" };
 static const char *const quality_names[] = { "auto", "high", "data-saver", "audio-only" };
@@ -472,9 +475,19 @@ adapt (Peer *p, MmTier best, gint64 now)
     {
       MmTier t = existing (m, p->tier + 1, 1);
 
-      /* The best that fits with 10% to spare. */
+      /* The best that fits with 10% to spare; but video off is a large
+       * step, and what a congested link delivered is a noisy second
+       * (175-245 kbit/s on a 250 kbit/s link, bench lowbw): the lowest
+       * video tier unless the estimate is well below it.  A link that
+       * cannot carry it shows that again. */
       while (short_of && t != MM_TIER_AUDIO && need_bps (m, t) * 110 / 100 > est)
-        t = existing (m, t + 1, 1);
+        {
+          MmTier next = existing (m, t + 1, 1);
+
+          if (next == MM_TIER_AUDIO && est * 100 >= need_bps (m, t) * AUDIO_ONLY_BELOW)
+            break;
+          t = next;
+        }
       p->draining = short_of && l->queue_ms > QUEUED_MS;
       if (t == MM_TIER_AUDIO)
         p->last_probe_us = now;   /* the link's first probe from there a minute after */
