@@ -137,6 +137,7 @@ struct _Peer {
   gint64 tier_since_us;       /* when it reached @tier or was asked to move */
   gint64 bad_since_us;        /* since when its link is too weak for @tier, or 0 */
   gboolean draining;          /* moved down from a queue, which has not drained yet */
+  gint64 keyframe_at_us;      /* the keyframe of that move is asked for from then on */
   gint64 next_up_us;          /* no move up before this */
   guint up_backoff_s;         /* doubles when a move up fails soon */
   gint64 last_up_us;

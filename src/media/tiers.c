@@ -53,6 +53,7 @@
 /* After a move down from a queue, the queue still there is the old tier's,
  * draining: no further move for it, for this long at most. */
 #define DRAIN_MAX_US (5 * G_USEC_PER_SEC)
+#define DRAIN_WAIT_MAX_MS 500             /* the longest a move down waits for a queue */
 #define QUEUED_MS 150                     /* transport/bwe.h: a queue, */
 #define LOSS_CONGESTED 100                /* and loss that is congestion */
 #define LOSS_DOWN 50                      /* per mille */
@@ -154,15 +155,18 @@ keyframe_requested (MmStream *stream, gpointer data)
   tier_keyframe (data, FALSE);
 }
 
+/* Frames into @t's encoder again; starting with a keyframe unless
+ * @keyframe is FALSE (the receiver that turned it on asks later). */
 static void
-tier_activate (Tier *t)
+tier_activate (Tier *t, gboolean keyframe)
 {
   t->idle_since_us = 0;
   if (t->gate == NULL || g_atomic_int_get (&t->active))
     return;
   g_atomic_int_set (&t->active, 1);
   t->last_keyframe_us = 0;
-  tier_keyframe (t, TRUE);
+  if (keyframe)
+    tier_keyframe (t, TRUE);
   mm_media_room_log (t->m, G_LOG_LEVEL_INFO, "tier %s on (%dx%d at %d fps, %d kbit/s)",
                      mm_tier_name (t - t->m->tiers), t->width, t->height, t->framerate,
                      t->bitrate_kbps);
@@ -395,22 +399,46 @@ tell (Peer *p, const char *why)
                l->queue_ms, l->rtt_ms);
 }
 
+/* The queue of @p's link has had the time to drain: the keyframe that
+ * moves it, if it still waits for one. */
+static gboolean
+drained (gpointer data)
+{
+  Peer *p = data;
+  MmStream *pending = NULL;
+
+  if (!p->removed && p->ep != NULL && p->want != MM_TIER_AUDIO
+      && mm_stream_current (p->m->video_stream, p->ep, &pending) != NULL && pending != NULL)
+    tier_keyframe (&p->m->tiers[p->want], TRUE);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 move_to (Peer *p, MmTier t, gint64 now)
 {
   MmMedia *m = p->m;
 
+  gboolean drain = t > p->tier && t != MM_TIER_AUDIO && p->link.congested;
+  guint wait_ms = drain ? MIN (p->link.queue_ms, DRAIN_WAIT_MAX_MS) : 0;
+
   p->want = t;
   p->tier_since_us = now;
-  tier_activate (&m->tiers[t]);
-  /* Down from a congested link: nothing more of the old tier while the
-   * new one's keyframe comes, so that the link's queue drains meanwhile
-   * (else the new tier's first frames wait behind it). */
-  if (t > p->tier && t != MM_TIER_AUDIO && p->link.congested)
+  tier_activate (&m->tiers[t], wait_ms == 0);
+  /* Down from a congested link: nothing more of the old tier while its
+   * queue drains, and only then the new one's keyframe, where the switch
+   * happens (else the keyframe waits behind the queue, or the full queue
+   * drops part of it: a 250 kbit/s link saw its picture stop for 300 ms
+   * just after the move). */
+  if (drain)
     mm_stream_switch (m->tiers[MM_TIER_AUDIO].stream, p->ep, FALSE);
   mm_stream_switch (m->tiers[t].stream, p->ep, t != MM_TIER_AUDIO);
-  if (t != MM_TIER_AUDIO)
-    tier_keyframe (&m->tiers[t], TRUE);   /* where the switch happens */
+  p->keyframe_at_us = now + (gint64) wait_ms * 1000;
+  if (t == MM_TIER_AUDIO)
+    return;
+  if (wait_ms == 0)
+    tier_keyframe (&m->tiers[t], TRUE);
+  else
+    g_timeout_add_full (G_PRIORITY_DEFAULT, wait_ms, drained, mm_peer_ref (p), mm_peer_unref);
 }
 
 void
@@ -429,7 +457,7 @@ mm_tiers_add_receiver (Peer *p, guint8 pt)
   p->tier = p->want = t;
   p->tier_since_us = g_get_monotonic_time ();
   p->up_backoff_s = 0;
-  tier_activate (&m->tiers[t]);
+  tier_activate (&m->tiers[t], TRUE);
   mm_stream_add (m->tiers[t].stream, p->ep, pt, p->video_ssrc);
 }
 
@@ -579,7 +607,7 @@ decide (Peer *p, gint64 now)
     target = best;
   if (target != p->want)
     move_to (p, target, now);
-  else if (pending != NULL)
+  else if (pending != NULL && now >= p->keyframe_at_us)
     tier_keyframe (&m->tiers[p->want], FALSE);   /* a reminder: the one asked for may be late */
 }
 
