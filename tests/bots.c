@@ -187,6 +187,13 @@ mm_bot_snapshot (MmBot *bot)
 }
 
 void
+mm_bot_kill (MmBot *bot, int sig)
+{
+  if (bot->pid > 0)
+    kill (bot->pid, sig);
+}
+
+void
 mm_bot_stop (MmBot *bot, int sig)
 {
   int status;

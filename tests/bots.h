@@ -34,6 +34,8 @@ GPtrArray *mm_bot_snapshot (MmBot *bot);
 
 /* SIGTERM (the bot leaves) or SIGKILL (it vanishes); waits for the exit. */
 void mm_bot_stop (MmBot *bot, int signal);
+/* Send @signal to the bot and go on (SIGUSR1: its tone at full volume). */
+void mm_bot_kill (MmBot *bot, int signal);
 void mm_bot_free (MmBot *bot);
 
 /* Helpers on a report line. */

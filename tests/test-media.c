@@ -1924,6 +1924,132 @@ test_browser_interop (void)
   mm_bot_free (blue);
 }
 
+/* ---- K+1 mixing ----------------------------------------------------------- */
+
+/* What a bot hears of five tones: each of @in, none of @out; with
+ * @two_of, exactly two of those three. */
+typedef struct {
+  double in[4];
+  double out[4];
+  double two_of[3];
+} Hears;
+
+/* A tone in the mix, or not: well above the strongest's artefacts (a
+ * voice mixed at a sixth of the others' volume is 10 dB under them;
+ * Opus's artefacts are over 30 dB under). */
+#define MIXED_WITHIN_DB 30
+
+static gboolean
+mixed (JsonObject *line, double hz, double strongest)
+{
+  double db = mm_bot_peak_db (line, hz);
+
+  return isfinite (db) && db >= strongest - MIXED_WITHIN_DB;
+}
+
+static gboolean
+hears (JsonObject *line, gpointer data)
+{
+  const Hears *e = data;
+  JsonObject *a;
+  JsonArray *peaks;
+  double strongest;
+  guint n = 0;
+
+  if (!json_object_has_member (line, "audio")
+      || !JSON_NODE_HOLDS_OBJECT (json_object_get_member (line, "audio")))
+    return FALSE;
+  a = json_object_get_object_member (line, "audio");
+  peaks = json_object_has_member (a, "peaks") ? json_object_get_array_member (a, "peaks") : NULL;
+  if (peaks == NULL || json_array_get_length (peaks) == 0)
+    return FALSE;
+  /* Strongest first. */
+  strongest = json_object_get_double_member (json_array_get_object_element (peaks, 0), "db");
+  for (guint i = 0; i < G_N_ELEMENTS (e->in) && e->in[i] > 0; i++)
+    if (!mixed (line, e->in[i], strongest))
+      return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (e->out) && e->out[i] > 0; i++)
+    if (mixed (line, e->out[i], strongest))
+      return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (e->two_of) && e->two_of[0] > 0; i++)
+    n += mixed (line, e->two_of[i], strongest);
+  return e->two_of[0] <= 0 || n == 2;
+}
+
+static MmBot *
+start_speaker (const char *code, const char *name, const char *tone, const char *volume)
+{
+  /* Louder: 18 dB up, and the mix still does not clip. */
+  const char *args[] = { "--name", name, "--audio-only", "--tone", tone, "--tone-volume", volume,
+                         "--louder-volume", "0.32", NULL };
+  return mm_bot_start (&h, code, args);
+}
+
+/* Six speakers in a room of K = 3 ([media] mix-speakers): three loud
+ * (440, 550, 660 Hz), two quiet ones a third as loud (770, 880) who came
+ * first, and a listener.  The loud ones take the quiet ones' places: each
+ * hears the other two and not itself, the listener the three, nobody the
+ * quiet ones.  Then 770 gets louder than all (SIGUSR1): it enters the
+ * mix in the place of one of the three.  The host mutes it: it leaves,
+ * and the three are back. */
+static void
+test_k_plus_one (void)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *code = new_room (&token);
+  g_auto (MmJoined) host = { 0 };
+  g_auto (MmResponse) r = { 0 };
+  g_autofree char *body = NULL;
+  MmBot *quiet1 = start_speaker (code, "q770", "770", "0.04");
+  MmBot *quiet2 = start_speaker (code, "q880", "880", "0.04");
+  MmBot *a, *b, *c, *listener;
+  const char *listener_args[] = { "--name", "listener", "--audio-only", "--recv-only", NULL };
+  const Hears three = { { 440, 550, 660 }, { 770, 880 }, { 0 } };
+
+  /* The quiet ones hear each other first: they are in the mix. */
+  g_assert_nonnull (mm_bot_wait (quiet1, hears, &(Hears) { { 880 }, { 770 }, { 0 } },
+                                 MM_TEST_WAIT_S));
+  a = start_speaker (code, "a440", "440", "0.12");
+  b = start_speaker (code, "b550", "550", "0.12");
+  c = start_speaker (code, "c660", "660", "0.12");
+  listener = mm_bot_start (&h, code, listener_args);
+  g_assert_nonnull (mm_bot_wait (listener, hears, (gpointer) &three, MM_TEST_WAIT_S));
+  g_assert_nonnull (mm_bot_wait (a, hears, &(Hears) { { 550, 660 }, { 440, 770, 880 }, { 0 } },
+                                 MM_TEST_WAIT_S));
+  g_assert_nonnull (mm_bot_wait (b, hears, &(Hears) { { 440, 660 }, { 550, 770, 880 }, { 0 } },
+                                 MM_TEST_WAIT_S));
+  g_assert_nonnull (mm_bot_wait (c, hears, &(Hears) { { 440, 550 }, { 660, 770, 880 }, { 0 } },
+                                 MM_TEST_WAIT_S));
+  /* Out of the mix, the quiet ones hear the three. */
+  g_assert_nonnull (mm_bot_wait (quiet2, hears, (gpointer) &three, MM_TEST_WAIT_S));
+
+  /* 770 louder than everyone: in, for one of the three. */
+  mm_bot_kill (quiet1, SIGUSR1);
+  g_assert_nonnull (mm_bot_wait (listener, hears,
+                                 &(Hears) { { 770 }, { 880 }, { 440, 550, 660 } },
+                                 MM_TEST_WAIT_S));
+  g_assert_nonnull (mm_bot_wait (quiet1, hears, &(Hears) { { 0 }, { 770, 880 }, { 440, 550, 660 } },
+                                 MM_TEST_WAIT_S));
+
+  /* Muted by the host: out of the mix at once, the three back. */
+  mm_test_join (&h, code, token, NULL, &host);
+  {
+    JsonObject *q = json_node_get_object (mm_bot_lines (quiet1)->pdata[0]);
+
+    body = g_strdup_printf ("{\"type\":\"mute\",\"participant_id\":\"%s\"}",
+                            json_object_get_string_member (q, "participant_id"));
+  }
+  mm_http (&h, "POST", host.messages, host.secret, body, &r);
+  g_assert_cmpint (r.status, ==, 200);
+  g_assert_nonnull (mm_bot_wait (listener, hears, (gpointer) &three, MM_TEST_WAIT_S));
+  mm_bot_free (listener);
+  mm_bot_free (c);
+  mm_bot_free (b);
+  mm_bot_free (a);
+  mm_bot_free (quiet2);
+  mm_bot_free (quiet1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1944,6 +2070,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/receive-only", test_receive_only);
   g_test_add_func ("/media/vanished-bot", test_vanished_bot);
   g_test_add_func ("/media/host-mute", test_host_mute);
+  g_test_add_func ("/media/k-plus-one", test_k_plus_one);
   g_test_add_func ("/media/camera-off", test_camera_off);
   g_test_add_func ("/media/screen-share", test_screen_share);
   g_test_add_func ("/media/viewer-publishes", test_viewer_publishes);

@@ -289,6 +289,10 @@ option_values_ok (MmBotOptions *o, GError **error)
     return BAD ("--present-after needs a bot that sends (not --recv-only or --loopback-test)");
   if (o->tone < 0 || o->tone > 20000)
     return BAD ("--tone must be 1 to 20000 Hz");
+  if (!(o->tone_volume >= 0 && o->tone_volume <= 1) || !(o->louder_volume >= 0 && o->louder_volume <= 1))
+    return BAD ("--tone-volume and --louder-volume must be 0 to 1");
+  if (o->louder_after < 0 || (o->louder_after > 0 && (o->recv_only || o->loopback)))
+    return BAD ("--louder-after needs a bot that sends, and 0 or more seconds");
   if (o->width < 16 || o->width > 3840 || o->height < 16 || o->height > 2160)
     return BAD ("--width must be 16 to 3840 and --height 16 to 2160");
   if (o->fps < 1 || o->fps > 60)
@@ -373,6 +377,13 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
       "so that the composite's encoders spend their whole bitrate (make bench's lowbw)", NULL },
     { "tone", 0, 0, G_OPTION_ARG_INT, &o->tone,
       "Frequency of the sine tone sent, Hz (default: from the palette)", "HZ" },
+    { "tone-volume", 0, 0, G_OPTION_ARG_DOUBLE, &o->tone_volume,
+      "Volume of the tone, 0 to 1 (default 0.3; 0: silence)", "V" },
+    { "louder-after", 0, 0, G_OPTION_ARG_INT, &o->louder_after,
+      "S seconds after connecting, send the tone at --louder-volume (a voice that gets "
+      "louder; SIGUSR1 does it at once)", "S" },
+    { "louder-volume", 0, 0, G_OPTION_ARG_DOUBLE, &o->louder_volume,
+      "Volume of the tone after --louder-after or SIGUSR1, 0 to 1 (default 1)", "V" },
     { "width", 0, 0, G_OPTION_ARG_INT, &o->width, "Width of the video sent (default 640)", "PX" },
     { "height", 0, 0, G_OPTION_ARG_INT, &o->height, "Height of the video sent (default 360)",
       "PX" },
@@ -456,6 +467,8 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
   };
 
   o->tone = 0;
+  o->tone_volume = 0.3;
+  o->louder_volume = 1.0;
   o->latency = -1;
   o->width = 640;
   o->height = 360;
@@ -846,6 +859,17 @@ on_quit_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* SIGUSR1: every bot's tone at --louder-volume (a voice that gets louder). */
+static gboolean
+on_louder_signal (gpointer user_data)
+{
+  MmBotApp *app = user_data;
+
+  for (guint i = 0; i < app->bots->len; i++)
+    mm_bot_media_louder (app->bots->pdata[i]);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 options_clear (MmBotOptions *o)
 {
@@ -868,7 +892,7 @@ main (int argc, char **argv)
 {
   static MmBotApp app;
   g_autoptr (GError) error = NULL;
-  guint tick, sigint, sigterm;
+  guint tick, sigint, sigterm, sigusr1;
 
   if (!parse_options (&app, &argc, &argv))
     return 2;
@@ -954,6 +978,7 @@ main (int argc, char **argv)
   tick = g_timeout_add (1000, on_tick, &app);
   sigint = g_unix_signal_add (SIGINT, on_quit_signal, &app);
   sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, &app);
+  sigusr1 = g_unix_signal_add (SIGUSR1, on_louder_signal, &app);
   g_main_loop_run (app.loop);
 
   /* Tell every thread to end its request (they do within about a second),
@@ -963,6 +988,7 @@ main (int argc, char **argv)
   g_source_remove (tick);
   g_source_remove (sigint);
   g_source_remove (sigterm);
+  g_source_remove (sigusr1);
   for (guint i = 0; i < app.bots->len; i++)
     mm_bot_signal_request_stop (g_ptr_array_index (app.bots, i));
   for (guint i = 0; i < app.bots->len; i++)

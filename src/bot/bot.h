@@ -36,6 +36,9 @@ typedef struct {
   char *name;                /* NULL: colour names, or the account name */
   char *color;               /* RRGGBB, NULL: palette */
   int tone;                  /* Hz, 0: palette */
+  double tone_volume;        /* of the sine, 0 to 1 (0.3) */
+  int louder_after;          /* s after connecting: the tone at --louder-volume (0: never) */
+  double louder_volume;      /* 1.0 */
   int width;
   int height;
   int fps;
@@ -157,6 +160,7 @@ struct _MmBot {
    * media as a browser does, so that the offer need not wait for it. */
   guint32 ssrc_video, ssrc_audio, ssrc_screen;
   int tone;
+  guint louder_id;           /* the timer of --louder-after */
 
   /* Signalling (signal.c).  Written by the signalling thread before it
    * reports the join to the main loop; read-only afterwards. */
@@ -370,6 +374,8 @@ void mm_bot_media_report (MmBot *bot, MmBotReport *report);
 void mm_bot_report_clear (MmBotReport *report);
 /* Stop and free the pipeline. */
 void mm_bot_media_stop (MmBot *bot);
+/* The tone at --louder-volume from now on (--louder-after, SIGUSR1). */
+void mm_bot_media_louder (MmBot *bot);
 /* Close the media and offer again shortly (the server said it failed). */
 void mm_bot_media_restart (MmBot *bot);
 void mm_bot_media_limit_uplink (MmBot *bot, guint64 bps);

@@ -169,12 +169,37 @@ audio_send_description (MmBot *bot)
   g_autofree char *caps = sender_caps (AUDIO_RTP_CAPS, pick_ssrc (&bot->ssrc_audio));
 
   return g_strdup_printf (
-    "audiotestsrc name=mic is-live=true wave=sine freq=%d volume=0.3 samplesperbuffer=960 "
+    "audiotestsrc name=mic is-live=true wave=sine freq=%d volume=%.3f samplesperbuffer=960 "
     "! audio/x-raw,rate=%d,channels=1 "
     "! opusenc frame-size=20 "
     "! rtpopuspay name=pay pt=%d "
     "! capsfilter caps=\"%s\"",
-    bot->tone, AUDIO_RATE, AUDIO_PT, caps);
+    bot->tone, bot->app->opts.tone_volume, AUDIO_RATE, AUDIO_PT, caps);
+}
+
+/* --louder-after, SIGUSR1: the microphone's tone at --louder-volume from
+ * now on. */
+void
+mm_bot_media_louder (MmBot *bot)
+{
+  GstElement *mic;
+
+  if (bot->pipeline != NULL && (mic = gst_bin_get_by_name (GST_BIN (bot->pipeline), "mic")) != NULL)
+    {
+      g_object_set (mic, "volume", bot->app->opts.louder_volume, NULL);
+      gst_object_unref (mic);
+      mm_bot_debug (bot, "the tone at volume %.2f", bot->app->opts.louder_volume);
+    }
+}
+
+static gboolean
+get_louder (gpointer data)
+{
+  MmBot *bot = data;
+
+  bot->louder_id = 0;
+  mm_bot_media_louder (bot);
+  return G_SOURCE_REMOVE;
 }
 
 #define VIDEO_RECV_DESCRIPTION \
@@ -819,6 +844,8 @@ mm_bot_media_set_answer (MmBot *bot, const char *sdp)
   g_signal_emit_by_name (bot->webrtc, "set-remote-description", answer, promise);
   gst_webrtc_session_description_free (answer);
   bot->remote_set = TRUE;
+  if (first && bot->app->opts.louder_after > 0 && bot->louder_id == 0)
+    bot->louder_id = g_timeout_add_seconds ((guint) bot->app->opts.louder_after, get_louder, bot);
   if (first && bot->app->opts.present_after > 0 && bot->screen_trans == NULL
       && bot->present_id == 0)
     bot->present_id = g_timeout_add_seconds ((guint) bot->app->opts.present_after,
@@ -1352,6 +1379,10 @@ void
 mm_bot_media_stop (MmBot *bot)
 {
   GstSample *frame;
+
+  if (bot->louder_id != 0)
+    g_source_remove (bot->louder_id);
+  bot->louder_id = 0;
 
   if (bot->caps_wait != 0)
     g_source_remove (bot->caps_wait);

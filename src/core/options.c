@@ -56,6 +56,7 @@ mm_options_new_default (void)
   o->tier_idle_stop = 5;
   o->tier_up_after = 10;
   o->audio_bitrate = 32;
+  o->mix_speakers = 3;
   o->jitter_latency = 40;
   o->keyframe_interval = 500;
   o->ice_addresses = g_strdup ("");
@@ -160,6 +161,8 @@ static const Setting settings[] = {
   NUM ("media", "video-bitrate", KIND_INT, video_bitrate, 50, 20000,
        "kbit/s of the composite's VP8: the high tier (1200)"),
   NUM ("media", "audio-bitrate", KIND_INT, audio_bitrate, 6, 256, "kbit/s of each Opus mix (32)"),
+  NUM ("media", "mix-speakers", KIND_INT, mix_speakers, 1, MM_MIX_MAX_SPEAKERS,
+       "K: the loudest speakers in a room's mix, each hearing the others (3)"),
   NUM ("media", "jitter-latency", KIND_INT, jitter_latency, 0, 2000,
        "Milliseconds buffered by the receive jitter buffers (40)"),
   NUM ("media", "keyframe-interval", KIND_INT, keyframe_interval, 0, 60000,

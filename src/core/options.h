@@ -7,6 +7,8 @@
 
 G_BEGIN_DECLS
 
+#define MM_MIX_MAX_SPEAKERS 8   /* the largest K of [media] mix-speakers */
+
 typedef struct {
   char *listen;             /* address to bind, e.g. "127.0.0.1" or "::" */
   gint port;                /* TCP port; 0 picks a free one */
@@ -36,6 +38,7 @@ typedef struct {
   gint video_framerate;
   gint video_bitrate;       /* kbit/s of the composite */
   gint audio_bitrate;       /* kbit/s of each mix */
+  gint mix_speakers;        /* K of K+1 mixing */
   gint jitter_latency;      /* ms buffered in receive jitterbuffers */
   gint keyframe_interval;   /* ms: forced keyframes at most this often */
   char *ice_addresses;      /* comma-separated local addresses for ICE, "" = all */

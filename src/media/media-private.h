@@ -18,6 +18,7 @@
  */
 #pragma once
 
+#include "core/options.h"
 #include "media/media.h"
 #include "media/probe.h"
 #include "media/tiers.h"
@@ -46,6 +47,29 @@ typedef struct {
   gint detaching;         /* TRUE, then 2 once unlinked (atomic) */
   gint failed;            /* its first failure was posted (atomic) */
 } Branch;
+
+/* A mix of voices (mix.c): the room's shared one, or a speaker's slot. */
+typedef struct {
+  GstBin *bin;                /* pipelines/audio-mix */
+  MmStream *stream;           /* its packets, to whoever hears it */
+  gboolean ready;             /* its output is negotiated: voices may join */
+  Peer *listener;             /* a slot's speaker (no ref), NULL: free, or the shared mix */
+  GPtrArray *voices;          /* Voice*: the voices in it (not those fading out) */
+  GstPad *caps_pad;           /* its mixer's output, watched until it has caps */
+  gulong caps_handler;
+} Mix;
+
+typedef struct _Fade Fade;
+
+/* One voice in one mix: a branch from its decoder's tee into the mix's
+ * audiomixer, which fades in when it is made and out before it goes. */
+typedef struct {
+  Branch *branch;
+  Peer *from;                 /* no ref: it lives in from->voices */
+  Mix *mix;                   /* NULL once it fades out */
+  Fade *fade;                 /* the probe's state (the probe owns it) */
+  gboolean fading;            /* out of its mix; a timer detaches it */
+} Voice;
 
 /* What a participant sends: its camera, its voice, a shared screen. */
 typedef enum {
@@ -91,8 +115,8 @@ struct _Peer {
   guint32 video_ssrc;         /* ours towards it */
   guint32 audio_ssrc;
   gboolean video_sub;         /* it receives m->video_stream */
-  MmStream *audio_stream;     /* the mix it hears (m->audio_stream or its
-                               * mix_stream), or NULL */
+  MmStream *audio_stream;     /* the mix it hears (the shared one or its
+                               * slot's), or NULL */
   GMutex in_lock;
   Input inputs[N_INPUTS];     /* under in_lock */
   GstBin *input_bins[N_INPUTS];   /* owned refs, main loop */
@@ -108,9 +132,12 @@ struct _Peer {
   GstBin *screen_in;          /* its decoder bin, once it arrives */
   Branch *screen_tile;        /* screen_in → compositor */
 
-  GstBin *mix;                /* mix-minus of everyone else, if sending audio */
-  MmStream *mix_stream;       /* its packets, to this participant */
-  gboolean mix_ready;         /* its output is negotiated: voices may join */
+  /* K+1 mixing (mix.c). */
+  gint slot;                  /* its place among the K speakers in the mix, or -1 */
+  gint64 set_since_us;        /* when it took it */
+  gint64 left_set_us;         /* when it left it (it hears the shared mix a little later) */
+  gint64 spoke_us;            /* its voice was last above the speech threshold */
+  guint louder_ticks;         /* ticks it has been louder than the quietest speaker */
   GstBin *video_in;           /* decoder bins (of input_bins), once media arrives */
   GstBin *audio_in;
   Branch *tile;               /* video_in → compositor */
@@ -118,8 +145,7 @@ struct _Peer {
   GstPad *card_pad;           /* its compositor pad, and the ghost of it */
   GstPad *card_ghost;
   gulong card_block;          /* holds its first frame until it is linked, or 0 */
-  GPtrArray *voices;          /* Branch*: audio_in → other mixes */
-  GPtrArray *mix_inputs;      /* Branch*: others' audio_in → my mix */
+  GPtrArray *voices;          /* Voice*: audio_in → mixes (those fading out too) */
 
   gboolean audio_muted;
   gboolean video_muted;
@@ -178,9 +204,12 @@ struct _MmMedia {
   GstElement *compositor;
   GstElement *venc;
   GstElement *vtee;
-  GstBin *full_mix;
+  GstBin *full_mix;           /* the shared mix's bin (egress and recordings tap it) */
   MmStream *video_stream;     /* the composite's packets, to every receiver */
-  MmStream *audio_stream;     /* the full mix's, to everyone who does not speak */
+  MmStream *audio_stream;     /* the shared mix's, to everyone not among the K */
+  Mix shared;                 /* the K speakers, for everyone else */
+  Mix *slots[MM_MIX_MAX_SPEAKERS];  /* each speaker's: the other K-1; made when first needed */
+  guint mix_timer;
   GHashTable *peers;          /* id → Peer* (owned ref) */
   GPtrArray *leaving;         /* Peer*: out of peers, not torn down yet (no ref) */
   guint next_order;
@@ -310,13 +339,26 @@ void mm_compose_remove_card (MmMedia *m, Peer *p);
 
 /* ---- mix.c: the mixes and the active speaker -------------------------- */
 
-/* A mix-minus for @p, who speaks: everyone else's voice. */
-gboolean mm_mix_start (MmMedia *m, Peer *p, GError **error);
+/* The shared mix (m->full_mix, m->audio_stream), and the choice of the
+ * K speakers every 100 ms from then on. */
+void mm_mix_start (MmMedia *m);
+/* Before the pipeline stops: no more choices. */
+void mm_mix_stop (MmMedia *m);
+/* Everything of the mixes, and of @p's voices, without ceremony (the
+ * pipeline is stopped). */
+void mm_mix_free (MmMedia *m);
+void mm_mix_free_voices (Peer *p);
+/* The stream @p should hear: its slot's, or the shared mix's. */
+MmStream *mm_mix_stream_for (Peer *p);
 /* @bin (transfer none: @p's input bin) is @p's voice, now carrying media:
- * into everyone else's mix-minus and the full mix. */
+ * a candidate for the mix. */
 void mm_mix_add_voice (MmMedia *m, Peer *p, GstBin *bin);
-/* Mute @p's voice in every mix, or not, as it is muted or blocked. */
+/* @p was muted, unmuted, blocked or unblocked: in or out of the mix. */
 void mm_mix_set_voice_muted (Peer *p);
+/* @p leaves the room: out of the mix, its voices detached (owner @p). */
+void mm_mix_remove_peer (Peer *p);
+/* Whether @o is the bin of one of @p's voices. */
+gboolean mm_mix_is_voice_of (Peer *p, GstObject *o);
 /* A "level" element message of a voice: the active speaker may change. */
 void mm_mix_on_level (MmMedia *m, GstMessage *msg);
 

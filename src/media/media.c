@@ -334,16 +334,7 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
       return NULL;
     }
   mm_pipeline_set_upstream_floor (m, m->compositor);
-  {
-    GstElement *amix = gst_bin_get_by_name (m->full_mix, "amix");
-    GstElement *aenc = gst_bin_get_by_name (m->full_mix, "aenc");
-
-    mm_pipeline_set_upstream_floor (m, amix);
-    if (aenc != NULL)
-      mm_probe_audio_mix (amix, aenc);
-    gst_object_unref (amix);
-    g_clear_object (&aenc);
-  }
+  mm_mix_start (m);
   venc_src = gst_element_get_static_pad (m->venc, "src");
   gst_pad_add_probe (venc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframes, m, NULL);
   gst_object_unref (venc_src);
@@ -389,12 +380,8 @@ mm_media_unref (MmMedia *m)
         mm_branch_free_now (p->screen_tile, TRUE);
       p->screen_tile = NULL;
       mm_compose_remove_card (m, p);
-      for (guint i = 0; i < p->voices->len; i++)
-        mm_branch_free_now (p->voices->pdata[i], TRUE);
+      mm_mix_free_voices (p);
       p->tile = NULL;
-      g_clear_pointer (&p->mix_stream, mm_stream_free);
-      g_ptr_array_set_size (p->voices, 0);
-      g_ptr_array_set_size (p->mix_inputs, 0);
     }
   g_hash_table_remove_all (m->peers);
   g_hash_table_unref (m->peers);
@@ -404,6 +391,7 @@ mm_media_unref (MmMedia *m)
   g_clear_object (&m->vtee);
   g_clear_object (&m->pipeline);
   mm_tiers_free (m);
+  mm_mix_free (m);
   g_clear_pointer (&m->video_stream, mm_stream_free);
   g_clear_pointer (&m->audio_stream, mm_stream_free);
   g_free (m->code);
@@ -444,6 +432,7 @@ mm_media_free (MmMedia *m)
   if (m->tier_timer != 0)
     g_source_remove (m->tier_timer);
   m->tier_timer = 0;
+  mm_mix_stop (m);
   /* Work already handed to the main loop sees the peers gone. */
   g_hash_table_iter_init (&it, m->peers);
   while (g_hash_table_iter_next (&it, NULL, &value))

@@ -1,10 +1,28 @@
-/* mix.c — audio: the full mix (everyone's voice, for whoever does not
- * speak), one mix-minus for each participant who speaks (everyone's voice
- * but their own), the voices going into them, and the active speaker,
- * worked out from the voices' levels.
+/* mix.c — audio: K+1 mixing, and the active speaker.
  *
- * Threads: the main loop, except on_mix_caps (streaming thread), which
- * hands over with mm_app_run_main().
+ * The K loudest current speakers ([media] mix-speakers) are "the set".
+ * Each of them has a slot: a mix of the other K-1, encoded once, which
+ * only that speaker hears.  Everyone else hears the shared mix of the K,
+ * encoded once for all of them.  A room so runs at most K+1 Opus encodes
+ * whatever its size, and at most K + K(K-1) voice branches.
+ *
+ * The set is chosen every 100 ms from the voices' levels (the "level"
+ * element of each decoder, smoothed).  While there are free slots every
+ * voice that may speak takes one, so a meeting of up to K speakers is an
+ * exact mix-minus and nobody's first word is lost.  Once full, a speaker
+ * who has been silent for HANGOVER_US gives its slot to someone who
+ * speaks; a voice that stays DISPLACE_DB louder than the quietest speaker
+ * for DISPLACE_TICKS takes that one's slot (once it has held it for
+ * HANGOVER_US), so that the set does not flap.  A muted or blocked voice
+ * leaves at once.
+ *
+ * A voice entering a mix fades in over FADE_SAMPLES (10 ms), and one
+ * leaving fades out before its branch is detached: no clicks.  A speaker
+ * who leaves the set hears the shared mix only once its own voice has
+ * faded out of it.
+ *
+ * Threads: the main loop, except on_mix_caps and fade_probe (streaming
+ * threads); on_mix_caps hands over with mm_app_run_main().
  */
 #include "config.h"
 
@@ -15,49 +33,533 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "mixmeet-media"
 
-/* ---- voices -------------------------------------------------------------- */
+#define TICK_MS 100
+#define SPEECH_DB -50.0             /* a smoothed level above this is speech */
+#define HANGOVER_US (1500 * 1000)
+#define DISPLACE_DB 6.0
+#define DISPLACE_TICKS 5            /* 0.5 s */
+#define FADE_SAMPLES 480            /* 10 ms at 48 kHz */
+#define FADE_DETACH_MS 60           /* after a fade out: the branch goes */
+#define SHARED_AFTER_US (150 * 1000)   /* a leaver hears the shared mix after */
+
+/* ---- fades (streaming thread) -------------------------------------------- */
+
+struct _Fade {
+  gint out;            /* atomic: set by the main loop when the voice leaves */
+  /* Streaming thread only: */
+  gboolean out_seen;   /* the fade out has started */
+  guint done;          /* samples of the current ramp so far */
+};
+
+/* Scale the S16 samples of *@bufp by a ramp from @start of FADE_SAMPLES,
+ * up from silence or (@down) down to it. */
+static void
+ramp_s16 (GstBuffer **bufp, guint start, gboolean down)
+{
+  GstMapInfo map;
+  GstBuffer *buf = *bufp = gst_buffer_make_writable (*bufp);
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READWRITE))
+    return;
+  for (gsize i = 0; i < map.size / 2; i++)
+    {
+      gint16 *s = (gint16 *) map.data + i;
+      guint pos = start + (guint) i;
+      gdouble g = pos >= FADE_SAMPLES ? 1.0 : (gdouble) pos / FADE_SAMPLES;
+
+      *s = (gint16) lrint (*s * (down ? 1.0 - g : g));
+    }
+  gst_buffer_unmap (buf, &map);
+}
+
+/* The voice's samples (S16LE mono, pipelines/audio-in) on their way into
+ * the mix: a ramp up from silence when it joins; when it leaves, a ramp
+ * down from where it was, and silence after. */
+static GstPadProbeReturn
+fade_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Fade *f = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  gboolean out = g_atomic_int_get (&f->out);
+
+  (void) pad;
+  if (out && !f->out_seen)
+    {
+      f->out_seen = TRUE;
+      f->done = FADE_SAMPLES - MIN (f->done, FADE_SAMPLES);
+    }
+  if (f->done >= FADE_SAMPLES)
+    return out ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+  ramp_s16 (&buf, f->done, out);
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  f->done += (guint) (gst_buffer_get_size (buf) / 2);
+  return GST_PAD_PROBE_OK;
+}
+
+/* ---- voices in mixes ------------------------------------------------------ */
+
+/* Connect @from's voice into @mix, fading in. */
+static void
+voice_connect (MmMedia *m, Peer *from, Mix *mix)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *amix = gst_bin_get_by_name (mix->bin, "amix");
+  GstPad *ghost = NULL;
+  GstPad *pad = mm_pipeline_request_pad (mix->bin, amix, "sink_%u", NULL, &ghost);
+  Branch *b;
+  Voice *v;
+
+  gst_object_unref (amix);
+  /* The probe is on the mixer's pad before anything can flow into it. */
+  v = g_new0 (Voice, 1);
+  v->fade = g_new0 (Fade, 1);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, fade_probe, v->fade, g_free);
+  b = mm_branch_new (m, from->audio_in, "ain", "voice-in", NULL, mix->bin, amix, pad, ghost,
+                     &error);
+  if (b == NULL)
+    {
+      mm_peer_log (from, G_LOG_LEVEL_WARNING, "its voice: %s", error->message);
+      g_free (v);
+      return;
+    }
+  v->branch = b;
+  v->from = from;
+  v->mix = mix;
+  g_ptr_array_add (from->voices, v);
+  g_ptr_array_add (mix->voices, v);
+  mm_pipeline_relatency (m);
+}
+
+typedef struct {
+  MmMedia *m;   /* a reference */
+  Voice *v;
+} Gone;
+
+static void
+gone_free (gpointer data)
+{
+  Gone *g = data;
+
+  mm_media_unref (g->m);
+  g_free (g);
+}
+
+/* The fade out is over: the branch goes (owned by its peer: a removal
+ * waits for it), unless the peer's removal took it meanwhile. */
+static gboolean
+voice_faded (gpointer data)
+{
+  Gone *g = data;
+  Voice *v = g->v;
+
+  if (v->branch != NULL)
+    {
+      g_ptr_array_remove (v->from->voices, v);
+      mm_branch_detach (v->branch, v->from, TRUE);
+    }
+  g_free (v);
+  return G_SOURCE_REMOVE;
+}
+
+/* Out of its mix, fading; detached a little later. */
+static void
+voice_fade_out (MmMedia *m, Voice *v)
+{
+  Gone *g = g_new0 (Gone, 1);
+
+  g_ptr_array_remove (v->mix->voices, v);
+  v->mix = NULL;
+  v->fading = TRUE;
+  g_atomic_int_set (&v->fade->out, 1);
+  g->m = m;
+  g_atomic_int_inc (&m->ref_count);
+  g->v = v;
+  g_timeout_add_full (G_PRIORITY_DEFAULT, FADE_DETACH_MS, voice_faded, g, gone_free);
+}
+
+/* ---- the mixes ------------------------------------------------------------ */
+
+static void mix_ready (MmApp *app, gpointer data);
+
+typedef struct {
+  MmMedia *m;   /* a reference */
+  Mix *mix;
+} MixHop;
+
+static void
+mix_hop_free (gpointer data)
+{
+  MixHop *h = data;
+
+  mm_media_unref (h->m);
+  g_free (h);
+}
+
+/* Streaming thread: voices join a mix only once its output format is
+ * negotiated (an audiomixer that gets input first fails with "wrong
+ * format"). */
+static void
+on_mix_caps (GstPad *pad, GParamSpec *pspec, gpointer data)
+{
+  MixHop *h = data;
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  MixHop *hop;
+
+  (void) pspec;
+  if (caps == NULL)
+    return;
+  gst_caps_unref (caps);
+  hop = g_new0 (MixHop, 1);
+  hop->m = h->m;
+  g_atomic_int_inc (&h->m->ref_count);
+  hop->mix = h->mix;
+  mm_app_run_main (h->m->app, mix_ready, hop, mix_hop_free);
+}
+
+/* The handler's data is not a reference: mm_mix_stop disconnects it once
+ * the pipeline has stopped. */
+static void
+watch_mix (MmMedia *m, Mix *mix)
+{
+  GstElement *amix = gst_bin_get_by_name (mix->bin, "amix");
+  MixHop *h = g_new0 (MixHop, 1);
+
+  h->m = m;
+  h->mix = mix;
+  mm_pipeline_set_upstream_floor (m, amix);
+  mix->caps_pad = gst_element_get_static_pad (amix, "src");
+  mix->caps_handler = g_signal_connect_data (mix->caps_pad, "notify::caps",
+                                             G_CALLBACK (on_mix_caps), h,
+                                             (GClosureNotify) (void (*) (void)) g_free, 0);
+  gst_object_unref (amix);
+}
+
+static void
+unwatch_mix (Mix *mix)
+{
+  if (mix == NULL || mix->caps_pad == NULL)
+    return;
+  g_signal_handler_disconnect (mix->caps_pad, mix->caps_handler);
+  g_clear_object (&mix->caps_pad);
+}
+
+static void reconcile (MmMedia *m);
+
+static void
+mix_ready (MmApp *app, gpointer data)
+{
+  MixHop *h = data;
+
+  (void) app;
+  if (h->mix->ready || h->m->pipeline == NULL)
+    return;
+  h->mix->ready = TRUE;
+  reconcile (h->m);
+}
+
+/* Slot @i's mix, made now if it does not exist.  NULL if it cannot be. */
+static Mix *
+slot_mix (MmMedia *m, guint i)
+{
+  g_autofree char *abr = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *avars[] = { "BITRATE", NULL, NULL };
+  Mix *mix;
+
+  if (m->slots[i] != NULL)
+    return m->slots[i];
+  abr = g_strdup_printf ("%d", m->app->opts->audio_bitrate * 1000);
+  avars[1] = abr;
+  mix = g_new0 (Mix, 1);
+  mix->voices = g_ptr_array_new ();
+  mix->bin = mm_pipeline_make_bin (m, "audio-mix", avars, &error);
+  if (mix->bin != NULL)
+    {
+      mix->stream = mm_stream_new (m->app->transport, 48000, 0, NULL, NULL);
+      if (!mm_send_attach (mix->bin, "asend", mix->stream, NULL, &error))
+        g_clear_pointer (&mix->stream, mm_stream_free);
+    }
+  if (mix->bin == NULL || mix->stream == NULL)
+    {
+      mm_media_room_log (m, G_LOG_LEVEL_WARNING, "a speaker's mix: %s", error->message);
+      if (mix->bin != NULL)
+        gst_object_unref (gst_object_ref_sink (mix->bin));
+      g_ptr_array_unref (mix->voices);
+      g_free (mix);
+      return NULL;
+    }
+  gst_bin_add (GST_BIN (m->pipeline), GST_ELEMENT (mix->bin));
+  watch_mix (m, mix);
+  gst_element_sync_state_with_parent (GST_ELEMENT (mix->bin));
+  m->slots[i] = mix;
+  return mix;
+}
+
+void
+mm_mix_start (MmMedia *m)
+{
+  GstElement *aenc = gst_bin_get_by_name (m->full_mix, "aenc");
+  GstElement *amix = gst_bin_get_by_name (m->full_mix, "amix");
+
+  m->shared.bin = m->full_mix;
+  m->shared.stream = m->audio_stream;
+  m->shared.voices = g_ptr_array_new ();
+  if (aenc != NULL && amix != NULL)
+    mm_probe_audio_mix (amix, aenc);
+  g_clear_object (&aenc);
+  g_clear_object (&amix);
+  watch_mix (m, &m->shared);
+}
+
+MmStream *
+mm_mix_stream_for (Peer *p)
+{
+  Mix *slot = p->slot >= 0 ? p->m->slots[p->slot] : NULL;
+
+  if (slot != NULL && slot->ready)
+    return slot->stream;
+  /* A speaker who just left the set hears its own voice fade out of
+   * the shared mix first. */
+  if (p->left_set_us != 0 && g_get_monotonic_time () - p->left_set_us < SHARED_AFTER_US
+      && p->audio_stream != NULL)
+    return p->audio_stream;
+  return p->m->audio_stream;
+}
+
+/* Whether @q's voice belongs in @mix: the shared mix holds the set (each
+ * once it can hear its own slot instead), a slot the set but its
+ * listener. */
+static gboolean
+wanted (MmMedia *m, Mix *mix, Peer *q)
+{
+  Mix *own;
+
+  if (q->slot < 0 || q->removed || q->audio_in == NULL)
+    return FALSE;
+  own = m->slots[q->slot];
+  if (mix == &m->shared)
+    return own != NULL && own->ready;
+  return mix->listener != NULL && mix->listener != q;
+}
+
+static gboolean
+has_voice (Mix *mix, Peer *q)
+{
+  for (guint i = 0; i < mix->voices->len; i++)
+    if (((Voice *) mix->voices->pdata[i])->from == q)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+reconcile_mix (MmMedia *m, Mix *mix)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  if (mix == NULL || !mix->ready)
+    return;
+  for (guint i = mix->voices->len; i > 0; i--)
+    {
+      Voice *v = mix->voices->pdata[i - 1];
+
+      if (!wanted (m, mix, v->from))
+        voice_fade_out (m, v);
+    }
+  g_hash_table_iter_init (&it, m->peers);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (wanted (m, mix, value) && !has_voice (mix, value))
+      voice_connect (m, value, mix);
+}
+
+/* Every mix holds what it should, and everyone hears the right one. */
+static void
+reconcile (MmMedia *m)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  reconcile_mix (m, &m->shared);
+  for (guint i = 0; i < MM_MIX_MAX_SPEAKERS; i++)
+    reconcile_mix (m, m->slots[i]);
+  g_hash_table_iter_init (&it, m->peers);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      Peer *p = value;
+      MmStream *want;
+
+      if (p->removed || p->audio_stream == NULL || p->ep == NULL)
+        continue;
+      want = mm_mix_stream_for (p);
+      if (want != p->audio_stream)
+        {
+          mm_stream_move (p->audio_stream, want, p->ep);
+          p->audio_stream = want;
+        }
+    }
+}
+
+/* ---- the set of speakers -------------------------------------------------- */
+
+static void
+join_set (Peer *p, guint i, gint64 now)
+{
+  MmMedia *m = p->m;
+  Mix *mix = slot_mix (m, i);
+
+  if (mix == NULL)
+    return;
+  mix->listener = p;
+  p->slot = (gint) i;
+  p->set_since_us = now;
+  p->left_set_us = 0;
+  p->louder_ticks = 0;
+  mm_peer_log (p, G_LOG_LEVEL_DEBUG, "in the mix (slot %u, %.0f dB)", i, p->level_db);
+}
+
+static void
+leave_set (Peer *p, gint64 now)
+{
+  MmMedia *m = p->m;
+
+  if (p->slot < 0)
+    return;
+  if (m->slots[p->slot] != NULL)
+    m->slots[p->slot]->listener = NULL;
+  mm_peer_log (p, G_LOG_LEVEL_DEBUG, "out of the mix (slot %d)", p->slot);
+  p->slot = -1;
+  p->left_set_us = now;
+}
+
+static gboolean
+may_speak (Peer *p)
+{
+  return !p->removed && p->audio_in != NULL && !p->audio_muted && !p->blocked;
+}
+
+static gboolean
+speaks (Peer *p)
+{
+  return p->level_db >= SPEECH_DB;
+}
+
+/* Candidates first by speaking, then by level, then by who spoke last. */
+static gint
+by_claim (gconstpointer a, gconstpointer b)
+{
+  const Peer *p = *(Peer *const *) a, *q = *(Peer *const *) b;
+  gboolean ps = p->level_db >= SPEECH_DB, qs = q->level_db >= SPEECH_DB;
+
+  if (ps != qs)
+    return ps ? -1 : 1;
+  if (p->level_db != q->level_db)
+    return p->level_db > q->level_db ? -1 : 1;
+  return p->spoke_us > q->spoke_us ? -1 : p->spoke_us < q->spoke_us;
+}
+
+static void
+choose (MmMedia *m, gint64 now)
+{
+  guint k = (guint) CLAMP (m->app->opts->mix_speakers, 1, MM_MIX_MAX_SPEAKERS);
+  g_autoptr (GPtrArray) members = g_ptr_array_new ();
+  g_autoptr (GPtrArray) candidates = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer value;
+  gboolean taken[MM_MIX_MAX_SPEAKERS] = { FALSE };
+
+  g_hash_table_iter_init (&it, m->peers);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      Peer *p = value;
+
+      if (may_speak (p) && speaks (p))
+        p->spoke_us = now;
+      if (p->slot >= 0 && (!may_speak (p) || (guint) p->slot >= k))
+        leave_set (p, now);
+      if (p->slot >= 0)
+        {
+          taken[p->slot] = TRUE;
+          g_ptr_array_add (members, p);
+        }
+      else if (may_speak (p))
+        g_ptr_array_add (candidates, p);
+      else
+        p->louder_ticks = 0;
+    }
+  g_ptr_array_sort (candidates, by_claim);
+  for (guint c = 0; c < candidates->len; c++)
+    {
+      Peer *p = candidates->pdata[c];
+      Peer *victim = NULL, *quietest = NULL;
+      guint free_slot = k;
+
+      for (guint i = 0; i < k && free_slot == k; i++)
+        if (!taken[i])
+          free_slot = i;
+      if (free_slot < k)
+        {
+          taken[free_slot] = TRUE;
+          join_set (p, free_slot, now);
+          g_ptr_array_add (members, p);
+          continue;
+        }
+      if (!speaks (p))
+        {
+          p->louder_ticks = 0;
+          continue;
+        }
+      /* Full: the speaker silent longest past the hangover, or one this
+       * voice has been clearly louder than for a while. */
+      for (guint i = 0; i < members->len; i++)
+        {
+          Peer *q = members->pdata[i];
+
+          if (now - q->spoke_us >= HANGOVER_US && (victim == NULL || q->spoke_us < victim->spoke_us))
+            victim = q;
+          if (quietest == NULL || q->level_db < quietest->level_db)
+            quietest = q;
+        }
+      if (victim == NULL && quietest != NULL && p->level_db >= quietest->level_db + DISPLACE_DB
+          && now - quietest->set_since_us >= HANGOVER_US)
+        {
+          if (++p->louder_ticks >= DISPLACE_TICKS)
+            victim = quietest;
+        }
+      else if (victim == NULL)
+        p->louder_ticks = 0;
+      if (victim != NULL)
+        {
+          guint slot = (guint) victim->slot;
+
+          leave_set (victim, now);
+          g_ptr_array_remove (members, victim);
+          join_set (p, slot, now);
+          g_ptr_array_add (members, p);
+        }
+    }
+  reconcile (m);
+}
+
+static gboolean
+tick (gpointer data)
+{
+  choose (data, g_get_monotonic_time ());
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- participants --------------------------------------------------------- */
 
 void
 mm_mix_set_voice_muted (Peer *p)
 {
-  for (guint i = 0; i < p->voices->len; i++)
-    {
-      Branch *b = p->voices->pdata[i];
-      g_object_set (b->sink_pad, "mute", p->audio_muted || p->blocked, NULL);
-    }
-}
-
-/* Connect @from's voice into @to's mix (or the full mix when @to is NULL). */
-static void
-connect_voice (MmMedia *m, Peer *from, Peer *to)
-{
-  g_autoptr (GError) error = NULL;
-  GstBin *mix = to != NULL ? to->mix : m->full_mix;
-  GstElement *amix = gst_bin_get_by_name (mix, "amix");
-  GstPad *ghost = NULL;
-  GstPad *pad = mm_pipeline_request_pad (mix, amix, "sink_%u", NULL, &ghost);
-  Branch *b = mm_branch_new (m, from->audio_in, "ain", "voice-in", NULL, mix, amix, pad, ghost,
-                             &error);
-
-  gst_object_unref (amix);
-  if (b == NULL)
-    {
-      mm_peer_log (from, G_LOG_LEVEL_WARNING, "its voice: %s", error->message);
-      return;
-    }
-  g_object_set (b->sink_pad, "mute", from->audio_muted || from->blocked, NULL);
-  g_ptr_array_add (from->voices, b);
-  if (to != NULL)
-    g_ptr_array_add (to->mix_inputs, b);
-  mm_pipeline_relatency (m);
+  if (!p->removed)
+    choose (p->m, g_get_monotonic_time ());
 }
 
 /* The voice of @p arrived. */
 void
 mm_mix_add_voice (MmMedia *m, Peer *p, GstBin *bin)
 {
-  GHashTableIter it;
-  gpointer value;
   GstElement *level;
 
   if (p->audio_in != NULL)
@@ -70,95 +572,92 @@ mm_mix_add_voice (MmMedia *m, Peer *p, GstBin *bin)
       g_object_set_data_full (G_OBJECT (level), "mm-peer", g_strdup (p->id), g_free);
       gst_object_unref (level);
     }
-  /* Into everyone else's mix-minus (those not ready yet take it when
-   * they are), and the full mix. */
-  g_hash_table_iter_init (&it, m->peers);
-  while (g_hash_table_iter_next (&it, NULL, &value))
-    if (value != p && ((Peer *) value)->mix != NULL && ((Peer *) value)->mix_ready
-        && !((Peer *) value)->removed)
-      connect_voice (m, p, value);
-  connect_voice (m, p, NULL);
-  mm_peer_log (p, G_LOG_LEVEL_INFO, "its voice in the mixes");
+  if (m->mix_timer == 0)
+    m->mix_timer = g_timeout_add (TICK_MS, tick, m);
+  mm_peer_log (p, G_LOG_LEVEL_INFO, "its voice may be mixed");
+  choose (m, g_get_monotonic_time ());
 }
 
-/* ---- a new mix-minus ----------------------------------------------------- */
-
-/* Voices join a mix only once its output format is negotiated: an
- * audiomixer that gets input first fails with "wrong format". */
-static void
-mix_ready (MmApp *app, gpointer data)
+void
+mm_mix_remove_peer (Peer *p)
 {
-  Hop *h = data;
-  Peer *p = h->p;
-  GHashTableIter it;
-  gpointer value;
+  MmMedia *m = p->m;
 
-  if (p->removed || p->mix_ready || p->mix == NULL)
-    return;
-  p->mix_ready = TRUE;
-  g_hash_table_iter_init (&it, p->m->peers);
-  while (g_hash_table_iter_next (&it, NULL, &value))
-    if (value != p && ((Peer *) value)->audio_in != NULL && !((Peer *) value)->removed)
-      connect_voice (p->m, value, p);
-}
-
-/* Streaming thread. */
-static void
-on_mix_caps (GstPad *pad, GParamSpec *pspec, gpointer data)
-{
-  Peer *p = data;
-  GstCaps *caps = gst_pad_get_current_caps (pad);
-
-  if (caps == NULL)
-    return;
-  gst_caps_unref (caps);
-  mm_app_run_main (p->app, mix_ready, mm_peer_hop_new (p), mm_peer_hop_free);
-}
-
-static void
-watch_mix (MmMedia *m, Peer *p)
-{
-  GstElement *amix = gst_bin_get_by_name (p->mix, "amix");
-  GstPad *src = gst_element_get_static_pad (amix, "src");
-  GstCaps *caps = gst_pad_get_current_caps (src);
-
-  g_signal_connect_data (src, "notify::caps", G_CALLBACK (on_mix_caps), mm_peer_ref (p),
-                         (GClosureNotify) (void (*) (void)) mm_peer_unref, 0);
-  if (caps != NULL)
+  leave_set (p, g_get_monotonic_time ());
+  /* Its voices go now (its input stops), owned by its removal. */
+  for (guint i = 0; i < p->voices->len; i++)
     {
-      gst_caps_unref (caps);
-      mm_app_run_main (m->app, mix_ready, mm_peer_hop_new (p), mm_peer_hop_free);
+      Voice *v = p->voices->pdata[i];
+
+      if (v->mix != NULL)
+        g_ptr_array_remove (v->mix->voices, v);
+      mm_branch_quiet (v->branch);
+      mm_branch_detach (v->branch, p, TRUE);
+      v->branch = NULL;
+      if (!v->fading)
+        g_free (v);   /* else its fade's end frees it */
     }
-  gst_object_unref (src);
-  gst_object_unref (amix);
+  g_ptr_array_set_size (p->voices, 0);
+  reconcile (m);
 }
 
 gboolean
-mm_mix_start (MmMedia *m, Peer *p, GError **error)
+mm_mix_is_voice_of (Peer *p, GstObject *o)
 {
-  g_autofree char *abr = g_strdup_printf ("%d", m->app->opts->audio_bitrate * 1000);
-  const char *avars[] = { "BITRATE", abr, NULL };
-
-  GstElement *amix;
-
-  p->mix = mm_pipeline_make_bin (m, "audio-mix", avars, error);
-  if (p->mix == NULL)
-    return FALSE;
-  p->mix_stream = mm_stream_new (m->app->transport, 48000, 0, NULL, NULL);
-  if (!mm_send_attach (p->mix, "asend", p->mix_stream, NULL, error))
+  for (guint i = 0; i < p->voices->len; i++)
     {
-      gst_object_unref (gst_object_ref_sink (p->mix));
-      p->mix = NULL;
-      g_clear_pointer (&p->mix_stream, mm_stream_free);
-      return FALSE;
+      Voice *v = p->voices->pdata[i];
+
+      if (v->branch != NULL && o == GST_OBJECT (v->branch->bin))
+        return TRUE;
     }
-  amix = gst_bin_get_by_name (p->mix, "amix");
-  mm_pipeline_set_upstream_floor (m, amix);
-  gst_object_unref (amix);
-  gst_bin_add (GST_BIN (m->pipeline), GST_ELEMENT (p->mix));
-  watch_mix (m, p);
-  gst_element_sync_state_with_parent (GST_ELEMENT (p->mix));
-  return TRUE;
+  return FALSE;
+}
+
+void
+mm_mix_stop (MmMedia *m)
+{
+  if (m->mix_timer != 0)
+    g_source_remove (m->mix_timer);
+  m->mix_timer = 0;
+  unwatch_mix (&m->shared);
+  for (guint i = 0; i < MM_MIX_MAX_SPEAKERS; i++)
+    unwatch_mix (m->slots[i]);
+}
+
+void
+mm_mix_free_voices (Peer *p)
+{
+  for (guint i = 0; i < p->voices->len; i++)
+    {
+      Voice *v = p->voices->pdata[i];
+
+      if (v->branch != NULL)
+        mm_branch_free_now (v->branch, TRUE);
+      v->branch = NULL;
+      if (!v->fading)
+        g_free (v);
+    }
+  g_ptr_array_set_size (p->voices, 0);
+}
+
+void
+mm_mix_free (MmMedia *m)
+{
+  for (guint i = 0; i < MM_MIX_MAX_SPEAKERS; i++)
+    {
+      Mix *mix = m->slots[i];
+
+      if (mix == NULL)
+        continue;
+      unwatch_mix (mix);
+      g_clear_pointer (&mix->stream, mm_stream_free);
+      g_ptr_array_unref (mix->voices);
+      g_free (mix);
+      m->slots[i] = NULL;
+    }
+  unwatch_mix (&m->shared);
+  g_clear_pointer (&m->shared.voices, g_ptr_array_unref);
 }
 
 /* ---- active speaker ------------------------------------------------------ */

@@ -276,13 +276,8 @@ apply_offer (Peer *p, const MmSdpSession *offer, const Plan *pl, GError **error)
     }
   if (camera != NULL && !mm_input_add (p, IN_CAMERA, camera, error))
     return FALSE;
-  if (voice != NULL && !p->sends_audio)
-    {
-      /* A mix-minus for someone who speaks: everyone else's voice. */
-      if (!mm_mix_start (m, p, error))
-        return FALSE;
-      p->sends_audio = TRUE;
-    }
+  if (voice != NULL)
+    p->sends_audio = TRUE;   /* a candidate for the mix once its voice arrives */
   if (voice != NULL && !mm_input_add (p, IN_VOICE, voice, error))
     return FALSE;
   if (screen != NULL && screen->sends && !mm_input_add (p, IN_SCREEN, screen, error))
@@ -298,7 +293,7 @@ apply_offer (Peer *p, const MmSdpSession *offer, const Plan *pl, GError **error)
     }
   if (audio != NULL && audio->receives)
     {
-      MmStream *want = p->mix_stream != NULL ? p->mix_stream : m->audio_stream;
+      MmStream *want = mm_mix_stream_for (p);
 
       if (p->audio_stream == NULL)
         mm_stream_add (want, p->ep, audio->pt, p->audio_ssrc);

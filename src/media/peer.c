@@ -57,7 +57,6 @@ mm_peer_unref (gpointer data)
     mm_endpoint_unref (p->ep);
   mm_probe_rtp_free (p->probe_in);
   g_ptr_array_unref (p->voices);
-  g_ptr_array_unref (p->mix_inputs);
   g_free (p);
 }
 
@@ -176,7 +175,10 @@ mm_peer_new (MmMedia *m, const char *pid, const char *display_name, const MmSdpS
   p->order = m->next_order++;
   g_mutex_init (&p->in_lock);
   p->voices = g_ptr_array_new ();
-  p->mix_inputs = g_ptr_array_new ();
+  p->slot = -1;
+  /* Branches detached while it is here (voices leaving a mix) are its;
+   * this one is released when it leaves, after scheduling the rest. */
+  p->pending_detach = 1;
   p->video_mline = p->audio_mline = p->screen_mline = -1;
   p->ice_ufrag = g_strdup (offer->ice_ufrag);
   p->fingerprint = g_strdup (offer->fingerprint);
@@ -219,17 +221,12 @@ branch_is (const Branch *b, GstObject *o)
   return b != NULL && o == GST_OBJECT (b->bin);
 }
 
-/* The peer a failed branch serves: the owner of a tile, the listener of
- * a mix-minus input. */
+/* The peer a failed branch serves: the owner of a tile, the speaker of a
+ * voice (its client offers again, and its voice is mixed again). */
 static gboolean
 branch_of_peer (Peer *p, GstObject *o)
 {
-  if (branch_is (p->tile, o) || branch_is (p->screen_tile, o))
-    return TRUE;
-  for (guint i = 0; i < p->mix_inputs->len; i++)
-    if (branch_is (p->mix_inputs->pdata[i], o))
-      return TRUE;
-  return FALSE;
+  return branch_is (p->tile, o) || branch_is (p->screen_tile, o) || mm_mix_is_voice_of (p, o);
 }
 
 /* The peer whose elements include @obj, or NULL. */
@@ -246,7 +243,7 @@ mm_peer_of (MmMedia *m, GstObject *obj)
         {
           Peer *p = value;
 
-          if (o == GST_OBJECT (p->mix) || o == GST_OBJECT (p->card) || branch_of_peer (p, o))
+          if (o == GST_OBJECT (p->card) || branch_of_peer (p, o))
             return p;
           for (guint i = 0; i < N_INPUTS; i++)
             if (p->input_bins[i] != NULL && o == GST_OBJECT (p->input_bins[i]))
@@ -276,28 +273,6 @@ mm_peer_stop_connection (Peer *p)
   mm_input_stop_all (p);
 }
 
-/* Take @b, a voice going into someone's mix, out of its source's list of
- * voices (@voice TRUE) or out of its listener's list of mix inputs.  The
- * peers that are leaving count: one may still own @b until its teardown,
- * and forgetting it there too freed a branch twice when many left at
- * once (a crash). */
-static void
-forget_branch (MmMedia *m, Branch *b, gboolean voice)
-{
-  GHashTableIter it;
-  gpointer value;
-
-  g_hash_table_iter_init (&it, m->peers);
-  while (g_hash_table_iter_next (&it, NULL, &value))
-    g_ptr_array_remove (voice ? ((Peer *) value)->voices : ((Peer *) value)->mix_inputs, b);
-  for (guint i = 0; i < m->leaving->len; i++)
-    {
-      Peer *q = m->leaving->pdata[i];
-
-      g_ptr_array_remove (voice ? q->voices : q->mix_inputs, b);
-    }
-}
-
 /* Everything of @p that only @p uses: no data flows into it any more
  * (its inputs were stopped by mm_media_remove). */
 static void
@@ -312,14 +287,7 @@ peer_teardown (Peer *p)
     mm_branch_free_now (p->screen_tile, TRUE);
   p->screen_tile = NULL;
   g_ptr_array_remove (m->leaving, p);
-  for (guint i = 0; i < p->voices->len; i++)
-    {
-      Branch *b = p->voices->pdata[i];
-
-      forget_branch (m, b, FALSE);
-      mm_branch_free_now (b, TRUE);
-    }
-  g_ptr_array_set_size (p->voices, 0);
+  mm_mix_free_voices (p);   /* none: they went with its removal */
   p->tile = NULL;
   mm_compose_remove_card (m, p);
   for (guint i = 0; i < N_INPUTS; i++)
@@ -330,11 +298,7 @@ peer_teardown (Peer *p)
         p->input_bins[i] = NULL;
       }
   p->screen_in = NULL;
-  if (p->mix != NULL)
-    mm_pipeline_remove_bin (m, GST_ELEMENT (p->mix));
-  /* Stopped: its sender no longer hands packets to the stream. */
-  g_clear_pointer (&p->mix_stream, mm_stream_free);
-  p->video_in = p->audio_in = p->mix = NULL;
+  p->video_in = p->audio_in = NULL;
   mm_peer_unref (p);   /* the reference the table had (stolen by mm_media_remove) */
 }
 
@@ -364,22 +328,12 @@ mm_media_remove (MmMedia *m, const char *pid)
   /* What p's branches return from now on is no failure to report. */
   mm_branch_quiet (p->tile);
   mm_branch_quiet (p->screen_tile);
-  for (guint i = 0; i < p->mix_inputs->len; i++)
-    mm_branch_quiet (p->mix_inputs->pdata[i]);
   /* Its connection first: nothing is sent to it or taken from it any
    * more, and its inputs stop, so that the branches out of them can go. */
   mm_peer_stop_connection (p);
   mm_peer_ref (p);
-  p->pending_detach = 1;   /* released below, after scheduling the rest */
-  for (guint i = 0; i < p->mix_inputs->len; i++)
-    {
-      Branch *b = p->mix_inputs->pdata[i];
-
-      /* The source's list of voices must forget this branch now. */
-      forget_branch (m, b, TRUE);
-      mm_branch_detach (b, p, FALSE);
-    }
-  g_ptr_array_set_size (p->mix_inputs, 0);
+  /* Out of the mix; its voices detached (its teardown waits for them). */
+  mm_mix_remove_peer (p);
   if (g_strcmp0 (m->active_speaker, pid) == 0)
     g_clear_pointer (&m->active_speaker, g_free);
   /* Out of the table now: the id is free for a new connection, and
