@@ -2050,6 +2050,46 @@ test_k_plus_one (void)
   mm_bot_free (quiet1);
 }
 
+/* Two silent senders whose every packet claims full level (RFC 6464
+ * ssrc-audio-level) cannot keep a real voice out of the mix.  The server
+ * decodes the set and the two loudest claims beside it: the liars' claims
+ * win those two places, but their voices decode to silence, and such
+ * claims lose their credit within about a second.  K = 3: three speakers
+ * in the set, a quiet voice (770 Hz, not decoded once the liars came),
+ * then it gets louder than the three (SIGUSR1) and must get in. */
+static void
+test_mix_liars (void)
+{
+  g_autofree char *code = new_room (NULL);
+  const char *liar_args[] = { "--name", "liar", "--audio-only", "--tone-volume", "0",
+                              "--claim-level", "0", "--count", "2", NULL };
+  const char *listener_args[] = { "--name", "listener", "--audio-only", "--recv-only", NULL };
+  const Hears three = { { 440, 550, 660 }, { 770 }, { 0 } };
+  MmBot *a = start_speaker (code, "a440", "440", "0.12");
+  MmBot *b = start_speaker (code, "b550", "550", "0.12");
+  MmBot *c = start_speaker (code, "c660", "660", "0.12");
+  MmBot *listener = mm_bot_start (&h, code, listener_args);
+  MmBot *liars, *d;
+
+  g_assert_nonnull (mm_bot_wait (listener, hears, (gpointer) &three, MM_TEST_WAIT_S));
+  d = start_speaker (code, "d770", "770", "0.01");
+  g_assert_nonnull (mm_bot_wait (d, hears, (gpointer) &three, MM_TEST_WAIT_S));
+  liars = mm_bot_start (&h, code, liar_args);
+  g_assert_nonnull (mm_bot_wait (liars, hears, (gpointer) &three, MM_TEST_WAIT_S));
+  /* Long enough for the quiet voice's decoding to stop. */
+  g_usleep (3 * G_USEC_PER_SEC);
+  g_assert_nonnull (mm_bot_wait (listener, hears, (gpointer) &three, MM_TEST_WAIT_S));
+  mm_bot_kill (d, SIGUSR1);
+  g_assert_nonnull (mm_bot_wait (listener, hears, &(Hears) { { 770 }, { 0 }, { 440, 550, 660 } },
+                                 MM_TEST_WAIT_S));
+  mm_bot_free (d);
+  mm_bot_free (liars);
+  mm_bot_free (listener);
+  mm_bot_free (c);
+  mm_bot_free (b);
+  mm_bot_free (a);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2071,6 +2111,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/vanished-bot", test_vanished_bot);
   g_test_add_func ("/media/host-mute", test_host_mute);
   g_test_add_func ("/media/k-plus-one", test_k_plus_one);
+  g_test_add_func ("/media/mix-liars", test_mix_liars);
   g_test_add_func ("/media/camera-off", test_camera_off);
   g_test_add_func ("/media/screen-share", test_screen_share);
   g_test_add_func ("/media/viewer-publishes", test_viewer_publishes);

@@ -361,6 +361,7 @@ test_chrome_offer (void)
   g_assert_cmpuint (m->ext_abs_send_time, ==, 2);
   g_assert_cmpuint (m->ext_twcc, ==, 3);
   g_assert_cmpuint (m->ext_mid, ==, 4);
+  g_assert_cmpuint (m->ext_audio_level, ==, 1);
   g_assert_cmpuint (m->ssrc, ==, 2700030471u);
   g_assert_cmpuint (m->rtx_ssrc, ==, 0);
   g_assert_cmpstr (m->msid, ==, "4d5f8cbd-6f24-43c1-80af-8059e6b8dcf4 "
@@ -374,6 +375,7 @@ test_chrome_offer (void)
   g_assert_true (m->fb_nack && m->fb_pli && m->fb_fir && m->fb_remb && m->fb_twcc);
   g_assert_cmpuint (m->ext_mid, ==, 4);
   g_assert_cmpuint (m->ext_twcc, ==, 3);
+  g_assert_cmpuint (m->ext_audio_level, ==, 0);   /* audio only */
   g_assert_cmpuint (m->ssrc, ==, 1380269984u);
   g_assert_cmpuint (m->rtx_ssrc, ==, 3271403535u);
 
@@ -435,7 +437,9 @@ test_chrome_answer (void)
   g_assert_cmpuint (count (answer, "a=rtcp-fb:96 goog-remb\r\n"), ==, 2);
   g_assert_cmpuint (count (answer, "a=rtcp-fb:96 transport-cc\r\n"), ==, 2);
   /* Only the extensions we use, with Chrome's ids. */
-  g_assert_cmpuint (count (answer, "a=extmap:"), ==, 9);
+  g_assert_cmpuint (count (answer, "a=extmap:"), ==, 10);
+  g_assert_cmpuint (count (answer, "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"),
+                    ==, 1);
   g_assert_cmpuint (count (answer, "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"), ==, 3);
   g_assert_cmpuint (count (answer, "a=extmap:3 http://www.ietf.org/id/"
                            "draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"), ==, 3);

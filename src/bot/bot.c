@@ -291,6 +291,8 @@ option_values_ok (MmBotOptions *o, GError **error)
     return BAD ("--tone must be 1 to 20000 Hz");
   if (!(o->tone_volume >= 0 && o->tone_volume <= 1) || !(o->louder_volume >= 0 && o->louder_volume <= 1))
     return BAD ("--tone-volume and --louder-volume must be 0 to 1");
+  if (o->claim_level < -1 || o->claim_level > 127)
+    return BAD ("--claim-level must be 0 to 127 dBov below full scale");
   if (o->louder_after < 0 || (o->louder_after > 0 && (o->recv_only || o->loopback)))
     return BAD ("--louder-after needs a bot that sends, and 0 or more seconds");
   if (o->width < 16 || o->width > 3840 || o->height < 16 || o->height > 2160)
@@ -382,6 +384,9 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
     { "louder-after", 0, 0, G_OPTION_ARG_INT, &o->louder_after,
       "S seconds after connecting, send the tone at --louder-volume (a voice that gets "
       "louder; SIGUSR1 does it at once)", "S" },
+    { "claim-level", 0, 0, G_OPTION_ARG_INT, &o->claim_level,
+      "Every audio packet's level extension (RFC 6464) says -DBOV (0: as loud as can be), "
+      "whatever is sent (default: the tone's own level)", "DBOV" },
     { "louder-volume", 0, 0, G_OPTION_ARG_DOUBLE, &o->louder_volume,
       "Volume of the tone after --louder-after or SIGUSR1, 0 to 1 (default 1)", "V" },
     { "width", 0, 0, G_OPTION_ARG_INT, &o->width, "Width of the video sent (default 640)", "PX" },
@@ -469,6 +474,7 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
   o->tone = 0;
   o->tone_volume = 0.3;
   o->louder_volume = 1.0;
+  o->claim_level = -1;
   o->latency = -1;
   o->width = 640;
   o->height = 360;

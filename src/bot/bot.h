@@ -39,6 +39,7 @@ typedef struct {
   double tone_volume;        /* of the sine, 0 to 1 (0.3) */
   int louder_after;          /* s after connecting: the tone at --louder-volume (0: never) */
   double louder_volume;      /* 1.0 */
+  int claim_level;           /* -dBov every audio packet claims, -1: the tone's own */
   int width;
   int height;
   int fps;

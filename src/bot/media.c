@@ -21,6 +21,7 @@
 #include "bot/bot.h"
 
 #include <gst/app/gstappsink.h>
+#include <gst/rtp/rtp.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 #ifndef GST_USE_UNSTABLE_API
@@ -49,6 +50,11 @@
 #define AUDIO_RTP_CAPS \
   "application/x-rtp,media=(string)audio,encoding-name=(string)OPUS,payload=(int)111," \
   "clock-rate=(int)48000"
+/* What the microphone sends: with the level of each packet (RFC 6464), as
+ * a browser does. */
+#define AUDIO_LEVEL_EXT 5
+#define AUDIO_SEND_CAPS \
+  AUDIO_RTP_CAPS ",extmap-5=(string)urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
 G_STATIC_ASSERT (VIDEO_PT == 96 && AUDIO_PT == 111);   /* as in the caps above */
 
@@ -166,15 +172,70 @@ screen_send_description (MmBot *bot)
 static char *
 audio_send_description (MmBot *bot)
 {
-  g_autofree char *caps = sender_caps (AUDIO_RTP_CAPS, pick_ssrc (&bot->ssrc_audio));
+  g_autofree char *caps = sender_caps (AUDIO_SEND_CAPS, pick_ssrc (&bot->ssrc_audio));
 
   return g_strdup_printf (
     "audiotestsrc name=mic is-live=true wave=sine freq=%d volume=%.3f samplesperbuffer=960 "
     "! audio/x-raw,rate=%d,channels=1 "
     "! opusenc frame-size=20 "
-    "! rtpopuspay name=pay pt=%d "
+    "! rtpopuspay name=pay pt=%d auto-header-extension=false "
     "! capsfilter caps=\"%s\"",
     bot->tone, bot->app->opts.tone_volume, AUDIO_RATE, AUDIO_PT, caps);
+}
+
+/* Each packet of the microphone says its level (RFC 6464: the V bit, then
+ * -dBov): the tone's, from its volume (a sine of amplitude A has an RMS
+ * of A/sqrt 2), or what --claim-level says, whatever is sent. */
+static GstPadProbeReturn
+claim_level (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  MmBot *bot = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  GstElement *mic = NULL;
+  gdouble volume = 0;
+  guint8 level;
+
+  (void) pad;
+  if (bot->app->opts.claim_level >= 0)
+    level = 0x80 | (guint8) bot->app->opts.claim_level;
+  else
+    {
+      if (bot->pipeline != NULL && (mic = gst_bin_get_by_name (GST_BIN (bot->pipeline), "mic")))
+        {
+          g_object_get (mic, "volume", &volume, NULL);
+          gst_object_unref (mic);
+        }
+      level = volume <= 0 ? 127
+                          : (0x80 | (guint8) CLAMP (lround (-20 * log10 (volume / G_SQRT2)), 0, 127));
+    }
+  buf = gst_buffer_make_writable (buf);
+  if (gst_rtp_buffer_map (buf, GST_MAP_READWRITE, &rtp))
+    {
+      gst_rtp_buffer_add_extension_onebyte_header (&rtp, AUDIO_LEVEL_EXT, &level, 1);
+      gst_rtp_buffer_unmap (&rtp);
+    }
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+/* The microphone: a bin ending in RTP with levels.  Transfer floating. */
+static GstElement *
+audio_send_bin (MmBot *bot, GError **error)
+{
+  g_autofree char *desc = audio_send_description (bot);
+  GstElement *bin = gst_parse_bin_from_description (desc, TRUE, error);
+  GstElement *pay;
+  GstPad *src;
+
+  if (bin == NULL)
+    return NULL;
+  pay = gst_bin_get_by_name (GST_BIN (bin), "pay");
+  src = gst_element_get_static_pad (pay, "src");
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, claim_level, bot, NULL);
+  gst_object_unref (src);
+  gst_object_unref (pay);
+  return bin;
 }
 
 /* --louder-after, SIGUSR1: the microphone's tone at --louder-volume from
@@ -980,7 +1041,7 @@ start_publishing (gpointer data)
       return G_SOURCE_REMOVE;
     }
   if (!add_send_only (bot, video, VIDEO_RTP_CAPS, bot->ssrc_video, NULL)
-      || !add_send_only (bot, audio, AUDIO_RTP_CAPS, bot->ssrc_audio, NULL))
+      || !add_send_only (bot, audio, AUDIO_SEND_CAPS, bot->ssrc_audio, NULL))
     mm_bot_log (bot, "cannot link the senders to webrtcbin");
   mm_bot_debug (bot, "publishing on the same connection");
   renegotiate (bot);
@@ -1166,12 +1227,11 @@ static gboolean
 build_senders (MmBot *bot, GstElement **video, GstElement **audio, GError **error)
 {
   g_autofree char *vdesc = video_send_description (bot);
-  g_autofree char *adesc = audio_send_description (bot);
 
   *video = gst_parse_bin_from_description (vdesc, TRUE, error);
   if (*video == NULL)
     return FALSE;
-  *audio = gst_parse_bin_from_description (adesc, TRUE, error);
+  *audio = audio_send_bin (bot, error);
   if (*audio == NULL)
     {
       gst_object_unref (gst_object_ref_sink (*video));
@@ -1236,10 +1296,9 @@ build_webrtc (MmBot *bot, GError **error)
     }
   else if (o->audio_only)
     {
-      g_autofree char *adesc = audio_send_description (bot);
-      GstElement *audio = gst_parse_bin_from_description (adesc, TRUE, error);
+      GstElement *audio = audio_send_bin (bot, error);
 
-      if (audio == NULL || !add_sender (bot, audio, AUDIO_RTP_CAPS, bot->ssrc_audio, error))
+      if (audio == NULL || !add_sender (bot, audio, AUDIO_SEND_CAPS, bot->ssrc_audio, error))
         return FALSE;
     }
   else
@@ -1249,7 +1308,7 @@ build_webrtc (MmBot *bot, GError **error)
       if (!build_senders (bot, &video, &audio, error))
         return FALSE;
       if (!add_sender (bot, video, VIDEO_RTP_CAPS, bot->ssrc_video, error)
-          || !add_sender (bot, audio, AUDIO_RTP_CAPS, bot->ssrc_audio, error))
+          || !add_sender (bot, audio, AUDIO_SEND_CAPS, bot->ssrc_audio, error))
         return FALSE;
     }
   return TRUE;

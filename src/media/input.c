@@ -178,8 +178,54 @@ mm_input_add (Peer *p, InputRole role, const MmSdpMedia *md, GError **error)
   p->inputs[role].ssrc = md->ssrc;
   g_strlcpy (p->inputs[role].mid, md->mid != NULL ? md->mid : "", sizeof p->inputs[role].mid);
   p->inputs[role].seen = FALSE;
+  p->inputs[role].level_ext = role == IN_VOICE ? md->ext_audio_level : 0;
+  p->inputs[role].loudness = 0;
+  p->inputs[role].claimed_us = 0;
+  p->inputs[role].skip = FALSE;
   g_mutex_unlock (&p->in_lock);
   return TRUE;
+}
+
+#define CLAIM_STALE_US (500 * 1000)   /* no level for this long: silent */
+
+gboolean
+mm_input_voice_claim (Peer *p, gdouble *db)
+{
+  Input *in = &p->inputs[IN_VOICE];
+  gboolean has;
+
+  g_mutex_lock (&p->in_lock);
+  has = in->appsrc != NULL && in->level_ext != 0;
+  *db = in->claimed_us != 0 && g_get_monotonic_time () - in->claimed_us < CLAIM_STALE_US
+          ? (gdouble) in->loudness - 127 : -127;
+  g_mutex_unlock (&p->in_lock);
+  return has;
+}
+
+void
+mm_input_set_decode (Peer *p, gboolean decode)
+{
+  g_mutex_lock (&p->in_lock);
+  p->inputs[IN_VOICE].skip = !decode;
+  g_mutex_unlock (&p->in_lock);
+}
+
+/* Transport thread, under in_lock: the level a voice's packet says it
+ * has (RFC 6464: V bit, then -dBov in 7 bits), held and falling 1 dB a
+ * packet (50 dB/s at 20 ms) so that the gaps between words do not count
+ * as silence at once. */
+static void
+note_claim (Input *in, const MmRtpHeader *h)
+{
+  gsize len = 0;
+  const guint8 *ext = mm_rtp_find_extension (h, in->level_ext, &len);
+  guint loud;
+
+  if (ext == NULL || len < 1)
+    return;
+  loud = 127 - (ext[0] & 0x7f);
+  in->loudness = loud >= in->loudness ? loud : in->loudness - 1;
+  in->claimed_us = g_get_monotonic_time ();
 }
 
 /* No packet reaches @p's inputs any more, and their bins stop (they are
@@ -248,6 +294,7 @@ mm_input_on_rtp (MmEndpoint *ep, const guint8 *buf, gsize len, gpointer data)
   MmRtpHeader h;
   Input *in;
   GstElement *src = NULL;
+  gboolean ours = FALSE;
 
   if (!mm_rtp_parse (buf, len, &h))
     return;
@@ -255,13 +302,18 @@ mm_input_on_rtp (MmEndpoint *ep, const guint8 *buf, gsize len, gpointer data)
   in = route_packet (p, &h);
   if (in != NULL && in->pt == h.pt)
     {
-      src = gst_object_ref (in->appsrc);
+      if (in->level_ext != 0)
+        note_claim (in, &h);
       in->seen = TRUE;
+      ours = TRUE;
+      if (!in->skip)
+        src = gst_object_ref (in->appsrc);
     }
   g_mutex_unlock (&p->in_lock);
+  if (ours)
+    mm_probe_rtp_note (p->probe_in, buf, len);
   if (src == NULL)
     return;
-  mm_probe_rtp_note (p->probe_in, buf, len);
   gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_new_memdup (buf, len));
   gst_object_unref (src);
 }

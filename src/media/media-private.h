@@ -94,6 +94,11 @@ typedef struct {
   guint32 ssrc;             /* 0 until known (a=ssrc, or the first packet) */
   char mid[MM_SDP_MAX_MID + 1];   /* of its m-line (the MID header extension) */
   gboolean seen;            /* a packet arrived: the bin is in use */
+  /* A voice's level as its sender says (RFC 6464 ssrc-audio-level). */
+  guint8 level_ext;         /* the extension's id, 0: not negotiated */
+  guint loudness;           /* 127 + dBov, held and falling 1 dB a packet */
+  gint64 claimed_us;        /* its latest packet with a level */
+  gboolean skip;            /* not decoded: its packets are dropped here (mix.c) */
 } Input;
 
 struct _Peer {
@@ -138,6 +143,10 @@ struct _Peer {
   gint64 left_set_us;         /* when it left it (it hears the shared mix a little later) */
   gint64 spoke_us;            /* its voice was last above the speech threshold */
   guint louder_ticks;         /* ticks it has been louder than the quietest speaker */
+  gboolean decoding;          /* its voice is decoded (else only its claims are read) */
+  gint64 decode_since_us;     /* decoded, or not, since */
+  gint64 false_claim_since_us;   /* claims speech, decodes to silence, since */
+  gint64 distrust_until_us;   /* its claims do not make it a candidate until then */
   GstBin *video_in;           /* decoder bins (of input_bins), once media arrives */
   GstBin *audio_in;
   Branch *tile;               /* video_in → compositor */
@@ -215,6 +224,8 @@ struct _MmMedia {
   guint next_order;
   guint bus_watch;
   gint64 last_keyframe_us;
+  gint venc_taps;             /* atomic: recording and egresses, which need the encoder */
+  gboolean venc_idle;         /* its streaming thread: no frame went in lately */
   MmLayoutKind layout;
   char *active_speaker;
   guint speaker_candidate_ticks;
@@ -336,6 +347,13 @@ void mm_compose_add_screen (MmMedia *m, Peer *p, GstBin *bin);
 /* @p's name card, under its camera's tile; added and removed. */
 void mm_compose_add_card (MmMedia *m, Peer *p);
 void mm_compose_remove_card (MmMedia *m, Peer *p);
+
+/* A voice's level as its sender says, in dBFS (-127: silent or quiet for
+ * a while), if it says any (FALSE: no ssrc-audio-level extension). */
+gboolean mm_input_voice_claim (Peer *p, gdouble *db);
+/* Decode @p's voice, or drop its packets before its jitter buffer (the
+ * buffer starts afresh when they come back: pipelines/audio-in). */
+void mm_input_set_decode (Peer *p, gboolean decode);
 
 /* ---- mix.c: the mixes and the active speaker -------------------------- */
 

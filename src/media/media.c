@@ -83,6 +83,40 @@ mm_media_force_keyframe (MmMedia *m)
   gst_object_unref (src);
 }
 
+/* Streaming thread: frames go into the composite's encoder only while
+ * someone needs what it makes: a receiver of the high tier, a recording,
+ * an egress (the other tiers take the raw composite before it).  An
+ * audio-only room so encodes no video.  The first frame after a pause is
+ * a keyframe. */
+static GstPadProbeReturn
+venc_gate (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  MmMedia *m = data;
+
+  (void) info;
+  if (g_atomic_int_get (&m->venc_taps) == 0 && mm_stream_n_receivers (m->video_stream) == 0)
+    {
+      m->venc_idle = TRUE;
+      return GST_PAD_PROBE_DROP;
+    }
+  if (m->venc_idle)
+    {
+      m->venc_idle = FALSE;
+      gst_pad_send_event (pad, gst_video_event_new_downstream_force_key_unit (
+                                 GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE,
+                                 TRUE, 0));
+    }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Main loop: a recording or an egress started or stopped. */
+static void
+count_venc_taps (MmMedia *m)
+{
+  g_atomic_int_set (&m->venc_taps, (m->recorder != NULL) + (m->egress[0] != NULL)
+                                     + (m->egress[1] != NULL));
+}
+
 /* Transport thread: a receiver lost part of the composite (PLI, FIR). */
 static void
 keyframe_requested (MmStream *stream, gpointer data)
@@ -338,6 +372,13 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
   venc_src = gst_element_get_static_pad (m->venc, "src");
   gst_pad_add_probe (venc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframes, m, NULL);
   gst_object_unref (venc_src);
+  {
+    GstPad *venc_sink = gst_element_get_static_pad (m->venc, "sink");
+
+    m->venc_idle = TRUE;
+    gst_pad_add_probe (venc_sink, GST_PAD_PROBE_TYPE_BUFFER, venc_gate, m, NULL);
+    gst_object_unref (venc_sink);
+  }
   mm_probe_composite (m->compositor, m->venc);
   if (!mm_tiers_build (m, error))
     {
@@ -473,6 +514,7 @@ mm_media_egress_start (MmMedia *m, MmEgressKind kind, const char *target, MmEgre
   if (desc != NULL)
     m->egress[kind] = mm_egress_start (m->app->ctx, m->pipeline, m->video_mix, m->full_mix, kind,
                                        desc, target, state, data, error);
+  count_venc_taps (m);
   if (m->egress[kind] == NULL)
     {
       if (error != NULL && *error != NULL && (*error)->domain != MM_ERROR)
@@ -500,6 +542,7 @@ mm_media_egress_stop (MmMedia *m, MmEgressKind kind, GError **error)
       return FALSE;
     }
   mm_egress_stop (g_steal_pointer (&m->egress[kind]), FALSE);
+  count_venc_taps (m);
   return TRUE;
 }
 
@@ -531,6 +574,7 @@ mm_media_record_start (MmMedia *m, const char *path, MmMediaRecorded done, gpoin
     }
   m->recorder = mm_recorder_start (m->app->ctx, m->pipeline, m->video_mix, m->full_mix, path,
                                    keyframe_now, m, error);
+  count_venc_taps (m);
   if (m->recorder == NULL)
     {
       g_prefix_error (error, "room %s: ", m->code);
@@ -557,6 +601,7 @@ mm_media_record_stop (MmMedia *m, GError **error)
       return FALSE;
     }
   mm_recorder_stop (g_steal_pointer (&m->recorder), m->recorded, m->recorded_data);
+  count_venc_taps (m);
   return TRUE;
 }
 

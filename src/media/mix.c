@@ -41,6 +41,11 @@
 #define FADE_SAMPLES 480            /* 10 ms at 48 kHz */
 #define FADE_DETACH_MS 60           /* after a fade out: the branch goes */
 #define SHARED_AFTER_US (150 * 1000)   /* a leaver hears the shared mix after */
+#define DECODE_EXTRA 2              /* voices decoded beside the set: the loudest claims */
+#define DECODE_MIN_US G_USEC_PER_SEC   /* once decoded, for at least this long */
+#define READ_US (300 * 1000)        /* decoded this long: its level is its own */
+#define FALSE_CLAIM_US (500 * 1000)   /* claims speech but decodes to silence: */
+#define DISTRUST_US (10 * G_USEC_PER_SEC)   /* no candidate for this long */
 
 /* ---- fades (streaming thread) -------------------------------------------- */
 
@@ -443,18 +448,112 @@ speaks (Peer *p)
   return p->level_db >= SPEECH_DB;
 }
 
-/* Candidates first by speaking, then by level, then by who spoke last. */
+/* Its level is measured from its decoded voice (not only claimed). */
+static gboolean
+measured (Peer *p, gint64 now)
+{
+  return p->decoding && now - p->decode_since_us >= READ_US;
+}
+
+static gboolean
+trusted (Peer *p, gint64 now)
+{
+  return now >= p->distrust_until_us;
+}
+
+/* Candidates first by trust, then speaking, then level, then who spoke
+ * last. */
 static gint
 by_claim (gconstpointer a, gconstpointer b)
 {
   const Peer *p = *(Peer *const *) a, *q = *(Peer *const *) b;
+  gint64 now = g_get_monotonic_time ();
+  gboolean pt = now >= p->distrust_until_us, qt = now >= q->distrust_until_us;
   gboolean ps = p->level_db >= SPEECH_DB, qs = q->level_db >= SPEECH_DB;
 
+  if (pt != qt)
+    return pt ? -1 : 1;
   if (ps != qs)
     return ps ? -1 : 1;
   if (p->level_db != q->level_db)
     return p->level_db > q->level_db ? -1 : 1;
   return p->spoke_us > q->spoke_us ? -1 : p->spoke_us < q->spoke_us;
+}
+
+/* A voice's level: measured while it is decoded, else as its sender
+ * claims (ssrc-audio-level).  A sender whose claims of speech decode to
+ * silence for FALSE_CLAIM_US is not believed for DISTRUST_US. */
+static void
+read_level (Peer *p, gint64 now)
+{
+  gdouble claim = -127;
+  gboolean has = mm_input_voice_claim (p, &claim);
+
+  if (!has)
+    return;
+  if (!p->decoding)
+    {
+      p->level_db = claim;
+      return;
+    }
+  if (claim >= SPEECH_DB && measured (p, now) && !speaks (p))
+    {
+      if (p->false_claim_since_us == 0)
+        p->false_claim_since_us = now;
+      else if (now - p->false_claim_since_us >= FALSE_CLAIM_US && trusted (p, now))
+        {
+          p->distrust_until_us = now + DISTRUST_US;
+          mm_peer_log (p, G_LOG_LEVEL_INFO, "claims speech (%.0f dB) but is silent: "
+                       "no candidate for the mix for %d s", claim,
+                       (int) (DISTRUST_US / G_USEC_PER_SEC));
+        }
+    }
+  else
+    p->false_claim_since_us = 0;
+}
+
+/* Which voices are decoded: those without level claims, the set, and the
+ * DECODE_EXTRA loudest trusted claims of speech beside it (a voice that
+ * may enter next; its level then is measured, not claimed).  Beside the
+ * set, a voice stays decoded or not for DECODE_MIN_US at least: each
+ * start costs the jitter buffer a fresh start. */
+static void
+choose_decoding (MmMedia *m, GPtrArray *candidates, gint64 now)
+{
+  g_autoptr (GPtrArray) extra = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer value;
+
+  /* @candidates is sorted by by_claim: trusted speakers first. */
+  for (guint i = 0; i < candidates->len && extra->len < DECODE_EXTRA; i++)
+    {
+      Peer *p = candidates->pdata[i];
+
+      if (trusted (p, now) && speaks (p))
+        g_ptr_array_add (extra, p);
+    }
+  g_hash_table_iter_init (&it, m->peers);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      Peer *p = value;
+      gdouble claim;
+      gboolean want, forced;
+
+      if (p->removed || p->audio_in == NULL)
+        continue;
+      forced = !mm_input_voice_claim (p, &claim) || p->slot >= 0;
+      want = forced || g_ptr_array_find (extra, p, NULL);
+      /* Not back and forth: either way for DECODE_MIN_US at least. */
+      if (!forced && now - p->decode_since_us < DECODE_MIN_US)
+        want = p->decoding;
+      if (want == p->decoding)
+        continue;
+      p->decoding = want;
+      p->decode_since_us = now;
+      mm_input_set_decode (p, want);
+      mm_peer_log (p, G_LOG_LEVEL_DEBUG, "its voice %s (%.0f dB)", want ? "decoded" : "not decoded",
+                   p->level_db);
+    }
 }
 
 static void
@@ -472,6 +571,9 @@ choose (MmMedia *m, gint64 now)
     {
       Peer *p = value;
 
+      if (p->removed || p->audio_in == NULL)
+        continue;
+      read_level (p, now);
       if (may_speak (p) && speaks (p))
         p->spoke_us = now;
       if (p->slot >= 0 && (!may_speak (p) || (guint) p->slot >= k))
@@ -501,15 +603,18 @@ choose (MmMedia *m, gint64 now)
           taken[free_slot] = TRUE;
           join_set (p, free_slot, now);
           g_ptr_array_add (members, p);
+          g_ptr_array_remove_index (candidates, c--);
           continue;
         }
-      if (!speaks (p))
+      /* A full set: only a voice heard speaking (decoded, not claimed)
+       * takes a place, from the speaker silent longest past the
+       * hangover, or from one it has been clearly louder than for a
+       * while. */
+      if (!speaks (p) || !measured (p, now) || !trusted (p, now))
         {
           p->louder_ticks = 0;
           continue;
         }
-      /* Full: the speaker silent longest past the hangover, or one this
-       * voice has been clearly louder than for a while. */
       for (guint i = 0; i < members->len; i++)
         {
           Peer *q = members->pdata[i];
@@ -535,8 +640,10 @@ choose (MmMedia *m, gint64 now)
           g_ptr_array_remove (members, victim);
           join_set (p, slot, now);
           g_ptr_array_add (members, p);
+          g_ptr_array_remove_index (candidates, c--);
         }
     }
+  choose_decoding (m, candidates, now);
   reconcile (m);
 }
 
@@ -565,6 +672,8 @@ mm_mix_add_voice (MmMedia *m, Peer *p, GstBin *bin)
   if (p->audio_in != NULL)
     return;
   p->audio_in = bin;
+  p->decoding = TRUE;   /* its first frames were, and it is a candidate */
+  p->decode_since_us = g_get_monotonic_time ();
   level = gst_bin_get_by_name (p->audio_in, "level");
   if (level != NULL)
     {
@@ -728,8 +837,8 @@ mm_mix_on_level (MmMedia *m, GstMessage *msg)
     db = arr && arr->n_values > 0 ? g_value_get_double (g_value_array_get_nth (arr, 0)) : -100;
   }
   G_GNUC_END_IGNORE_DEPRECATIONS
-  if (!isfinite (db))
-    db = -100;
+  if (!isfinite (db) || db < -127)
+    db = -127;   /* digital silence reads -700 */
   p->level_db = 0.6 * p->level_db + 0.4 * db;
   update_speaker (m, p);
 }

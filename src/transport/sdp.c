@@ -13,6 +13,7 @@
 #define EXT_MID "urn:ietf:params:rtp-hdrext:sdes:mid"
 #define EXT_TWCC "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 #define EXT_ABS_SEND_TIME "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+#define EXT_AUDIO_LEVEL "urn:ietf:params:rtp-hdrext:ssrc-audio-level"   /* RFC 6464 */
 
 static void
 media_free (gpointer data)
@@ -271,6 +272,9 @@ read_extmap (const GstSDPMedia *md, MmSdpMedia *m)
                && (uri[strlen (EXT_ABS_SEND_TIME)] == '\0'
                    || uri[strlen (EXT_ABS_SEND_TIME)] == ' '))
         m->ext_abs_send_time = m->ext_abs_send_time ? m->ext_abs_send_time : (guint8) id;
+      else if (g_str_has_prefix (uri, EXT_AUDIO_LEVEL)
+               && (uri[strlen (EXT_AUDIO_LEVEL)] == '\0' || uri[strlen (EXT_AUDIO_LEVEL)] == ' '))
+        m->ext_audio_level = m->ext_audio_level ? m->ext_audio_level : (guint8) id;
     }
 }
 
@@ -352,6 +356,8 @@ read_media (const GstSDPMedia *md, guint index)
       read_feedback (md, m);
     }
   read_extmap (md, m);
+  if (m->kind != MM_SDP_AUDIO)
+    m->ext_audio_level = 0;
   m->msid = g_strdup (attr (md, "msid"));
   read_ssrcs (md, m);
   return m;
@@ -699,6 +705,8 @@ append_answer_media (GString *out, const MmSdpMedia *m,
     g_string_append_printf (out, "a=extmap:%u " EXT_TWCC "\r\n", m->ext_twcc);
   if (m->ext_abs_send_time != 0)
     g_string_append_printf (out, "a=extmap:%u " EXT_ABS_SEND_TIME "\r\n", m->ext_abs_send_time);
+  if (m->ext_audio_level != 0 && m->kind == MM_SDP_AUDIO)
+    g_string_append_printf (out, "a=extmap:%u " EXT_AUDIO_LEVEL "\r\n", m->ext_audio_level);
   if (send)
     {
       g_string_append_printf (out, "a=msid:%s %s\r\n", stream, track);

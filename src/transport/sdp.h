@@ -49,8 +49,8 @@ typedef struct {
   guint8 pt;                     /* the VP8 or Opus payload type (first offered) */
   /* a=rtcp-fb for pt (or *): nack, nack pli, ccm fir, goog-remb, transport-cc */
   gboolean fb_nack, fb_pli, fb_fir, fb_remb, fb_twcc;
-  /* a=extmap ids, 0 if absent */
-  guint8 ext_mid, ext_twcc, ext_abs_send_time;
+  /* a=extmap ids, 0 if absent (ext_audio_level: audio m-lines only) */
+  guint8 ext_mid, ext_twcc, ext_abs_send_time, ext_audio_level;
   /* The remote's media SSRC (a=ssrc; with a=ssrc-group:FID the first of the
    * group), 0 if none; the FID's second (its retransmissions), 0 if none. */
   guint32 ssrc;
