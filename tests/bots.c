@@ -162,8 +162,15 @@ mm_bot_last (MmBot *bot)
   JsonObject *o = NULL;
 
   g_mutex_lock (&bot->lock);
-  if (bot->lines->len > 0)
-    o = json_node_get_object (bot->lines->pdata[bot->lines->len - 1]);
+  /* The latest report: lines of events ("uplink", "video-size") say
+   * nothing of what the bot receives. */
+  for (guint i = bot->lines->len; i > 0 && o == NULL; i--)
+    {
+      JsonObject *line = json_node_get_object (bot->lines->pdata[i - 1]);
+
+      if (!json_object_has_member (line, "event"))
+        o = line;
+    }
   g_mutex_unlock (&bot->lock);
   return o;
 }
@@ -184,6 +191,22 @@ mm_bot_snapshot (MmBot *bot)
     g_ptr_array_add (copy, json_node_ref (bot->lines->pdata[i]));
   g_mutex_unlock (&bot->lock);
   return copy;
+}
+
+char *
+mm_bot_participant_id (MmBot *bot)
+{
+  g_autoptr (GPtrArray) lines = mm_bot_snapshot (bot);
+
+  for (guint i = 0; i < lines->len; i++)
+    {
+      JsonObject *o = json_node_get_object (lines->pdata[i]);
+      const char *id = json_object_get_string_member_with_default (o, "participant_id", NULL);
+
+      if (id != NULL)
+        return g_strdup (id);
+    }
+  return NULL;
 }
 
 void

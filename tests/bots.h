@@ -34,6 +34,9 @@ GPtrArray *mm_bot_snapshot (MmBot *bot);
 
 /* SIGTERM (the bot leaves) or SIGKILL (it vanishes); waits for the exit. */
 void mm_bot_stop (MmBot *bot, int signal);
+/* The participant id the bot's reports give (after its first report; the
+ * lines of events carry none).  Returns: (transfer full) or NULL */
+char *mm_bot_participant_id (MmBot *bot);
 /* Send @signal to the bot and go on (SIGUSR1: its tone at full volume). */
 void mm_bot_kill (MmBot *bot, int signal);
 void mm_bot_free (MmBot *bot);

@@ -226,9 +226,10 @@ test_host_mute (void)
   /* The host (signed in, no media) mutes blue. */
   mm_test_join (&h, code, token, NULL, &host);
   {
-    JsonObject *b = json_node_get_object (mm_bot_lines (blue)->pdata[0]);
-    body = g_strdup_printf ("{\"type\":\"mute\",\"participant_id\":\"%s\"}",
-                            json_object_get_string_member (b, "participant_id"));
+    g_autofree char *id = mm_bot_participant_id (blue);
+
+    g_assert_nonnull (id);
+    body = g_strdup_printf ("{\"type\":\"mute\",\"participant_id\":\"%s\"}", id);
   }
   mm_http (&h, "POST", host.messages, host.secret, body, &r);
   g_assert_cmpint (r.status, ==, 200);
@@ -2034,10 +2035,10 @@ test_k_plus_one (void)
   /* Muted by the host: out of the mix at once, the three back. */
   mm_test_join (&h, code, token, NULL, &host);
   {
-    JsonObject *q = json_node_get_object (mm_bot_lines (quiet1)->pdata[0]);
+    g_autofree char *id = mm_bot_participant_id (quiet1);
 
-    body = g_strdup_printf ("{\"type\":\"mute\",\"participant_id\":\"%s\"}",
-                            json_object_get_string_member (q, "participant_id"));
+    g_assert_nonnull (id);
+    body = g_strdup_printf ("{\"type\":\"mute\",\"participant_id\":\"%s\"}", id);
   }
   mm_http (&h, "POST", host.messages, host.secret, body, &r);
   g_assert_cmpint (r.status, ==, 200);
@@ -2090,6 +2091,73 @@ test_mix_liars (void)
   mm_bot_free (a);
 }
 
+/* ---- the size a camera is asked for ------------------------------------- */
+
+/* The bot's latest "video-size" line says it sends within max[0] x max[1]
+ * and at least max[2] wide, now or within the test's wait. */
+static void
+assert_sends_within (MmBot *bot, const gint *max)
+{
+  gint64 deadline = g_get_monotonic_time () + MM_TEST_WAIT_S * G_USEC_PER_SEC;
+  gint64 w = 0, hgt = 0;
+
+  do
+    {
+      g_autoptr (GPtrArray) lines = mm_bot_snapshot (bot);
+
+      w = hgt = 0;
+      for (guint i = lines->len; i > 0 && w == 0; i--)
+        {
+          JsonObject *o = json_node_get_object (lines->pdata[i - 1]);
+
+          if (g_strcmp0 (json_object_get_string_member_with_default (o, "event", ""),
+                         "video-size") == 0)
+            {
+              w = json_object_get_int_member_with_default (o, "width", 0);
+              hgt = json_object_get_int_member_with_default (o, "height", 0);
+            }
+        }
+      if (w > 0 && w <= max[0] && hgt <= max[1] && w >= max[2])
+        return;
+      g_usleep (100 * 1000);
+    }
+  while (g_get_monotonic_time () < deadline);
+  g_error ("the camera is sent at %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+           ", not within %dx%d (at least %d wide)", w, hgt, max[0], max[1], max[2]);
+}
+
+/* Each publisher is asked for no more than its tile ("video-size"), and
+ * mixmeet-bot scales its camera to it: five in the 3x3 grid send at most
+ * 427x240 of their 640x360; when one leaves, the four (2x2) are asked for
+ * 640x360 again.  The composite keeps every tile meanwhile. */
+static void
+test_video_size (void)
+{
+  g_autofree char *code = new_room (NULL);
+  const char *colors[] = { "ff0000", "00ff00", "0000ff", "ffff00", "ff00ff" };
+  const char *names[] = { "red", "green", "blue", "yellow", "magenta" };
+  MmBot *bots[5];
+  const gint small[] = { 427, 240, 400 };
+  const gint full[] = { 640, 360, 640 };
+
+  for (guint i = 0; i < 5; i++)
+    {
+      const char *args[] = { "--name", names[i], "--color", colors[i], i == 0 ? NULL : "--no-decode",
+                             NULL };
+
+      bots[i] = mm_bot_start (&h, code, args);
+    }
+  g_assert_nonnull (mm_bot_wait (bots[0], has_cells, GUINT_TO_POINTER (5), MM_TEST_WAIT_S));
+  for (guint i = 0; i < 5; i++)
+    assert_sends_within (bots[i], small);
+  mm_bot_free (bots[4]);
+  for (guint i = 0; i < 4; i++)
+    assert_sends_within (bots[i], full);
+  g_assert_nonnull (mm_bot_wait (bots[0], has_cells, GUINT_TO_POINTER (4), MM_TEST_WAIT_S));
+  for (guint i = 0; i < 4; i++)
+    mm_bot_free (bots[i]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2112,6 +2180,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/host-mute", test_host_mute);
   g_test_add_func ("/media/k-plus-one", test_k_plus_one);
   g_test_add_func ("/media/mix-liars", test_mix_liars);
+  g_test_add_func ("/media/video-size", test_video_size);
   g_test_add_func ("/media/camera-off", test_camera_off);
   g_test_add_func ("/media/screen-share", test_screen_share);
   g_test_add_func ("/media/viewer-publishes", test_viewer_publishes);

@@ -375,6 +375,9 @@ void mm_bot_media_report (MmBot *bot, MmBotReport *report);
 void mm_bot_report_clear (MmBotReport *report);
 /* Stop and free the pipeline. */
 void mm_bot_media_stop (MmBot *bot);
+/* The camera at no more than @max_w x @max_h ("video-size"); the size now
+ * sent in *@w, *@h. */
+void mm_bot_media_video_size (MmBot *bot, gint max_w, gint max_h, gint *w, gint *h);
 /* The tone at --louder-volume from now on (--louder-after, SIGUSR1). */
 void mm_bot_media_louder (MmBot *bot);
 /* Close the media and offer again shortly (the server said it failed). */

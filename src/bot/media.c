@@ -134,8 +134,12 @@ pick_ssrc (guint32 *ssrc)
   return *ssrc;
 }
 
+/* The picture is made at --width x --height and scaled by the capsfilter
+ * @size_name to what the server asks for ("video-size": the camera's tile
+ * in the composite), as a browser's sender scales its track down. */
 static char *
-colour_send_description (MmBot *bot, guint32 rgb, gboolean busy, guint32 ssrc)
+colour_send_description (MmBot *bot, guint32 rgb, gboolean busy, guint32 ssrc,
+                         const char *size_name)
 {
   const MmBotOptions *o = &bot->app->opts;
   g_autofree char *caps = sender_caps (VIDEO_RTP_CAPS, ssrc);
@@ -143,19 +147,21 @@ colour_send_description (MmBot *bot, guint32 rgb, gboolean busy, guint32 ssrc)
   return g_strdup_printf (
     "videotestsrc name=camera is-live=true pattern=%s foreground-color=0x%08x "
     "! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 "
+    "! videoscale ! capsfilter name=%s caps-change-mode=delayed "
+    "  caps=video/x-raw,width=%d,height=%d "
     "! vp8enc name=venc deadline=1 cpu-used=-16 threads=1 end-usage=cbr target-bitrate=%d "
     "  keyframe-max-dist=%d error-resilient=default lag-in-frames=0 "
     "! rtpvp8pay name=pay pt=%d picture-id-mode=15-bit mtu=1200 "
     "! capsfilter caps=\"%s\"",
-    busy ? "zone-plate kx2=20 ky2=20 kt=1" : "solid-color", 0xff000000u | rgb, o->width, o->height, o->fps, CAMERA_BITRATE, o->fps * 3,
-    VIDEO_PT, caps);
+    busy ? "zone-plate kx2=20 ky2=20 kt=1" : "solid-color", 0xff000000u | rgb, o->width, o->height,
+    o->fps, size_name, o->width, o->height, CAMERA_BITRATE, o->fps * 3, VIDEO_PT, caps);
 }
 
 static char *
 video_send_description (MmBot *bot)
 {
   return colour_send_description (bot, bot->rgb, bot->app->opts.busy,
-                                  pick_ssrc (&bot->ssrc_video));
+                                  pick_ssrc (&bot->ssrc_video), "camsize");
 }
 
 /* The "screen": a second video of one colour, as a shared screen. */
@@ -166,7 +172,7 @@ screen_send_description (MmBot *bot)
 
   return colour_send_description (bot, o->screen_color == NULL ? 0xffff00
                                                                : mm_bot_parse_rgb (o->screen_color),
-                                  FALSE, pick_ssrc (&bot->ssrc_screen));
+                                  FALSE, pick_ssrc (&bot->ssrc_screen), "screensize");
 }
 
 static char *
@@ -1263,6 +1269,33 @@ mm_bot_media_limit_uplink (MmBot *bot, guint64 bps)
   g_object_set (venc, "target-bitrate",
                 (gint) (bps > 0 ? MIN (bps, (guint64) CAMERA_BITRATE) : CAMERA_BITRATE), NULL);
   gst_object_unref (venc);
+}
+
+/* A "video-size" event: the camera at no more than @max_w x @max_h (its
+ * tile), its shape kept; at most the size it is made at.  Main loop.
+ * Returns the size now sent in *@w, *@h (0 when there is no camera). */
+void
+mm_bot_media_video_size (MmBot *bot, gint max_w, gint max_h, gint *w, gint *h)
+{
+  const MmBotOptions *o = &bot->app->opts;
+  GstElement *size;
+  gdouble scale = 1.0;
+  g_autoptr (GstCaps) caps = NULL;
+
+  *w = *h = 0;
+  if (bot->pipeline == NULL
+      || (size = gst_bin_get_by_name (GST_BIN (bot->pipeline), "camsize")) == NULL)
+    return;
+  if (max_w > 0)
+    scale = MIN (scale, (gdouble) max_w / o->width);
+  if (max_h > 0)
+    scale = MIN (scale, (gdouble) max_h / o->height);
+  *w = MAX (16, (gint) (o->width * scale) & ~1);
+  *h = MAX (16, (gint) (o->height * scale) & ~1);
+  caps = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, *w, "height", G_TYPE_INT, *h,
+                              NULL);
+  g_object_set (size, "caps", caps, NULL);
+  gst_object_unref (size);
 }
 
 static gboolean

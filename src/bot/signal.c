@@ -482,6 +482,23 @@ handle_event (MmBot *bot, JsonObject *ev)
                               bot->index, bps, height);
       mm_bot_print_line (out);
     }
+  else if (g_str_equal (type, "video-size"))
+    {
+      /* The camera's tile: send no more than that, and say so. */
+      gint64 mw = 0, mh = 0;
+      gint w, h;
+      g_autoptr (GString) out = g_string_new (NULL);
+
+      if (!obj_int (ev, "max_width", &mw) || mw < 0 || mw > 16384)
+        mw = 0;
+      if (!obj_int (ev, "max_height", &mh) || mh < 0 || mh > 16384)
+        mh = 0;
+      mm_bot_media_video_size (bot, (gint) mw, (gint) mh, &w, &h);
+      g_string_append_printf (out, "{\"bot\":%u,\"event\":\"video-size\",\"max_width\":%"
+                              G_GINT64_FORMAT ",\"max_height\":%" G_GINT64_FORMAT
+                              ",\"width\":%d,\"height\":%d}", bot->index, mw, mh, w, h);
+      mm_bot_print_line (out);
+    }
   else if (g_str_equal (type, "error"))
     mm_bot_log (bot, "error event from the server: %s", or_unknown (obj_str (ev, "message")));
   else

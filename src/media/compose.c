@@ -108,6 +108,26 @@ place_pad (GstPad *pad, GstElement *bin, const MmTile *t, gboolean visible)
                   "alpha", visible ? 1.0 : 0.0, NULL);
 }
 
+/* Ask @p to send its camera at no more than @t's size (a "video-size"
+ * event; its client scales its sender down, mixmeet-bot its camera):
+ * decoding and scaling a picture larger than its tile is work thrown
+ * away.  Asked again only when the tile changes. */
+static void
+ask_video_size (Peer *p, const MmTile *t)
+{
+  g_autoptr (JsonObject) o = NULL;
+
+  if (p->asked_width == t->width && p->asked_height == t->height)
+    return;
+  p->asked_width = t->width;
+  p->asked_height = t->height;
+  o = json_object_new ();
+  json_object_set_int_member (o, "max_width", t->width);
+  json_object_set_int_member (o, "max_height", t->height);
+  p->m->sink.send (p->m->sink.data, p->id, "video-size", o);
+  mm_peer_log (p, G_LOG_LEVEL_DEBUG, "asked for its camera at %dx%d at most", t->width, t->height);
+}
+
 void
 mm_compose_relayout (MmMedia *m)
 {
@@ -165,6 +185,8 @@ mm_compose_relayout (MmMedia *m)
               place_pad (p->card_pad, p->card, &tiles[t], TRUE);
               place_pad (p->tile != NULL ? p->tile->sink_pad : NULL,
                          p->tile != NULL ? p->tile->bin : NULL, &tiles[t], !p->video_muted);
+              if (p->sends_video)
+                ask_video_size (p, &tiles[t]);
             }
           json_object_set_string_member (o, "participant_id", p->id);
           json_object_set_string_member (o, "display_name", p->name);

@@ -182,6 +182,9 @@ struct _Peer {
   gint64 uplink_bad_since_us;
   gint64 uplink_good_since_us;
   guint uplink_step;          /* 0: no limit; 1, 2: lower and lower */
+  /* The size of its camera's tile it was last asked to send at most
+   * (compose.c: "video-size"), 0: not asked. */
+  gint asked_width, asked_height;
 };
 
 /* One tier of the composite: its encoder and stream (tiers.c). */

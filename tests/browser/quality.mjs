@@ -7,7 +7,8 @@
 // A guest picks "High" on the pre-join page (the join body carries it),
 // joins and receives the 1280x720 composite. Its camera sender takes an
 // uplink limit (RTCRtpSender.setParameters, as an `uplink` event makes
-// it) and drops it again. Then, from the settings dialog: "Data saver" —
+// it) and drops it again, and a tile size (a `video-size` event scales
+// the camera down to fit it). Then, from the settings dialog: "Data saver" —
 // the inbound video's frameWidth (pc.getStats()) must come down to 320
 // within QUALITY_SWITCH_MS (15 s) and the tier chip say so; "Audio only" —
 // the video's bytesReceived must stop growing (at most STILL_BYTES over
@@ -197,6 +198,39 @@ try {
     seen.uplinkLifted = back;
     expect(back.ok && back.maxBitrate === null && back.scale === 1, `the limit goes with {max_bitrate: null}; got ${JSON.stringify(back)}`);
     await tid('uplink-limited').waitFor({ state: 'detached', timeout: T(5000) });
+  });
+
+  await step('camera scaled to its tile', async () => {
+    // A `video-size` event (what the server sends at every layout change),
+    // through the session's own event handling: the camera sender keeps
+    // within the tile, its shape kept, and goes back when the tile grows.
+    // First the camera back at its own size after the uplink limit went.
+    const before = await watch(T(10000), (s) => s.outVideo && s.outVideo.frameWidth > 160,
+      (s) => (s.outVideo ? `${s.outVideo.frameWidth}x${s.outVideo.frameHeight}` : 'no outbound video'));
+    seen.tileBefore = before.history;
+    expect(before.ok, `the camera goes out over 160 wide without limits; outbound sizes seen: ${before.history.join(', ')}`);
+    const r = await page.evaluate(async () => {
+      const s = window.__mixmeet.session;
+      await s.handleEvent({ type: 'video-size', max_width: 160, max_height: 90 });
+      await s.uplinkChain;
+      const e = s.cameraSender().getParameters().encodings[0];
+      const st = s.cameraSender().track.getSettings();
+      return { scale: e.scaleResolutionDownBy ?? 1, width: st.width, height: st.height };
+    });
+    seen.tileLimited = r;
+    expect(r.width / r.scale <= 161 && r.height / r.scale <= 91 && r.scale > 1,
+      `video-size {160, 90} scales the camera into 160x90; got ${JSON.stringify(r)}`);
+    const w = await watch(T(10000), (s) => s.outVideo && s.outVideo.frameWidth != null && s.outVideo.frameWidth <= 160,
+      (s) => (s.outVideo ? `${s.outVideo.frameWidth}x${s.outVideo.frameHeight}` : 'no outbound video'));
+    seen.tileSent = w.history;
+    expect(w.ok, `the camera goes out at most 160 wide in a 160x90 tile; outbound sizes seen: ${w.history.join(', ')}`);
+    const back = await page.evaluate(async () => {
+      const s = window.__mixmeet.session;
+      await s.handleEvent({ type: 'video-size', max_width: 1280, max_height: 720 });
+      await s.uplinkChain;
+      return { scale: s.cameraSender().getParameters().encodings[0].scaleResolutionDownBy ?? 1 };
+    });
+    expect(back.scale === 1, `a 1280x720 tile lets the camera go at its own size; got ${JSON.stringify(back)}`);
   });
 
   await step('server takes quality messages', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   QUALITY_KEY, audioOnlyView, formatKbps, normalizeCap, normalizeQuality, storeQuality, storedQuality, tierChip, tierReason,
-  uplinkLimit, uplinkParameters,
+  uplinkLimit, uplinkParameters, videoSizeLimit, cameraParameters,
 } from '../src/lib/quality.js';
 
 const memory = (init = {}) => {
@@ -132,5 +132,31 @@ describe('the uplink limit', () => {
     expect(p.encodings[0]).toEqual({ rid: 'a', maxBitrate: 1000, scaleResolutionDownBy: 2 });
     expect(uplinkParameters({ encodings: [] }, null, 360)).toBeNull();
     expect(uplinkParameters(null, null, 360)).toBeNull();
+  });
+});
+
+describe('the size of our tile', () => {
+  const params = () => ({ transactionId: 't2', encodings: [{ active: true }] });
+
+  it('is read from the video-size event', () => {
+    expect(videoSizeLimit({ type: 'video-size', max_width: 426, max_height: 360 })).toEqual({ max_width: 426, max_height: 360 });
+    expect(videoSizeLimit({ max_width: 0, max_height: 0 })).toBeNull();
+    expect(videoSizeLimit({ max_width: 'x' })).toBeNull();
+    expect(videoSizeLimit(null)).toBeNull();
+  });
+
+  it('scales a camera down to fit the tile, its shape kept, never up', () => {
+    // 1280x720 into a 426x360 cell: the width decides.
+    expect(cameraParameters(params(), null, { max_width: 426, max_height: 360 }, 1280, 720).encodings[0].scaleResolutionDownBy).toBeCloseTo(1280 / 426);
+    // 640x360 into 1280x720: as it is.
+    expect(cameraParameters(params(), null, { max_width: 1280, max_height: 720 }, 640, 360).encodings[0].scaleResolutionDownBy).toBe(1);
+    expect('maxBitrate' in cameraParameters(params(), null, { max_width: 320, max_height: 180 }, 640, 360).encodings[0]).toBe(false);
+  });
+
+  it('keeps the stricter of the tile and the uplink limit', () => {
+    const p = cameraParameters(params(), { max_bitrate: 300000, max_height: 180 }, { max_width: 640, max_height: 360 }, 1280, 720);
+    expect(p.encodings[0].scaleResolutionDownBy).toBe(4);
+    expect(p.encodings[0].maxBitrate).toBe(300000);
+    expect(cameraParameters(params(), { max_bitrate: 300000, max_height: 720 }, { max_width: 320, max_height: 180 }, 1280, 720).encodings[0].scaleResolutionDownBy).toBe(4);
   });
 });

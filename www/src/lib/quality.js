@@ -142,22 +142,37 @@ export function uplinkLimit (ev) {
   return { max_bitrate: Math.round(Number(ev.max_bitrate)), max_height: h > 0 ? Math.round(h) : null };
 }
 
+// A `video-size` event (the size of our camera's tile in the composite) →
+// the size to keep within: {max_width, max_height} or null.
+export function videoSizeLimit (ev) {
+  if (!ev) return null;
+  const w = Number(ev.max_width);
+  const h = Number(ev.max_height);
+  if (!(w > 0) && !(h > 0)) return null;
+  return { max_width: w > 0 ? Math.round(w) : null, max_height: h > 0 ? Math.round(h) : null };
+}
+
 // RTCRtpSender parameters (as getParameters() gave them) with the first
-// encoding limited to @limit for a camera track @trackHeight pixels high:
-// maxBitrate, and scaleResolutionDownBy so that the height sent is at most
-// max_height. With @limit null the limits go (no maxBitrate, scale 1).
+// encoding kept to @uplink (an `uplink` limit: maxBitrate, and at most
+// max_height) and to @tile (a `video-size`: at most its width and height)
+// for a camera track of @trackWidth x @trackHeight: scaleResolutionDownBy
+// is the largest of the scales they ask for, and 1 without any.
 // Returns null when there is no encoding to change (not negotiated yet).
-export function uplinkParameters (params, limit, trackHeight) {
+export function cameraParameters (params, uplink, tile, trackWidth, trackHeight) {
   if (!params || !Array.isArray(params.encodings) || params.encodings.length === 0) return null;
   const [first, ...rest] = params.encodings;
   // eslint-disable-next-line no-unused-vars
   const { maxBitrate, scaleResolutionDownBy, ...plain } = first;
-  let enc;
-  if (!limit) {
-    enc = { ...plain, scaleResolutionDownBy: 1 };
-  } else {
-    const scale = limit.max_height && trackHeight > limit.max_height ? trackHeight / limit.max_height : 1;
-    enc = { ...plain, maxBitrate: limit.max_bitrate, scaleResolutionDownBy: scale };
-  }
+  let scale = 1;
+  if (uplink && uplink.max_height && trackHeight > uplink.max_height) scale = Math.max(scale, trackHeight / uplink.max_height);
+  if (tile && tile.max_height && trackHeight > tile.max_height) scale = Math.max(scale, trackHeight / tile.max_height);
+  if (tile && tile.max_width && trackWidth > tile.max_width) scale = Math.max(scale, trackWidth / tile.max_width);
+  const enc = { ...plain, scaleResolutionDownBy: scale };
+  if (uplink && uplink.max_bitrate) enc.maxBitrate = uplink.max_bitrate;
   return { ...params, encodings: [enc, ...rest] };
+}
+
+// cameraParameters with an uplink limit only (@limit null: no limit).
+export function uplinkParameters (params, limit, trackHeight) {
+  return cameraParameters(params, limit, null, 0, trackHeight);
 }

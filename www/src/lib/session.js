@@ -5,7 +5,7 @@
 import * as defaultApi from '../api.js';
 import { backoffDelay, classifyPollError } from './backoff.js';
 import { addInitialTransceivers, iceMessage, trackKey } from './sdp.js';
-import { normalizeQuality, storedQuality, uplinkLimit, uplinkParameters } from './quality.js';
+import { normalizeQuality, storedQuality, uplinkLimit, videoSizeLimit, cameraParameters } from './quality.js';
 
 const POLL_RETRY_MAX_MS = 4000;   // between tries of a failed long poll
 
@@ -51,6 +51,7 @@ export class MeetingSession {
     // The limit the server asked our camera to keep ({max_bitrate,
     // max_height}) on this connection, or null.
     this.uplink = null;
+    this.videoSize = null;   // our camera's tile: send no more than that
     this.uplinkChain = Promise.resolve();
     this.iceTransportPolicy = iceTransportPolicy;
     this.disconnectedGraceMs = disconnectedGraceMs;
@@ -228,6 +229,10 @@ export class MeetingSession {
       case 'uplink':
         this.applyUplink(uplinkLimit(ev));
         break;
+      case 'video-size':
+        this.videoSize = videoSizeLimit(ev);
+        this.limitCamera();
+        break;
       case 'resync':
         // The API: replace the participant list and go on from last_seq.
         // Missed media events cannot be replayed: without a connection, offer anew.
@@ -305,6 +310,7 @@ export class MeetingSession {
     const gen = ++this.pcGen;
     // The server measures a new connection afresh: no limit carried over.
     if (this.uplink) { this.uplink = null; this.emit('uplink', null); }
+    this.videoSize = null;   // asked again for the new connection's tile
     // The join answer's ice_servers: STUN, and TURN with credentials of our own.
     const pc = new this.PC({
       iceServers: (this.join.media && this.join.media.ice_servers) || [],
@@ -428,7 +434,7 @@ export class MeetingSession {
       if (this.answerWaiter) { this.answerWaiter.resolve(true); this.answerWaiter = null; }
       this.emitRemote();
       // A camera sender added since (a late camera, a new presenter) keeps the limit too.
-      if (this.uplink) this.limitCamera();
+      if (this.uplink || this.videoSize) this.limitCamera();
     } catch (e) {
       this.emit('error', 'Could not use the server\'s answer: ' + e.message);
       this.reconnectMedia('Bad answer');
@@ -524,7 +530,7 @@ export class MeetingSession {
     if (kind === 'audio') this.audioTrack = track; else this.videoTrack = track;
     if (old) old.stop();
     // Another camera may be another height: the scale follows.
-    if (kind === 'video' && this.uplink) await this.limitCamera();
+    if (kind === 'video' && (this.uplink || this.videoSize)) await this.limitCamera();
     this.emit('local', this.localStream);
     return track;
   }
@@ -565,7 +571,8 @@ export class MeetingSession {
     return this.limitCamera();
   }
 
-  // setParameters on the camera sender after the limit (or without one).
+  // setParameters on the camera sender after the limits (uplink, tile size),
+  // or without any.
   // One at a time: each needs the parameters the one before left.
   // → true when applied.
   limitCamera () {
@@ -575,7 +582,8 @@ export class MeetingSession {
       if (!sender || typeof sender.getParameters !== 'function' || typeof sender.setParameters !== 'function') return false;
       const track = sender.track || this.videoTrack;
       const settings = track && typeof track.getSettings === 'function' ? track.getSettings() : {};
-      const params = uplinkParameters(sender.getParameters(), this.uplink, settings.height || 0);
+      const params = cameraParameters(sender.getParameters(), this.uplink, this.videoSize,
+        settings.width || 0, settings.height || 0);
       if (!params) return false;
       try {
         await sender.setParameters(params);
