@@ -256,7 +256,7 @@ mix_ready (MmApp *app, gpointer data)
   MixHop *h = data;
 
   (void) app;
-  if (h->mix->ready || h->m->pipeline == NULL)
+  if (h->mix->ready || h->m->closed)
     return;
   h->mix->ready = TRUE;
   reconcile (h->m);
