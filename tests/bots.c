@@ -257,7 +257,10 @@ mm_bot_free (MmBot *bot)
 double
 mm_bot_fps (JsonObject *line)
 {
-  JsonObject *v = json_object_get_object_member (line, "video");
+  /* Lines of events ("video-size", "uplink") carry no "video". */
+  JsonObject *v = json_object_has_member (line, "video")
+                    && JSON_NODE_HOLDS_OBJECT (json_object_get_member (line, "video"))
+                    ? json_object_get_object_member (line, "video") : NULL;
 
   return v != NULL && json_object_has_member (v, "fps") ? json_object_get_double_member (v, "fps") : 0;
 }
