@@ -108,24 +108,49 @@ place_pad (GstPad *pad, GstElement *bin, const MmTile *t, gboolean visible)
                   "alpha", visible ? 1.0 : 0.0, NULL);
 }
 
-/* Ask @p to send its camera at no more than @t's size (a "video-size"
- * event; its client scales its sender down, mixmeet-bot its camera):
- * decoding and scaling a picture larger than its tile is work thrown
- * away.  Asked again only when the tile changes. */
-static void
-ask_video_size (Peer *p, const MmTile *t)
-{
-  g_autoptr (JsonObject) o = NULL;
+#define VIDEO_SIZE_SETTLE_US (2 * G_USEC_PER_SEC)
 
-  if (p->asked_width == t->width && p->asked_height == t->height)
-    return;
-  p->asked_width = t->width;
-  p->asked_height = t->height;
-  o = json_object_new ();
-  json_object_set_int_member (o, "max_width", t->width);
-  json_object_set_int_member (o, "max_height", t->height);
+/* Tell @p the size of its camera's tile: a "video-size" event; its client
+ * scales its sender down to fit, mixmeet-bot its camera. */
+static void
+send_video_size (Peer *p)
+{
+  g_autoptr (JsonObject) o = json_object_new ();
+
+  p->asked_width = p->tile_width;
+  p->asked_height = p->tile_height;
+  json_object_set_int_member (o, "max_width", p->tile_width);
+  json_object_set_int_member (o, "max_height", p->tile_height);
   p->m->sink.send (p->m->sink.data, p->id, "video-size", o);
-  mm_peer_log (p, G_LOG_LEVEL_DEBUG, "asked for its camera at %dx%d at most", t->width, t->height);
+  mm_peer_log (p, G_LOG_LEVEL_DEBUG, "asked for its camera at %dx%d at most", p->tile_width,
+               p->tile_height);
+}
+
+/* @p's camera now has @t's size: decoding and scaling a picture larger
+ * than its tile is work thrown away, so @p is asked for no more.  The
+ * first time at once; later only once the tile has kept its new size for
+ * VIDEO_SIZE_SETTLE_US (mm_compose_tick), so that people joining and
+ * leaving do not restart every publisher's encoder at each change. */
+static void
+note_tile_size (Peer *p, const MmTile *t)
+{
+  if (p->tile_width == t->width && p->tile_height == t->height)
+    return;
+  p->tile_width = t->width;
+  p->tile_height = t->height;
+  p->tile_since_us = g_get_monotonic_time ();
+  if (p->asked_width == 0)
+    send_video_size (p);
+}
+
+void
+mm_compose_tick (Peer *p, gint64 now)
+{
+  if (p->removed || !p->sends_video || p->asked_width == 0)
+    return;
+  if ((p->asked_width != p->tile_width || p->asked_height != p->tile_height)
+      && now - p->tile_since_us >= VIDEO_SIZE_SETTLE_US)
+    send_video_size (p);
 }
 
 void
@@ -186,7 +211,7 @@ mm_compose_relayout (MmMedia *m)
               place_pad (p->tile != NULL ? p->tile->sink_pad : NULL,
                          p->tile != NULL ? p->tile->bin : NULL, &tiles[t], !p->video_muted);
               if (p->sends_video)
-                ask_video_size (p, &tiles[t]);
+                note_tile_size (p, &tiles[t]);
             }
           json_object_set_string_member (o, "participant_id", p->id);
           json_object_set_string_member (o, "display_name", p->name);

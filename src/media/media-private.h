@@ -182,8 +182,10 @@ struct _Peer {
   gint64 uplink_bad_since_us;
   gint64 uplink_good_since_us;
   guint uplink_step;          /* 0: no limit; 1, 2: lower and lower */
-  /* The size of its camera's tile it was last asked to send at most
-   * (compose.c: "video-size"), 0: not asked. */
+  /* The size of its camera's tile (since when), and what it was last
+   * asked to send at most (compose.c: "video-size"), 0: not asked. */
+  gint tile_width, tile_height;
+  gint64 tile_since_us;
   gint asked_width, asked_height;
 };
 
@@ -341,6 +343,9 @@ gboolean mm_compose_shows_screen (const Peer *p);
 void mm_compose_hide_peer (Peer *p);
 /* Place every tile again and tell everyone the "layout". */
 void mm_compose_relayout (MmMedia *m);
+/* Twice a second (tiers.c): @p is asked for its camera's tile size once
+ * the tile has kept it for a while. */
+void mm_compose_tick (Peer *p, gint64 now);
 /* A screen share started or ended: the layout may switch; relayout. */
 void mm_compose_screens_changed (MmMedia *m);
 /* @bin (transfer none: @p's input bin) is @p's camera, or its shared

@@ -716,6 +716,7 @@ tick (gpointer data)
     {
       decide (value, now);
       watch_uplink (value, now);
+      mm_compose_tick (value, now);
     }
   for (guint i = MM_TIER_HIGH; i < MM_TIER_AUDIO; i++)
     if (m->tiers[i].exists && g_atomic_int_get (&m->tiers[i].keyframe_pending))
