@@ -204,35 +204,39 @@ tone_gone (JsonObject *line, gpointer data)
   return mm_bot_receiving (line) && !isfinite (mm_bot_peak_db (line, *(double *) data));
 }
 
+/* The host (signed in, no media) mutes @bot's microphone. */
+static void
+host_mutes (const char *code, const char *token, MmBot *bot)
+{
+  g_auto (MmJoined) host = { 0 };
+  g_auto (MmResponse) r = { 0 };
+  g_autofree char *id = mm_bot_participant_id (bot);
+  g_autofree char *body = NULL;
+
+  g_assert_nonnull (id);
+  mm_test_join (&h, code, token, NULL, &host);
+  body = g_strdup_printf ("{\"type\":\"mute\",\"participant_id\":\"%s\"}", id);
+  mm_http (&h, "POST", host.messages, host.secret, body, &r);
+  g_assert_cmpint (r.status, ==, 200);
+}
+
 /* 5. The host mutes one bot's audio: its tone leaves the others' mixes. */
 static void
 test_host_mute (void)
 {
   g_autofree char *token = NULL;
   g_autofree char *code = new_room (&token);
-  g_auto (MmJoined) host = { 0 };
-  g_auto (MmResponse) r = { 0 };
   MmBot *red = start_bot (code, "red", "ff0000", "440");
   MmBot *blue = start_bot (code, "blue", "0000ff", "880");
   Expect two = { { "red", "blue" }, { RED, BLUE }, 2, 880, 0, 440 };
   JsonObject *line;
-  g_autofree char *body = NULL;
   double muted_hz = 880;
 
   line = mm_bot_wait (red, matches, &two, MM_TEST_WAIT_S);
   g_assert_nonnull (line);
   g_assert_nonnull (mm_bot_wait (blue, matches, &(Expect) { { "red" }, { RED }, 2, 440, 0, 880 },
                                  MM_TEST_WAIT_S));
-  /* The host (signed in, no media) mutes blue. */
-  mm_test_join (&h, code, token, NULL, &host);
-  {
-    g_autofree char *id = mm_bot_participant_id (blue);
-
-    g_assert_nonnull (id);
-    body = g_strdup_printf ("{\"type\":\"mute\",\"participant_id\":\"%s\"}", id);
-  }
-  mm_http (&h, "POST", host.messages, host.secret, body, &r);
-  g_assert_cmpint (r.status, ==, 200);
+  host_mutes (code, token, blue);
   g_assert_nonnull (mm_bot_wait (red, tone_gone, &muted_hz, MM_TEST_WAIT_S));
   /* Blue still hears red. */
   g_assert_nonnull (mm_bot_wait (blue, matches, &(Expect) { { "red" }, { RED }, 2, 440, 0, 0 },
@@ -1998,9 +2002,6 @@ test_k_plus_one (void)
 {
   g_autofree char *token = NULL;
   g_autofree char *code = new_room (&token);
-  g_auto (MmJoined) host = { 0 };
-  g_auto (MmResponse) r = { 0 };
-  g_autofree char *body = NULL;
   MmBot *quiet1 = start_speaker (code, "q770", "770", "0.04");
   MmBot *quiet2 = start_speaker (code, "q880", "880", "0.04");
   MmBot *a, *b, *c, *listener;
@@ -2033,15 +2034,7 @@ test_k_plus_one (void)
                                  MM_TEST_WAIT_S));
 
   /* Muted by the host: out of the mix at once, the three back. */
-  mm_test_join (&h, code, token, NULL, &host);
-  {
-    g_autofree char *id = mm_bot_participant_id (quiet1);
-
-    g_assert_nonnull (id);
-    body = g_strdup_printf ("{\"type\":\"mute\",\"participant_id\":\"%s\"}", id);
-  }
-  mm_http (&h, "POST", host.messages, host.secret, body, &r);
-  g_assert_cmpint (r.status, ==, 200);
+  host_mutes (code, token, quiet1);
   g_assert_nonnull (mm_bot_wait (listener, hears, (gpointer) &three, MM_TEST_WAIT_S));
   mm_bot_free (listener);
   mm_bot_free (c);

@@ -135,18 +135,31 @@ voice_connect (MmMedia *m, Peer *from, Mix *mix)
   mm_pipeline_relatency (m);
 }
 
+/* Work for later in the main loop (a timer, a hand-over from a streaming
+ * thread) about a voice or a mix of room @m. */
 typedef struct {
-  MmMedia *m;   /* a reference */
-  Voice *v;
-} Gone;
+  MmMedia *m;   /* a reference, but in watch_mix's handler */
+  gpointer data;   /* the Voice or the Mix */
+} MixHop;
+
+static MixHop *
+mix_hop_new (MmMedia *m, gpointer data)
+{
+  MixHop *h = g_new0 (MixHop, 1);
+
+  h->m = m;
+  g_atomic_int_inc (&m->ref_count);
+  h->data = data;
+  return h;
+}
 
 static void
-gone_free (gpointer data)
+mix_hop_free (gpointer data)
 {
-  Gone *g = data;
+  MixHop *h = data;
 
-  mm_media_unref (g->m);
-  g_free (g);
+  mm_media_unref (h->m);
+  g_free (h);
 }
 
 /* The fade out is over: the branch goes (owned by its peer: a removal
@@ -154,8 +167,8 @@ gone_free (gpointer data)
 static gboolean
 voice_faded (gpointer data)
 {
-  Gone *g = data;
-  Voice *v = g->v;
+  MixHop *h = data;
+  Voice *v = h->data;
 
   if (v->branch != NULL)
     {
@@ -170,35 +183,17 @@ voice_faded (gpointer data)
 static void
 voice_fade_out (MmMedia *m, Voice *v)
 {
-  Gone *g = g_new0 (Gone, 1);
-
   g_ptr_array_remove (v->mix->voices, v);
   v->mix = NULL;
   v->fading = TRUE;
   g_atomic_int_set (&v->fade->out, 1);
-  g->m = m;
-  g_atomic_int_inc (&m->ref_count);
-  g->v = v;
-  g_timeout_add_full (G_PRIORITY_DEFAULT, FADE_DETACH_MS, voice_faded, g, gone_free);
+  g_timeout_add_full (G_PRIORITY_DEFAULT, FADE_DETACH_MS, voice_faded, mix_hop_new (m, v),
+                      mix_hop_free);
 }
 
 /* ---- the mixes ------------------------------------------------------------ */
 
 static void mix_ready (MmApp *app, gpointer data);
-
-typedef struct {
-  MmMedia *m;   /* a reference */
-  Mix *mix;
-} MixHop;
-
-static void
-mix_hop_free (gpointer data)
-{
-  MixHop *h = data;
-
-  mm_media_unref (h->m);
-  g_free (h);
-}
 
 /* Streaming thread: voices join a mix only once its output format is
  * negotiated (an audiomixer that gets input first fails with "wrong
@@ -208,17 +203,12 @@ on_mix_caps (GstPad *pad, GParamSpec *pspec, gpointer data)
 {
   MixHop *h = data;
   GstCaps *caps = gst_pad_get_current_caps (pad);
-  MixHop *hop;
 
   (void) pspec;
   if (caps == NULL)
     return;
   gst_caps_unref (caps);
-  hop = g_new0 (MixHop, 1);
-  hop->m = h->m;
-  g_atomic_int_inc (&h->m->ref_count);
-  hop->mix = h->mix;
-  mm_app_run_main (h->m->app, mix_ready, hop, mix_hop_free);
+  mm_app_run_main (h->m->app, mix_ready, mix_hop_new (h->m, h->data), mix_hop_free);
 }
 
 /* The handler's data is not a reference: mm_mix_stop disconnects it once
@@ -230,7 +220,7 @@ watch_mix (MmMedia *m, Mix *mix)
   MixHop *h = g_new0 (MixHop, 1);
 
   h->m = m;
-  h->mix = mix;
+  h->data = mix;
   mm_pipeline_set_upstream_floor (m, amix);
   mix->caps_pad = gst_element_get_static_pad (amix, "src");
   mix->caps_handler = g_signal_connect_data (mix->caps_pad, "notify::caps",
@@ -254,11 +244,12 @@ static void
 mix_ready (MmApp *app, gpointer data)
 {
   MixHop *h = data;
+  Mix *mix = h->data;
 
   (void) app;
-  if (h->mix->ready || h->m->closed)
+  if (mix->ready || h->m->closed)
     return;
-  h->mix->ready = TRUE;
+  mix->ready = TRUE;
   reconcile (h->m);
 }
 
