@@ -16,16 +16,19 @@ cd "$top"
 mode=${1:-full}
 if [ "$mode" = quick ]; then
   LAT_S=15; CHURN=5; CHURN_S=3; WARMUP=6; WINDOW=6
-  CAPACITY="2 4 9 16"; AUDIENCE=${BENCH_AUDIENCE:-50 100}; AUDIO_N=20; LOWBW_S=20
+  CAPACITY="2 4 9 16"; AUDIENCE=${BENCH_AUDIENCE:-50 100}; AUDIO_STEPS=${BENCH_AUDIO:-20 50}
+  LOWBW_S=20
 else
   LAT_S=45; CHURN=20; CHURN_S=4; WARMUP=10; WINDOW=20
   CAPACITY=${BENCH_CAPACITY:-2 4 9 16}; AUDIENCE=${BENCH_AUDIENCE:-100 250 500 1000 2000}
-  AUDIO_N=50; LOWBW_S=40
+  AUDIO_STEPS=${BENCH_AUDIO:-50 100 200}; LOWBW_S=40
 fi
 # Lean viewers (mixmeet-bot --viewers) per process: one thread each.
 # Fewer than one thread could carry: libsrtp2 on NSS (Debian's) costs
 # more a packet the more SRTP sessions a process holds (bench/README.md).
 VIEWERS_PER_PROCESS=${BENCH_VIEWERS_PER_PROCESS:-250}
+# Audio-only participants that send a tone; the others send silence.
+AUDIO_SPEAKERS=${BENCH_AUDIO_SPEAKERS:-5}
 # SRTP authentication of 1 packet in K at the viewers (1: every packet).
 AUTH_SAMPLE=${BENCH_AUTH_SAMPLE:-10}
 hz=$(getconf CLK_TCK)
@@ -372,20 +375,85 @@ stop_bots
 fi
 
 # ---- 6. Audio-only room ----------------------------------------------------
+# Lean audio-only participants (mixmeet-bot --viewers N --audio-only): each
+# sends an Opus packet every 20 ms with its level, AUDIO_SPEAKERS of them a
+# tone and the rest silence, and receives its mix.  The room grows step by
+# step (AUDIO_STEPS); in each step's window a prober joins, chats and
+# leaves once a second and times each REST request.
+# rest_probe SECONDS FILE: "join|chat|leave HTTP_STATUS SECONDS" lines.
+rest_probe() {
+  end=$(($(date +%s) + $1)); i=0
+  while [ "$(date +%s)" -lt "$end" ]; do
+    i=$((i + 1))
+    t=$(curl -s -o "$dir/probe.json" -w '%{http_code} %{time_total}' -XPOST \
+      "$url/api/v1/rooms/$code/join" -H 'Content-Type: application/json' \
+      -H "Authorization: Bearer $token" -d "{\"display_name\":\"probe $i\"}") || t="000 30"
+    echo "join $t" >>"$2"
+    secret=$(json secret <"$dir/probe.json"); msgs=$(json messages <"$dir/probe.json")
+    leave=$(json leave <"$dir/probe.json")
+    if [ -n "$secret" ] && [ -n "$msgs" ] && [ -n "$leave" ]; then
+      t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -XPOST "$url$msgs" \
+        -H 'Content-Type: application/json' -H "Authorization: Bearer $secret" \
+        -d "{\"type\":\"chat\",\"text\":\"probe $i\"}") || t="000 30"
+      echo "chat $t" >>"$2"
+      t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -XPOST "$url$leave" \
+        -H "Authorization: Bearer $secret") || t="000 30"
+      echo "leave $t" >>"$2"
+    fi
+    sleep 1
+  done
+}
+# audio_lines FILE: its last WINDOW lines a second (not the final ones).
+audio_lines() { grep -v '"final":true' "$1" | grep '"audio":' | tail -n "$WINDOW"; }
 if only audio; then
 start_server
 code=$(room audio)
-bot "$dir/audio.out" --room "$code" --name a --count "$AUDIO_N" --audio-only --no-decode
-b=$last_bot
-sleep $((WARMUP + AUDIO_N / 10))
-profile audio
-s0=$(ticks "$srv"); b0=$(ticks "$b"); t0=$(now)
-sleep "$WINDOW"
-s1=$(ticks "$srv"); b1=$(ticks "$b"); t1=$(now)
-connected=$(tail -n "$AUDIO_N" "$dir/audio.out" | grep -c '"connected":true' || true)
-row audio "$AUDIO_N" server_cores="$(cores "$s0" "$s1" "$t0" "$t1")" \
-  bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" connected="$connected" \
-  rss_mib="$(rss_kib "$srv" | awk '{printf "%.0f", $1 / 1024}')"
+prev=0; procs=; speakers_left=$AUDIO_SPEAKERS
+for n in $AUDIO_STEPS; do
+  add=$((n - prev))
+  sp=$speakers_left; [ "$sp" -gt "$add" ] && sp=$add
+  speakers_left=$((speakers_left - sp))
+  bot "$dir/audio-$n.out" --room "$code" --name "a$n" --viewers "$add" --audio-only \
+    --speakers "$sp" --window "$WINDOW"
+  procs="$procs $last_bot"
+  # Until every participant of the step is connected (or 60 s + 1 s per 4).
+  i=0
+  while [ "$i" -lt $((60 + add / 4)) ]; do
+    c=$(tail -n 1 "$dir/audio-$n.out" 2>/dev/null | sed -n 's/.*"connected":\([0-9]*\).*/\1/p')
+    [ "${c:-0}" -ge "$add" ] && break
+    sleep 1; i=$((i + 1))
+  done
+  sleep "$WARMUP"
+  profile "audio-$n"
+  rm -f "$dir/rest-$n.txt"
+  rest_probe "$WINDOW" "$dir/rest-$n.txt" &
+  prober=$!
+  s0=$(ticks "$srv"); b0=$(ticks $procs); t0=$(now)
+  sleep "$WINDOW"
+  s1=$(ticks "$srv"); b1=$(ticks $procs); t1=$(now)
+  wait "$prober" 2>/dev/null || true
+  # Connected now, and the fewest hearing the mix in any second of the
+  # window (summed over the processes: a floor), the longest audio wait.
+  connected=0; hearing=0; agap=0
+  for f in "$dir"/audio-*.out; do
+    c=$(audio_lines "$f" | tail -n 1 | sed -n 's/.*"connected":\([0-9]*\).*/\1/p')
+    h=$(audio_lines "$f" | sed -n 's/.*"hearing":\([0-9]*\).*/\1/p' | sort -n | head -n 1)
+    g=$(audio_lines "$f" | sed -n 's/.*"audio":{[^}]*"max_gap_ms":\([0-9]*\).*/\1/p' | sort -n | tail -n 1)
+    connected=$((connected + ${c:-0})); hearing=$((hearing + ${h:-0}))
+    [ "${g:-0}" -gt "$agap" ] && agap=${g:-0}
+  done
+  rest_ok=$(awk '$2 >= 200 && $2 < 300' "$dir/rest-$n.txt" | wc -l)
+  rest_n=$(wc -l <"$dir/rest-$n.txt")
+  rest_ms() { awk -v k="$1" '$1 == k || k == "all" {print $3 * 1000}' "$dir/rest-$n.txt"; }
+  row audio "$n" server_cores="$(cores "$s0" "$s1" "$t0" "$t1")" \
+    bots_cores="$(cores "$b0" "$b1" "$t0" "$t1")" connected="$connected" hearing="$hearing" \
+    speakers="$AUDIO_SPEAKERS" max_audio_gap_ms="$agap" \
+    rest_p50_ms="$(rest_ms all | pct 50)" rest_p95_ms="$(rest_ms all | pct 95)" \
+    join_p95_ms="$(rest_ms join | pct 95)" chat_p95_ms="$(rest_ms chat | pct 95)" \
+    leave_p95_ms="$(rest_ms leave | pct 95)" rest_ok="$rest_ok/$rest_n" \
+    rss_mib="$(rss_kib "$srv" | awk '{printf "%.0f", $1 / 1024}')"
+  prev=$n
+done
 stop_bots
 fi
 

@@ -2084,6 +2084,79 @@ test_mix_liars (void)
   mm_bot_free (a);
 }
 
+/* A lean audio line: all @data participants connected and hearing the mix
+ * (40 or more of its packets in the second). */
+static gboolean
+crowd_hearing (JsonObject *line, gpointer data)
+{
+  gint64 n = GPOINTER_TO_UINT (data);
+  JsonObject *audio = json_object_has_member (line, "audio")
+                        ? json_object_get_object_member (line, "audio") : NULL;
+
+  return !json_object_has_member (line, "final") && audio != NULL
+         && json_object_get_int_member_with_default (line, "connected", -1) == n
+         && json_object_get_int_member_with_default (audio, "hearing", -1) == n;
+}
+
+/* A crowd: 100 audio-only participants (mixmeet-bot --viewers 100
+ * --audio-only: mixmeet's own transport code as the client), each sending
+ * Opus with its level every 20 ms, three of them a 440 Hz tone and the
+ * others silence.  All of them connect and hear the mix, every packet
+ * authenticated; a participant who is not one of them (webrtcbin) hears
+ * the tone; none of the REST requests of a newcomer (join, chat, leave)
+ * fails meanwhile. */
+static void
+test_audio_crowd (void)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *code = new_room (&token);
+  const char *crowd_args[] = { "--name", "crowd", "--viewers", "100", "--audio-only",
+                               "--speakers", "3", "--tone", "440", NULL };
+  const char *listener_args[] = { "--name", "listener", "--audio-only", "--recv-only", NULL };
+  const Hears tone = { { 440 }, { 0 }, { 0 } };
+  MmBot *crowd = mm_bot_start (&h, code, crowd_args);
+  MmBot *listener;
+  JsonObject *line, *audio, *srtp;
+  gint64 t0, sent = 0, verified0;
+
+  line = mm_bot_wait (crowd, crowd_hearing, GUINT_TO_POINTER (100), 2 * MM_TEST_WAIT_S);
+  g_assert_nonnull (line);
+  t0 = json_object_get_int_member (line, "t");
+  verified0 = json_object_get_int_member (json_object_get_object_member (line, "srtp"), "verified");
+  listener = mm_bot_start (&h, code, listener_args);
+  g_assert_nonnull (mm_bot_wait (listener, hears, (gpointer) &tone, MM_TEST_WAIT_S));
+  {
+    g_auto (MmJoined) newcomer = { 0 };
+    g_auto (MmResponse) chat = { 0 };
+    g_auto (MmResponse) left = { 0 };
+
+    mm_test_join (&h, code, token, "newcomer", &newcomer);
+    mm_http (&h, "POST", newcomer.messages, newcomer.secret,
+             "{\"type\":\"chat\",\"text\":\"hello, crowd\"}", &chat);
+    g_assert_cmpint (chat.status, ==, 201);
+    mm_http (&h, "POST", newcomer.leave, newcomer.secret, NULL, &left);
+    g_assert_cmpint (left.status, ==, 204);
+  }
+  /* Five more seconds: all of them connected and hearing in each. */
+  for (gint64 t = t0 + 1; t <= t0 + 5; t++)
+    {
+      line = mm_bot_wait (crowd, line_after, GINT_TO_POINTER ((int) t), MM_TEST_WAIT_S);
+      g_assert_nonnull (line);
+      audio = json_object_get_object_member (line, "audio");
+      srtp = json_object_get_object_member (line, "srtp");
+      g_assert_cmpint (json_object_get_int_member (line, "connected"), ==, 100);
+      g_assert_cmpint (json_object_get_int_member (line, "failed"), ==, 0);
+      g_assert_cmpint (json_object_get_int_member (audio, "hearing"), ==, 100);
+      g_assert_cmpint (json_object_get_int_member (srtp, "failures"), ==, 0);
+      sent += json_object_get_int_member (audio, "sent");
+    }
+  g_assert_cmpint (json_object_get_int_member (srtp, "verified"), >, verified0);
+  /* 100 participants send 50 packets a second each. */
+  g_assert_cmpint (sent, >=, 100 * 50 * 5 / 2);
+  mm_bot_free (listener);
+  mm_bot_free (crowd);
+}
+
 /* ---- the size a camera is asked for ------------------------------------- */
 
 /* The bot's latest "video-size" line says it sends within max[0] x max[1]
@@ -2173,6 +2246,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/host-mute", test_host_mute);
   g_test_add_func ("/media/k-plus-one", test_k_plus_one);
   g_test_add_func ("/media/mix-liars", test_mix_liars);
+  g_test_add_func ("/media/audio-crowd", test_audio_crowd);
   g_test_add_func ("/media/video-size", test_video_size);
   g_test_add_func ("/media/camera-off", test_camera_off);
   g_test_add_func ("/media/screen-share", test_screen_share);

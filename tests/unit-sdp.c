@@ -810,6 +810,26 @@ test_own_offer (void)
     g_assert_cmpuint (media (v, 0)->ext_twcc, ==, 0);
   }
 
+  {
+    /* An audio-only participant that speaks (mixmeet-bot --viewers
+     * --audio-only): sendrecv with its SSRC and the level extension. */
+    const MmSdpOfferParams speaker = {
+      .ice_ufrag = "cliU", .ice_pwd = "clientPasswordClientPassword",
+      .fingerprint = FINGERPRINT, .audio = TRUE, .audio_ssrc = 0xdeadbeef,
+      .ext_audio_level = 1,
+    };
+    g_autofree char *text = mm_sdp_build_offer (&speaker);
+    g_autoptr (MmSdpSession) v = mm_sdp_parse (text, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (v->media->len, ==, 1);
+    g_assert_cmpint (media (v, 0)->kind, ==, MM_SDP_AUDIO);
+    g_assert_true (media (v, 0)->sends && media (v, 0)->receives);
+    g_assert_cmpuint (media (v, 0)->ssrc, ==, 0xdeadbeef);
+    g_assert_cmpuint (media (v, 0)->ext_audio_level, ==, 1);
+    g_assert_nonnull (media (v, 0)->msid);
+  }
+
   /* webrtcbin, with something to send, answers it. */
   if (!peer_start (&peer))
     {

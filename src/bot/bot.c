@@ -162,6 +162,18 @@ static const char help_description[] =
   "  twcc            feedback packets sent, packets described\n"
   "Times are when a packet was delivered (after --link's queue).\n"
   "\n"
+  "With --audio-only the viewers are audio-only participants: one audio\n"
+  "m-line, sendrecv (receive-only with --recv-only).  Each sends an Opus\n"
+  "packet every 20 ms with its level (ssrc-audio-level): the first\n"
+  "--speakers a tone, the others silence.  The line a second then has\n"
+  "  \"audio\":{\"packets\":N,\"hearing\":H,\"max_gap_ms\":G,\"sent\":N}\n"
+  "  hearing         connected viewers that received 40 or more audio\n"
+  "                  packets in that second (the mix comes at 50 a second)\n"
+  "  max_gap_ms      the longest wait between two audio packets of any of\n"
+  "                  them; sent: audio packets sent in that second\n"
+  "and the summary's \"window\" adds hearing_min, the fewest hearing in any\n"
+  "second of the window, and audio_max_gap_ms.\n"
+  "\n"
   "--loopback-test uses no network: each bot's encoded stream is fed straight\n"
   "into its own decoder and analysis, with one cell for the whole frame.\n"
   "\n"
@@ -310,12 +322,14 @@ option_values_ok (MmBotOptions *o, GError **error)
     return BAD ("--recv-only and --loopback-test exclude each other");
   if (o->viewers < 0 || o->viewers > 5000)
     return BAD ("--viewers must be 1 to 5000");
-  if (o->viewers > 0 && (o->loopback || o->count != 1 || o->audio_only || o->blink_ms > 0
+  if (o->viewers > 0 && (o->loopback || o->count != 1 || o->blink_ms > 0
                          || o->watch_color != NULL || o->watch_tone || o->publish_after > 0
                          || o->present_after > 0))
-    return BAD ("--viewers receives only, and counts packets and frames: it excludes "
-                "--count, --loopback-test, --audio-only, --blink, --watch-color, --watch-tone, "
-                "--publish-after and --present-after");
+    return BAD ("--viewers counts packets and frames: it excludes --count, --loopback-test, "
+                "--blink, --watch-color, --watch-tone, --publish-after and --present-after");
+  if (o->speakers < -1 || o->speakers > 5000
+      || (o->speakers >= 0 && (o->viewers == 0 || !o->audio_only || o->recv_only)))
+    return BAD ("--speakers goes with --viewers and --audio-only (not --recv-only), 0 to 5000");
   if (o->viewers == 0 && (o->drop_percent != 0 || o->auth_sample != 1 || o->window != 0
                           || o->join_parallel != 4))
     return BAD ("--drop-percent, --auth-sample, --window and --join-parallel go with --viewers");
@@ -464,6 +478,10 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
     { "remb", 0, 0, G_OPTION_ARG_STRING, &o->remb,
       "With --viewers: offer no transport-wide cc and send a REMB of BPS bit/s every 500 ms "
       "instead (0 and 18446744073709551615 allowed: a receiver that lies)", "BPS" },
+    { "speakers", 0, 0, G_OPTION_ARG_INT, &o->speakers,
+      "With --viewers and --audio-only: the first K participants send the tone "
+      "(--tone-volume, its level claimed), the others Opus silence claiming silence "
+      "(default: all send the tone)", "K" },
     { "quality", 0, 0, G_OPTION_ARG_STRING, &o->quality,
       "The video quality asked for in the join: auto (the server picks from the feedback, "
       "the default), high, data-saver or audio-only", "Q" },
@@ -478,6 +496,7 @@ parse_options (MmBotApp *app, int *argc, char ***argv)
   o->tone_volume = 0.3;
   o->louder_volume = 1.0;
   o->claim_level = -1;
+  o->speakers = -1;
   o->latency = -1;
   o->width = 640;
   o->height = 360;

@@ -40,6 +40,7 @@ typedef struct {
   int louder_after;          /* s after connecting: the tone at --louder-volume (0: never) */
   double louder_volume;      /* 1.0 */
   int claim_level;           /* -dBov every audio packet claims, -1: the tone's own */
+  int speakers;              /* --viewers --audio-only: how many send the tone, -1: all */
   int width;
   int height;
   int fps;

@@ -1,7 +1,9 @@
 /* lean-viewer.c — one lean viewer: signalling, DTLS, SRTP, RTCP (its ICE: lean-ice.c).
  *
  * The steps, each on the lean thread:
- *   join (REST) → offer (receive-only audio + video, sdp.h) → long-poll
+ *   join (REST) → offer (receive-only audio + video, sdp.h; with
+ *     --audio-only one audio m-line, sendrecv unless --recv-only:
+ *     lean-speak.c sends) → long-poll
  *   → the answer: ICE credentials, candidates, fingerprint, setup
  *   → checks to every remote candidate, as the controlling agent with
  *     USE-CANDIDATE (aggressive nomination), resent every 50 ms until
@@ -147,6 +149,11 @@ mm_lean_viewer_new (MmLean *lean, guint index, GError **error)
     }
   media_reset (v);
   v->ssrc = g_random_int ();
+  if (lean->opts->audio_only && !lean->opts->recv_only)
+    {
+      v->audio_ssrc = g_random_int () | 1;   /* never 0: 0 means we send nothing */
+      v->speaker = lean->opts->speakers < 0 || index < (guint) lean->opts->speakers;
+    }
   mm_lean_stream_init (&v->video, TRUE);
   mm_lean_stream_init (&v->audio, FALSE);
   mm_lean_twcc_init (&v->twcc, 0);
@@ -275,7 +282,10 @@ send_offer (MmLeanViewer *v)
   p.ice_pwd = v->pwd;
   p.fingerprint = mm_dtls_identity_fingerprint (v->lean->identity);
   p.audio = TRUE;
-  p.video = TRUE;
+  p.video = !v->lean->opts->audio_only;
+  p.audio_ssrc = v->audio_ssrc;
+  /* Chrome's id for the level extension. */
+  p.ext_audio_level = v->audio_ssrc != 0 ? 1 : 0;
   p.twcc = !v->lean->opts->remb_set;
   sdp = mm_sdp_build_offer (&p);
   json_object_set_string_member (msg, "type", "offer");
@@ -330,16 +340,22 @@ on_answer (MmLeanViewer *v, const char *sdp)
     }
   video = mm_sdp_first (s, MM_SDP_VIDEO);
   audio = mm_sdp_first (s, MM_SDP_AUDIO);
-  if (video == NULL)
+  if (video == NULL && !v->lean->opts->audio_only)
     {
       fail (v, "the answer refused video");
       return;
     }
-  v->video_pt = video->pt;
+  if (audio == NULL && v->lean->opts->audio_only)
+    {
+      fail (v, "the answer refused audio");
+      return;
+    }
+  v->video_pt = video != NULL ? video->pt : 255;
   v->audio_pt = audio != NULL ? audio->pt : 255;
+  v->level_ext = audio != NULL ? audio->ext_audio_level : 0;
   /* One transport-wide sequence for the bundle: the id of either m-line. */
-  mm_lean_twcc_init (&v->twcc, video->ext_twcc != 0 ? video->ext_twcc
-                                                    : audio != NULL ? audio->ext_twcc : 0);
+  mm_lean_twcc_init (&v->twcc, video != NULL && video->ext_twcc != 0 ? video->ext_twcc
+                               : audio != NULL ? audio->ext_twcc : 0);
   v->remote_ufrag = g_strdup (s->ice_ufrag);
   v->remote_pwd = g_strdup (s->ice_pwd);
   v->remote_fingerprint = g_strdup (s->fingerprint);
@@ -360,8 +376,8 @@ on_answer (MmLeanViewer *v, const char *sdp)
   v->checks_since_us = g_get_monotonic_time ();
   for (guint i = 0; s->candidates[i] != NULL; i++)
     mm_lean_ice_add_candidate_text (v, s->candidates[i]);
-  mm_lean_debug (v, "answer: setup %s, %u candidates, video pt %u",
-                 mm_sdp_setup_to_string (s->setup), v->n_cands, v->video_pt);
+  mm_lean_debug (v, "answer: setup %s, %u candidates, video pt %u, audio pt %u",
+                 mm_sdp_setup_to_string (s->setup), v->n_cands, v->video_pt, v->audio_pt);
 }
 
 static void
@@ -539,6 +555,8 @@ dtls_state (MmLeanViewer *v, MmDtlsState st)
   v->state = MM_LEAN_CONNECTED;
   v->next_rr_us = g_get_monotonic_time () + RR_INTERVAL_US;
   step (v, MM_LEAN_STEP_DTLS);
+  if (v->audio_ssrc != 0)
+    mm_lean_speak_start (v, g_get_monotonic_time ());
   mm_lean_debug (v, "DTLS connected (%s)",
                  keys.profile == MM_SRTP_PROFILE_AEAD_AES_128_GCM ? "AES-GCM" : "AES-CM");
 }
@@ -643,7 +661,16 @@ rtp_in (MmLeanViewer *v, guint8 *buf, gsize len, gint64 now_us)
                              rh.payload_len, len, now_us);
     }
   else
-    mm_lean_quality_audio (&v->quality, now_us);
+    {
+      /* Without video the first packet is the mix's. */
+      if (v->lean->opts->audio_only)
+        step (v, MM_LEAN_STEP_FIRST_PACKET);
+      mm_lean_quality_audio (&v->quality, now_us);
+      if (v->last_audio_us != 0)
+        v->audio_gap_us = MAX (v->audio_gap_us, now_us - v->last_audio_us);
+      v->last_audio_us = now_us;
+      v->period_audio++;
+    }
   if (mm_lean_stream_packet (s, &h, now_us))
     {
       step (v, MM_LEAN_STEP_FIRST_FRAME);

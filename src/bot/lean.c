@@ -90,8 +90,11 @@ typedef struct {
     double cpu_s;
     gint64 at_us;
     guint connected;
+    guint hearing;           /* connected viewers with the mix's packets this second */
+    gint64 audio_gap_ms;     /* longest wait between two of them, -1: none */
   } history[HISTORY];
   guint n_history;
+  guint64 sent_before;       /* audio packets sent, at the previous second */
 } Lean;
 
 static double
@@ -149,6 +152,14 @@ on_read (gpointer data)
   struct epoll_event evs[256];
   int n;
 
+  /* Audio out first, on each participant's own schedule. */
+  if (l->lean.tone != NULL)
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      for (guint i = 0; i < l->lean.viewers->len; i++)
+        mm_lean_speak (g_ptr_array_index (l->lean.viewers, i), now);
+    }
   do
     {
       n = epoll_wait (l->lean.epfd, evs, G_N_ELEMENTS (evs), 0);
@@ -331,7 +342,9 @@ on_second (gpointer data)
   double fps_sum = 0;
   guint n_fps = 0;
   gint64 gap_us = -1;
-  guint64 frames = 0;
+  guint64 frames = 0, audio = 0, sent = 0, sent_delta;
+  guint hearing = 0;
+  gint64 audio_gap_us = -1;
   struct Snapshot *snap;
   Totals t;
 
@@ -352,8 +365,22 @@ on_second (gpointer data)
         mm_lean_viewer_take_gap (v, now);
       frames += v->period_frames;
       v->period_frames = 0;
+      /* The mix comes at 50 packets a second: 40 in a second is heard. */
+      if (v->state == MM_LEAN_CONNECTED && v->last_audio_us != 0)
+        {
+          gint64 gap = MAX (v->audio_gap_us, now - v->last_audio_us);
+
+          hearing += v->period_audio >= 40 * period;
+          audio_gap_us = MAX (audio_gap_us, gap);
+        }
+      audio += v->period_audio;
+      sent += v->audio_sent;
+      v->period_audio = 0;
+      v->audio_gap_us = 0;
     }
   l->period_start_us = now;
+  sent_delta = sent - l->sent_before;
+  l->sent_before = sent;
   totals (lean, &t);
   snap = &l->history[l->n_history++ % HISTORY];
   snap->t = l->ticks;
@@ -364,6 +391,8 @@ on_second (gpointer data)
   snap->cpu_s = cpu_seconds ();
   snap->at_us = now;
   snap->connected = t.connected;
+  snap->hearing = hearing;
+  snap->audio_gap_ms = audio_gap_us >= 0 ? audio_gap_us / 1000 : -1;
   if (!lean->opts->quiet_stats)
     {
       g_autoptr (GString) out = g_string_new (NULL);
@@ -377,6 +406,16 @@ on_second (gpointer data)
         g_string_append_printf (out, ",\"max_gap_ms\":%" G_GINT64_FORMAT "}", snap->max_gap_ms);
       else
         g_string_append (out, ",\"max_gap_ms\":null}");
+      if (lean->opts->audio_only)
+        {
+          g_string_append_printf (out, ",\"audio\":{\"packets\":%" G_GUINT64_FORMAT
+                                  ",\"hearing\":%u,\"max_gap_ms\":", audio, hearing);
+          if (snap->audio_gap_ms >= 0)
+            g_string_append_printf (out, "%" G_GINT64_FORMAT, snap->audio_gap_ms);
+          else
+            g_string_append (out, "null");
+          g_string_append_printf (out, ",\"sent\":%" G_GUINT64_FORMAT "}", sent_delta);
+        }
       append_common (out, l, &t);
       g_string_append (out, ",\"cpu_cores\":");
       append_double (out, "%.3f", prev != NULL ? (snap->cpu_s - prev->cpu_s)
@@ -443,6 +482,8 @@ print_summary (Lean *l)
   gint64 gap = -1;
   guint64 lost = 0, expected = 0;
   double cpu = 0;
+  guint hearing_min = G_MAXUINT;
+  gint64 audio_gap = -1;
   Totals t;
 
   for (guint i = 0; i < w; i++)
@@ -451,6 +492,8 @@ print_summary (Lean *l)
 
       fps += s->fps / w;
       gap = MAX (gap, s->max_gap_ms);
+      hearing_min = MIN (hearing_min, s->hearing);
+      audio_gap = MAX (audio_gap, s->audio_gap_ms);
     }
   if (last != NULL)
     {
@@ -475,6 +518,15 @@ print_summary (Lean *l)
   append_double (out, "%.3f", expected > 0 ? 100.0 * (double) lost / (double) expected : 0);
   g_string_append (out, ",\"cpu_cores\":");
   append_double (out, "%.3f", cpu);
+  if (lean->opts->audio_only)
+    {
+      g_string_append_printf (out, ",\"hearing_min\":%u,\"audio_max_gap_ms\":",
+                              w > 0 ? hearing_min : 0);
+      if (audio_gap >= 0)
+        g_string_append_printf (out, "%" G_GINT64_FORMAT, audio_gap);
+      else
+        g_string_append (out, "null");
+    }
   g_string_append_c (out, '}');
   append_common (out, l, &t);
   g_string_append_c (out, '}');
@@ -523,6 +575,15 @@ mm_bot_lean_run (MmBotApp *app)
       || (lean->identity = mm_dtls_identity_new (&error)) == NULL)
     {
       g_printerr ("mixmeet-bot: %s\n", error->message);
+      g_free (l);
+      return 1;
+    }
+  if (app->opts.audio_only && !app->opts.recv_only
+      && !mm_lean_tone_encode (lean, app->opts.speakers == 0 ? 0 : app->opts.tone_volume,
+                               app->opts.tone > 0 ? (guint) app->opts.tone : 440, &error))
+    {
+      g_printerr ("mixmeet-bot: the tone: %s\n", error->message);
+      mm_dtls_identity_unref (lean->identity);
       g_free (l);
       return 1;
     }
@@ -579,6 +640,7 @@ out:
   g_ptr_array_unref (lean->viewers);
   close (lean->epfd);
   mm_rtcp_parser_free (lean->rtcp);
+  g_clear_pointer (&lean->tone, g_ptr_array_unref);
   mm_dtls_identity_unref (lean->identity);
   g_free (l);
   return status;

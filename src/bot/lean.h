@@ -354,8 +354,20 @@ typedef struct {
   gint64 next_remb_us;
   MmLeanQuality quality;
   MmLeanLink *link;          /* --link, or NULL */
+  /* Sending audio (--audio-only without --recv-only; lean-speak.c) */
+  guint32 audio_ssrc;        /* ours, 0: receive-only */
+  gboolean speaker;          /* a tone, else silence */
+  guint8 level_ext;          /* the answer's ssrc-audio-level id, 0: none */
+  guint16 audio_seq;
+  guint32 audio_ts;
+  guint tone_at;             /* the next tone frame */
+  gint64 next_audio_us;
+  guint64 audio_sent, audio_skipped;
   /* The figures of the current period (lean.c reads and resets them). */
   guint period_frames;
+  guint period_audio;        /* audio packets received */
+  gint64 last_audio_us;      /* the latest one, 0: none yet */
+  gint64 audio_gap_us;       /* the longest wait between two, this period */
 } MmLeanViewer;
 
 MmLeanViewer *mm_lean_viewer_new (MmLean *lean, guint index, GError **error);
@@ -399,6 +411,19 @@ void mm_lean_ice_send_checks (MmLeanViewer *v, gint64 now_us);
  * counted lost). */
 void mm_lean_ice_send_consent (MmLeanViewer *v);
 
+/* ---- lean-speak.c: sending audio ------------------------------------------ */
+
+/* The largest Opus packet sent. */
+#define MM_LEAN_MAX_OPUS 400
+
+/* Encode @lean's tone (TONE_FRAMES Opus frames of a @freq Hz sine at
+ * @volume) and its level. */
+gboolean mm_lean_tone_encode (MmLean *lean, double volume, guint freq, GError **error);
+/* Connected: start sending at a random phase. */
+void mm_lean_speak_start (MmLeanViewer *v, gint64 now_us);
+/* Send the packets due at @now_us. */
+void mm_lean_speak (MmLeanViewer *v, gint64 now_us);
+
 /* ---- lean.c: the process ------------------------------------------------ */
 
 struct _MmLean {
@@ -408,6 +433,8 @@ struct _MmLean {
   MmDtlsIdentity *identity;
   MmRtcpParser *rtcp;
   GPtrArray *viewers;        /* of MmLeanViewer*, owned */
+  GPtrArray *tone;           /* of GBytes: Opus frames, for speakers (NULL: none send) */
+  guint8 tone_level;         /* -dBov */
   int epfd;
   gboolean stopping;
   guint64 dtls_failures, ice_failures, answer_timeouts;

@@ -806,7 +806,12 @@ mm_sdp_build_offer (const MmSdpOfferParams *p)
       g_string_append_printf (out, "m=%s 9 UDP/TLS/RTP/SAVPF %u\r\nc=IN IP4 0.0.0.0\r\n"
                               "a=mid:%u\r\n", lines[i].name, pt, n++);
       append_transport (out, p->ice_ufrag, p->ice_pwd, p->fingerprint, MM_SDP_SETUP_ACTPASS);
-      g_string_append (out, "a=recvonly\r\n");
+      if (lines[i].kind == MM_SDP_AUDIO && p->audio_ssrc != 0)
+        g_string_append_printf (out, "a=sendrecv\r\na=msid:lean voice\r\n"
+                                "a=ssrc:%u cname:lean\r\na=ssrc:%u msid:lean voice\r\n",
+                                p->audio_ssrc, p->audio_ssrc);
+      else
+        g_string_append (out, "a=recvonly\r\n");
       append_codec (out, lines[i].kind, pt);
       /* A receiver asks for what it lost and for key frames. */
       if (lines[i].kind == MM_SDP_VIDEO)
@@ -817,6 +822,8 @@ mm_sdp_build_offer (const MmSdpOfferParams *p)
       g_string_append_printf (out, "a=extmap:%u " EXT_MID "\r\n", ext_mid);
       if (p->twcc)
         g_string_append_printf (out, "a=extmap:%u " EXT_TWCC "\r\n", ext_twcc);
+      if (lines[i].kind == MM_SDP_AUDIO && p->ext_audio_level != 0)
+        g_string_append_printf (out, "a=extmap:%u " EXT_AUDIO_LEVEL "\r\n", p->ext_audio_level);
     }
   return g_string_free (out, FALSE);
 }

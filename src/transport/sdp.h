@@ -116,11 +116,14 @@ typedef struct {
   gboolean audio, video;         /* which m-lines (audio first) */
   guint8 audio_pt, video_pt;     /* 0: 111 and 96 */
   gboolean twcc;                 /* offer transport-cc and its extension */
+  guint32 audio_ssrc;            /* non-zero: we send audio too, from this SSRC */
+  guint8 ext_audio_level;        /* non-zero: offer ssrc-audio-level with this id */
 } MmSdpOfferParams;
 
-/* A receive-only offer for the client role: BUNDLE, rtcp-mux,
- * setup:actpass, no candidates (the server is ICE-lite: we send the checks
- * to the candidates of its answer).
+/* An offer for the client role: BUNDLE, rtcp-mux, setup:actpass, no
+ * candidates (the server is ICE-lite: we send the checks to the
+ * candidates of its answer).  Receive-only, but for audio sendrecv with
+ * a=ssrc and a=msid when @p->audio_ssrc is set.
  * Returns: (transfer full): the text, lines ending in CRLF. */
 char *mm_sdp_build_offer (const MmSdpOfferParams *p);
 
