@@ -9,6 +9,7 @@
 
 #include "transport/history.h"
 #include "transport/rtcp.h"
+#include "transport/twcc.h"
 
 #include <string.h>
 
@@ -961,6 +962,86 @@ test_twcc_round_trip (void)
   g_rand_free (r);
 }
 
+/* The feedback we send on what we receive (transport/twcc.h): what was
+ * noted comes back from the parser, arrival times to the 250 µs unit,
+ * and the next feedback starts where the previous one ended. */
+static void
+test_twcc_recorder (void)
+{
+  MmTwccRecorder *r = g_new (MmTwccRecorder, 1);
+  guint8 out[1500];
+  g_autoptr (GArray) items = NULL;
+  const Visited *v;
+  const gint64 t0 = 1000 * 64000 + 12345;   /* µs, monotonic */
+  gint64 at;
+  gsize n;
+
+  mm_twcc_recorder_init (r);
+  g_assert_false (mm_twcc_recorder_pending (r));
+  g_assert_cmpuint (mm_twcc_recorder_write (r, out, sizeof out, 1, 2), ==, 0);
+  /* 65534 to 3 across the wrap, 65535 and 1 missing, 2 before 0 (reordered). */
+  mm_twcc_recorder_note (r, 65534, t0);
+  mm_twcc_recorder_note (r, 0, t0 + 5000);
+  mm_twcc_recorder_note (r, 2, t0 + 4000);
+  mm_twcc_recorder_note (r, 2, t0 + 9000);   /* a duplicate: the first time counts */
+  mm_twcc_recorder_note (r, 3, t0 + 70000);
+  g_assert_true (mm_twcc_recorder_pending (r));
+  ASSERT_TOO_SMALL (20, mm_twcc_recorder_write (r, out, size, 1, 2));
+  n = mm_twcc_recorder_write (r, out, sizeof out, 0x5eed, 0xface);
+  g_assert_cmpuint (n, >, 20);
+  g_assert_false (mm_twcc_recorder_pending (r));
+  g_assert_true (parse (out, n, &items));
+  v = nth (items, 0);
+  g_assert_cmpint (v->item.kind, ==, MM_RTCP_TWCC);
+  g_assert_cmphex (v->item.sender_ssrc, ==, 0x5eed);
+  g_assert_cmphex (v->item.media_ssrc, ==, 0xface);
+  g_assert_cmpuint (v->item.u.twcc.base_seq, ==, 65534);
+  g_assert_cmpuint (v->item.u.twcc.count, ==, 6);
+  g_assert_cmpuint (v->item.u.twcc.fb_pkt_count, ==, 0);
+  g_assert_cmpint (v->item.u.twcc.reference_time, ==, t0 / 64000);
+  {
+    const guint8 want_received[] = { 1, 0, 1, 0, 1, 1 };
+    const gint64 want_at[] = { t0, 0, t0 + 5000, 0, t0 + 4000, t0 + 70000 };
+
+    at = (gint64) v->item.u.twcc.reference_time * 64000;
+    for (guint i = 0; i < 6; i++)
+      {
+        g_assert_cmpuint (v->received[i], ==, want_received[i]);
+        if (!want_received[i])
+          continue;
+        at += v->delta_us[i];
+        g_assert_cmpint (at, ==, want_at[i] / 250 * 250);
+      }
+  }
+  g_clear_pointer (&items, g_array_unref);
+
+  /* The next one starts at 4; 1 and 65535 come too late and stay lost. */
+  mm_twcc_recorder_note (r, 1, t0 + 80000);
+  mm_twcc_recorder_note (r, 65535, t0 + 80000);
+  g_assert_false (mm_twcc_recorder_pending (r));
+  g_assert_cmpuint (r->late, ==, 2);
+  mm_twcc_recorder_note (r, 5, t0 + 90000);
+  n = mm_twcc_recorder_write (r, out, sizeof out, 1, 2);
+  g_assert_true (parse (out, n, &items));
+  v = nth (items, 0);
+  g_assert_cmpuint (v->item.u.twcc.base_seq, ==, 4);
+  g_assert_cmpuint (v->item.u.twcc.count, ==, 2);
+  g_assert_cmpuint (v->item.u.twcc.fb_pkt_count, ==, 1);
+  g_assert_cmpuint (v->received[0], ==, 0);
+  g_assert_cmpuint (v->received[1], ==, 1);
+  g_clear_pointer (&items, g_array_unref);
+
+  /* A jump past what one feedback holds: it starts again from there. */
+  mm_twcc_recorder_note (r, 7, t0 + 100000);
+  mm_twcc_recorder_note (r, 7 + MM_TWCC_SPAN + 10, t0 + 110000);
+  n = mm_twcc_recorder_write (r, out, sizeof out, 1, 2);
+  g_assert_true (parse (out, n, &items));
+  v = nth (items, 0);
+  g_assert_cmpuint (v->item.u.twcc.base_seq, ==, 7 + MM_TWCC_SPAN + 10);
+  g_assert_cmpuint (v->item.u.twcc.count, ==, 1);
+  g_free (r);
+}
+
 /* ---- compound packets ------------------------------------------------------ */
 
 /* SR with two blocks, SDES, PLI, NACK, REMB, FIR, TWCC: as a browser's
@@ -1299,6 +1380,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rtcp/write/remb", test_remb_round_trip);
   g_test_add_func ("/rtcp/write/sdes", test_sdes);
   g_test_add_func ("/rtcp/write/twcc", test_twcc_round_trip);
+  g_test_add_func ("/rtcp/write/twcc-recorder", test_twcc_recorder);
   g_test_add_func ("/rtcp/ntp", test_ntp);
   g_test_add_func ("/rtcp/parse/sr-blocks", test_sr_blocks);
   g_test_add_func ("/rtcp/parse/nack-fir", test_nack_fir_fci);
