@@ -127,6 +127,9 @@ struct _MmTransport {
   GMainLoop *loop;
   GThread *thread;
   GSource *io_source, *tick_source;
+  gpointer io_tag;               /* io_source's watch of fd */
+  gint64 io_woken_us;            /* the latest wake-up of io_source by fd */
+  gboolean io_paced;             /* read on a 1 ms clock, fd not watched */
   GSource *dtls_source;          /* transport thread: runs while handshakes do */
 
   GMutex lock;
