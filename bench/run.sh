@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh — mixmeet's benchmarks: seven scenarios, one table, one JSON file.
+# run.sh — mixmeet's benchmarks: eight scenarios, one table, one JSON file.
 #
 #   bench/run.sh           the full bench (make bench; about 10 minutes)
 #   bench/run.sh quick     each scenario briefly (make bench-quick)
@@ -555,6 +555,59 @@ for l in "" 600 250 80; do
   prev=$c
 done
 stop_bots
+fi
+
+# ---- 8. Latency as Chromium sees it ------------------------------------------
+# bench/browser-latency.mjs in Debian's Chromium: a sender page blinks
+# red/cyan every 700 ms with a tone while cyan, a receiver page notes when
+# it presents and hears each change; peer to peer, then through a meeting
+# room of this server, in one browser, BROWSER_S seconds each after a
+# warm-up.  Added = through the room minus peer to peer (p50 and p95).
+if only browser; then
+if [ "$mode" = quick ]; then BROWSER_S=10; BROWSER_WARMUP=3; else BROWSER_S=25; BROWSER_WARMUP=5; fi
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if ! command -v node >/dev/null 2>&1; then
+  echo "browser: skipped, no node (apt-get install nodejs)" | tee -a "$dir/table"
+elif [ ! -x "$chromium" ]; then
+  echo "browser: skipped, no $chromium (apt-get install chromium)" | tee -a "$dir/table"
+else
+  [ -d tests/browser/node_modules/playwright-core ] ||
+    (cd tests/browser && npm install --no-audit --no-fund >/dev/null 2>>"$dir/browser.err")
+  start_server
+  code=$(room browser)
+  node bench/browser-latency.mjs "$url" "$code" --seconds "$BROWSER_S" \
+    --warmup "$BROWSER_WARMUP" >"$dir/browser.json" 2>>"$dir/browser.err" || true
+  # One line per row: CASE KEY=VALUE ...
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8") || "{}");
+    const v = (x) => (x === null || x === undefined ? "null" : String(x).replace(/ /g, "_"));
+    for (const c of ["p2p", "mixmeet"]) {
+      const k = r[c];
+      if (!k) { console.log(c + " error=" + v(r.error || "no_result")); continue; }
+      const vs = k.video.stats, as = k.audio.stats;
+      console.log([c, "changes=" + k.changes, "video_p50_ms=" + v(k.video.p50_ms),
+        "video_p95_ms=" + v(k.video.p95_ms), "audio_p50_ms=" + v(k.audio.p50_ms),
+        "audio_p95_ms=" + v(k.audio.p95_ms), "video_to_received_p50_ms=" + v(k.video.to_received_p50_ms),
+        "video_jb_ms=" + v(vs.jitter_buffer_ms), "video_jb_target_ms=" + v(vs.target_ms),
+        "video_jb_min_ms=" + v(vs.minimum_ms), "video_processing_ms=" + v(vs.processing_ms),
+        "audio_jb_ms=" + v(as.jitter_buffer_ms), "audio_jb_target_ms=" + v(as.target_ms),
+        "audio_jb_min_ms=" + v(as.minimum_ms), "audio_concealed_pct=" + v(as.concealed_pct),
+        "sender_kbps=" + v(k.sender.kbps), "sender_fps=" + v(k.sender.fps_sent)].join(" "));
+    }
+    const a = r.added;
+    if (a) {
+      const met = a.video_p50_ms !== null && a.audio_p50_ms !== null
+        && a.video_p50_ms <= 60 && a.audio_p50_ms <= 60;
+      console.log(["added", "video_p50_ms=" + v(a.video_p50_ms), "video_p95_ms=" + v(a.video_p95_ms),
+        "audio_p50_ms=" + v(a.audio_p50_ms), "audio_p95_ms=" + v(a.audio_p95_ms),
+        "target=" + (met ? "met" : "missed")].join(" "));
+    }' "$dir/browser.json" >"$dir/browser.rows" 2>>"$dir/browser.err" || true
+  echo "browser target: added over peer to peer p50 <= 60 ms, video and audio" | tee -a "$dir/table"
+  while read -r c rest; do
+    # shellcheck disable=SC2086
+    row browser "$c" $rest
+  done <"$dir/browser.rows"
+fi
 fi
 
 # ---- results ----------------------------------------------------------------
