@@ -572,6 +572,10 @@ typedef struct {
   guint16 nack_pid;
   gboolean remb;
   guint64 remb_bps;
+  gboolean twcc;
+  guint twcc_received;            /* statuses "received", over every feedback seen */
+  guint twcc_lost;                /* and "not received" */
+  guint16 twcc_first;             /* the first feedback's base */
 } Seen;
 
 static void
@@ -602,6 +606,18 @@ visit_seen (const MmRtcpItem *it, gpointer data)
     case MM_RTCP_REMB:
       s->remb = TRUE;
       s->remb_bps = it->u.remb.bitrate;
+      break;
+    case MM_RTCP_TWCC:
+      if (s->twcc_received + s->twcc_lost == 0)
+        s->twcc_first = it->u.twcc.base_seq;
+      s->twcc = TRUE;
+      for (guint i = 0; i < it->u.twcc.count; i++)
+        {
+          if (it->u.twcc.received[i])
+            s->twcc_received++;
+          else
+            s->twcc_lost++;
+        }
       break;
     default:
       break;
@@ -1328,6 +1344,47 @@ test_feedback (Fx *f, gconstpointer data)
   g_assert_cmpint (g_atomic_int_get (&f->rec[0].rtp), ==, 5);
 }
 
+/* Transport-wide feedback on what the remote sends us with the
+ * transport-wide number: every number described once, the missing one
+ * as lost; packets without the extension are not described. */
+static void
+test_twcc_feedback (Fx *f, gconstpointer data)
+{
+  Seen seen = { 0 };
+  guint8 buf[1500];
+  gsize n;
+
+  fx_connect (f, 0, MM_DTLS_CLIENT, 5);
+  /* Transport-wide numbers 300 to 309 but 304, over ~250 ms (feedback is
+   * due every 100 ms, and at the tick a second for the last ones). */
+  for (guint i = 0; i < 10; i++)
+    {
+      if (i == 4)
+        continue;
+      make_rtp (buf, 20 + i, 3000 * i, FALSE, 0);
+      buf[0] |= 0x10;
+      /* One element, id 5, two bytes: the number; then a padding byte. */
+      memcpy (buf + 12, "\xbe\xde\x00\x01\x51\x00\x00\x00", 8);
+      buf[17] = (guint8) ((300 + i) >> 8);
+      buf[18] = (guint8) ((300 + i) & 0xff);
+      memset (buf + 20, 0xab, 100);
+      mm_test_client_send_rtp (f->client[0], buf, 20 + 100);
+      mm_test_iterate (f->ctx, 30);
+    }
+  /* A packet without the extension. */
+  n = make_rtp (buf, 30, 30000, FALSE, 100);
+  mm_test_client_send_rtp (f->client[0], buf, n);
+  while (seen.twcc_received + seen.twcc_lost < 10)
+    {
+      seen.twcc = FALSE;
+      g_assert_true (find_rtcp (f, 0, &seen, &seen.twcc, 3000));
+    }
+  g_assert_cmpuint (seen.twcc_first, ==, 300);
+  g_assert_cmpuint (seen.twcc_received, ==, 9);
+  g_assert_cmpuint (seen.twcc_lost, ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&f->rec[0].rtp), ==, 10);
+}
+
 /* ---- a wildcard address on a machine with several ------------------------ */
 
 /* An address of this machine of @family other than loopback (for IPv6,
@@ -1507,6 +1564,7 @@ main (int argc, char **argv)
   FX_TEST ("/transport/close", test_close, 30);
   FX_TEST ("/transport/restart", test_restart, 30);
   FX_TEST ("/transport/feedback", test_feedback, 30);
+  FX_TEST ("/transport/twcc-feedback", test_twcc_feedback, 30);
 #undef FX_TEST
 #define WILDCARD_TEST(path, bind, client, other) \
   do { \

@@ -24,6 +24,9 @@
 /* A source that sent nothing for this long is left out of our reports. */
 #define RECV_SOURCE_IDLE_US (5 * G_USEC_PER_SEC)
 #define MAX_NACK_SEQS 256
+/* Transport-wide feedback on what a remote sends us, this often at most
+ * (libwebrtc's receivers send theirs every 50-250 ms, 100 by default). */
+#define TWCC_FEEDBACK_US (100 * 1000)
 
 /* ---- credentials ---------------------------------------------------------- */
 
@@ -426,9 +429,52 @@ recv_update (MmEndpoint *ep, const guint8 *buf, gsize len, gint64 now)
     }
 }
 
+static void send_rtcp (MmEndpoint *ep, guint8 *buf, gsize len, gsize size);
+
+/* Our transport-wide feedback on what @ep sent us, if any is pending. */
+static void
+send_twcc_feedback (MmEndpoint *ep, gint64 now)
+{
+  guint8 *buf = ep->t->tx_buf;
+  gsize len;
+
+  if (ep->twcc_in == NULL || !mm_twcc_recorder_pending (ep->twcc_in))
+    return;
+  len = mm_twcc_recorder_write (ep->twcc_in, buf, sizeof ep->t->tx_buf - MM_SRTP_MAX_TRAILER,
+                                ep->rtcp_ssrc, ep->twcc_in_ssrc);
+  ep->twcc_in_sent_us = now;
+  send_rtcp (ep, buf, len, sizeof ep->t->tx_buf);
+}
+
+/* Note the transport-wide sequence number of @buf, if it has one, and
+ * send the feedback when it is due.  The extension's id is the one of
+ * our answer, which echoes the offer's (one id for the bundle). */
+static void
+twcc_update (MmEndpoint *ep, const guint8 *buf, gsize len, gint64 now)
+{
+  MmRtpHeader h;
+  const guint8 *ext;
+  gsize ext_len = 0;
+
+  if (ep->twcc_ext_id == 0 || !mm_rtp_parse (buf, len, &h)
+      || (ext = mm_rtp_find_extension (&h, ep->twcc_ext_id, &ext_len)) == NULL || ext_len < 2)
+    return;
+  if (ep->twcc_in == NULL)
+    {
+      ep->twcc_in = g_new (MmTwccRecorder, 1);
+      mm_twcc_recorder_init (ep->twcc_in);
+      ep->twcc_in_sent_us = now;
+    }
+  mm_twcc_recorder_note (ep->twcc_in, mm_rd16 (ext), now);
+  ep->twcc_in_ssrc = h.ssrc;
+  if (now - ep->twcc_in_sent_us >= TWCC_FEEDBACK_US)
+    send_twcc_feedback (ep, now);
+}
+
 void
 mm_endpoint_handle_rtp (MmEndpoint *ep, guint8 *buf, gsize len, const struct sockaddr *from)
 {
+  gint64 now;
   MmSrtpResult r;
   gsize n = len;
 
@@ -444,7 +490,9 @@ mm_endpoint_handle_rtp (MmEndpoint *ep, guint8 *buf, gsize len, const struct soc
   mm_counter_add (&ep->stats.bytes_in, n);
   mm_counter_add (&ep->t->stats.rtp_in, 1);
   mm_counter_add (&ep->t->stats.rtp_bytes_in, n);
-  recv_update (ep, buf, n, g_get_monotonic_time ());
+  now = g_get_monotonic_time ();
+  recv_update (ep, buf, n, now);
+  twcc_update (ep, buf, n, now);
   if (!g_atomic_int_get (&ep->closed) && ep->cb.rtp != NULL)
     ep->cb.rtp (ep, buf, n, ep->cb.data);
 }
@@ -786,7 +834,10 @@ mm_endpoint_tick (MmEndpoint *ep, gint64 now)
       return;
     }
   if (g_atomic_int_get (&ep->state) == MM_ENDPOINT_CONNECTED)
-    send_reports (ep, now, FALSE);
+    {
+      send_reports (ep, now, FALSE);
+      send_twcc_feedback (ep, now);   /* the last packets before a pause */
+    }
 }
 
 typedef enum {
@@ -926,6 +977,7 @@ mm_endpoint_unref (MmEndpoint *ep)
   g_assert (ep->subs->len == 0);
   mm_dtls_free (ep->dtls);
   mm_bwe_free (ep->bwe);
+  g_free (ep->twcc_in);
   mm_srtp_free (ep->srtp_in);
   mm_srtp_free (ep->rtcp_out);
   for (guint i = 0; i < ep->n_addrs; i++)

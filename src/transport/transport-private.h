@@ -21,6 +21,7 @@
 #include "transport/rtcp.h"
 #include "transport/srtp.h"
 #include "transport/stun.h"
+#include "transport/twcc.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -238,6 +239,10 @@ struct _MmEndpoint {
   MmRecvSource recv[MM_MAX_RECV_SOURCES];
   MmTwccSummary twcc_last;
   MmBwe *bwe;                    /* when it negotiated transport-wide feedback, else NULL */
+  MmTwccRecorder *twcc_in;       /* what it sends us with transport-wide numbers, once
+                                  * it has (our feedback to it), else NULL */
+  guint32 twcc_in_ssrc;          /* the media SSRC of its latest such packet */
+  gint64 twcc_in_sent_us;        /* when we last sent it that feedback */
 
   /* Written on the transport thread before state turns CONNECTED, then
    * read-only. */
