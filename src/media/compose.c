@@ -78,6 +78,16 @@ mm_compose_hide_peer (Peer *p)
   hide_pad (p->screen_tile != NULL ? p->screen_tile->sink_pad : NULL);
 }
 
+/* The size a tile is drawn at: @t's, made even (I420 has a chroma sample
+ * per 2x2 pixels).  The branch and the compositor's pad must agree on
+ * it: a pad one pixel wider than its frames (a 427-pixel tile of nine,
+ * drawn at 426) has the compositor scale every frame of it again. */
+static gint
+even (gint v)
+{
+  return MAX (v & ~1, 2);
+}
+
 /* @bin's "size" capsfilter (pipelines/tile-in, placeholder) to @t's size:
  * the branch scales or draws at it, and the compositor only places it. */
 static void
@@ -90,8 +100,8 @@ size_bin (GstElement *bin, const MmTile *t)
   if (bin == NULL || !GST_IS_BIN (bin)
       || (size = gst_bin_get_by_name (GST_BIN (bin), "size")) == NULL)
     return;
-  caps = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, MAX (t->width & ~1, 2),
-                              "height", G_TYPE_INT, MAX (t->height & ~1, 2),
+  caps = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, even (t->width),
+                              "height", G_TYPE_INT, even (t->height),
                               "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
   g_object_get (size, "caps", &old, NULL);
   if (old == NULL || !gst_caps_is_equal (old, caps))
@@ -104,8 +114,8 @@ place_pad (GstPad *pad, GstElement *bin, const MmTile *t, gboolean visible)
 {
   size_bin (bin, t);
   if (pad != NULL)
-    g_object_set (pad, "xpos", t->x, "ypos", t->y, "width", t->width, "height", t->height,
-                  "alpha", visible ? 1.0 : 0.0, NULL);
+    g_object_set (pad, "xpos", t->x, "ypos", t->y, "width", even (t->width), "height",
+                  even (t->height), "alpha", visible ? 1.0 : 0.0, NULL);
 }
 
 #define VIDEO_SIZE_SETTLE_US (2 * G_USEC_PER_SEC)
@@ -134,10 +144,10 @@ send_video_size (Peer *p)
 static void
 note_tile_size (Peer *p, const MmTile *t)
 {
-  if (p->tile_width == t->width && p->tile_height == t->height)
+  if (p->tile_width == even (t->width) && p->tile_height == even (t->height))
     return;
-  p->tile_width = t->width;
-  p->tile_height = t->height;
+  p->tile_width = even (t->width);
+  p->tile_height = even (t->height);
   p->tile_since_us = g_get_monotonic_time ();
   if (p->asked_width == 0)
     send_video_size (p);
