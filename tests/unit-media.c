@@ -3,7 +3,10 @@
 #include "config.h"
 
 #include "media/layout.h"
+#include "media/media-private.h"
 
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 
 /* No two tiles overlap and all stay inside the canvas. */
@@ -305,6 +308,211 @@ test_resize_tile (void)
                         "! video/x-raw,format=I420,width=640,height=360,framerate=30/1 !");
 }
 
+/* ---- a tile's frames into the compositor ------------------------------- */
+
+typedef struct {
+  GstElement *mix;
+  GstClockTime pts, duration, now;
+  guint frames;
+} TileSeen;
+
+/* After mm_compose_tile_timing's probe (added before this one). */
+static GstPadProbeReturn
+tile_seen (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TileSeen *t = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  (void) pad;
+  t->pts = GST_BUFFER_PTS (buf);
+  t->duration = GST_BUFFER_DURATION (buf);
+  t->now = gst_element_get_current_running_time (t->mix);
+  t->frames++;
+  return GST_PAD_PROBE_OK;
+}
+
+/* compose.c's tile timing: a frame stamped by its sender's clock (here an
+ * hour off) and without a duration reaches the compositor stamped with
+ * its arrival and a duration of a second, so that the compositor shows it
+ * at once and until a newer one comes; asked for its latency, the tile
+ * says it is live with none, so that the compositor does not wait for it
+ * (the jitter buffer upstream said 40 ms). */
+static void
+test_tile_timing (void)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *pipe = gst_parse_launch (
+    "videotestsrc is-live=true pattern=black "
+    "! video/x-raw,format=I420,width=64,height=36,framerate=30/1 "
+    "! compositor name=mix latency=40000000 ! fakesink sync=false async=false "
+    "appsrc name=tile is-live=true format=time min-latency=40000000 "
+    "caps=video/x-raw,format=I420,width=64,height=36,framerate=0/1 ! mix.", &error);
+  g_autoptr (GstElement) mix = NULL;
+  g_autoptr (GstElement) tile = NULL;
+  g_autoptr (GstPad) tile_pad = NULL;
+  g_autoptr (GstQuery) q = gst_query_new_latency ();
+  TileSeen seen = { 0 };
+  GstClockTime min = GST_CLOCK_TIME_NONE, max = 0;
+  gboolean live = FALSE;
+  gint64 end;
+
+  g_assert_no_error (error);
+  mix = gst_bin_get_by_name (GST_BIN (pipe), "mix");
+  tile = gst_bin_get_by_name (GST_BIN (pipe), "tile");
+  tile_pad = gst_element_get_static_pad (mix, "sink_1");
+  g_assert_nonnull (tile_pad);
+  seen.mix = mix;
+  mm_compose_tile_timing (mix, tile_pad);
+  gst_pad_add_probe (tile_pad, GST_PAD_PROBE_TYPE_BUFFER, tile_seen, &seen, NULL);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  g_assert_true (gst_pad_peer_query (tile_pad, q));
+  gst_query_parse_latency (q, &live, &min, &max);
+  g_assert_true (live);
+  g_assert_cmpuint (min, ==, 0);
+  g_usleep (200 * 1000);
+  {
+    GstBuffer *buf = gst_buffer_new_allocate (NULL, 64 * 36 * 3 / 2, NULL);
+
+    gst_buffer_memset (buf, 0, 128, 64 * 36 * 3 / 2);
+    GST_BUFFER_PTS (buf) = gst_element_get_current_running_time (tile) + 3600 * GST_SECOND;
+    g_assert_cmpint (gst_app_src_push_buffer (GST_APP_SRC (tile), buf), ==, GST_FLOW_OK);
+  }
+  end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (seen.frames == 0 && g_get_monotonic_time () < end)
+    g_usleep (10 * 1000);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  g_assert_cmpuint (seen.frames, ==, 1);
+  g_assert_cmpuint (seen.duration, ==, GST_SECOND);
+  g_assert_cmpuint (seen.pts, <=, seen.now);
+  g_assert_cmpuint (seen.now - seen.pts, <, 50 * GST_MSECOND);
+  gst_object_unref (pipe);
+}
+
+/* ---- a camera that pauses, into video-in --------------------------------- */
+
+typedef struct {
+  gint keyframe_requests, nacks;   /* once a frame was decoded (the first packet is a discont) */
+  gint decoded;
+} Asked;
+
+static GstPadProbeReturn
+count_requests (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Asked *a = data;
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  const GstStructure *s = gst_event_get_structure (ev);
+
+  (void) pad;
+  if (g_atomic_int_get (&a->decoded) == 0)
+    return GST_PAD_PROBE_OK;
+  if (GST_EVENT_TYPE (ev) == GST_EVENT_CUSTOM_UPSTREAM && s != NULL
+      && gst_structure_has_name (s, "GstForceKeyUnit"))
+    g_atomic_int_inc (&a->keyframe_requests);
+  if (s != NULL && gst_structure_has_name (s, "GstRTPRetransmissionRequest"))
+    g_atomic_int_inc (&a->nacks);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+count_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  (void) pad;
+  (void) info;
+  g_atomic_int_inc (&((Asked *) data)->decoded);
+  return GST_PAD_PROBE_OK;
+}
+
+/* A browser's camera does not send at a steady rate: after a large frame
+ * its encoder drops frames, and a canvas or a busy tab paints when it
+ * can.  Frames that pause for 200 ms, every packet there, must all be decoded
+ * without a keyframe request or a NACK: the jitter buffer used to guess
+ * when the next packet was due, declare it lost after its latency (40 ms),
+ * and the depayloader then dropped every frame up to a keyframe and asked
+ * for one (pipelines/video-in.pipeline, rtx-next-seqnum). */
+static void
+test_video_in_pause (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = load_pipeline ("video-in");
+  GString *launch = g_string_new (desc);
+  GstElement *enc, *pipe;
+  g_autoptr (GstElement) sink = NULL;
+  g_autoptr (GstElement) src = NULL;
+  g_autoptr (GstElement) tee = NULL;
+  g_autoptr (GstPad) src_pad = NULL;
+  g_autoptr (GstPad) tee_pad = NULL;
+  g_autoptr (GPtrArray) packets = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
+  g_autoptr (GstCaps) caps = NULL;
+  Asked asked = { 0, 0, 0 };
+  guint frames = 0;
+  guint32 last_ts = 0;
+  GstSample *sample;
+  gint64 end;
+
+  /* 24 frames of VP8, one keyframe, packetised. */
+  enc = gst_parse_launch ("videotestsrc num-buffers=24 pattern=ball "
+                          "! video/x-raw,width=320,height=180,framerate=30/1 "
+                          "! vp8enc deadline=1 keyframe-max-dist=1000 "
+                          "! rtpvp8pay pt=96 mtu=400 picture-id-mode=15-bit "
+                          "! appsink name=sink sync=false", &error);
+  g_assert_no_error (error);
+  sink = gst_bin_get_by_name (GST_BIN (enc), "sink");
+  gst_element_set_state (enc, GST_STATE_PLAYING);
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink))) != NULL)
+    {
+      g_ptr_array_add (packets, gst_buffer_ref (gst_sample_get_buffer (sample)));
+      gst_sample_unref (sample);
+    }
+  gst_element_set_state (enc, GST_STATE_NULL);
+  gst_object_unref (enc);
+  g_assert_cmpuint (packets->len, >, 24);
+
+  g_string_replace (launch, "${LATENCY}", "40", 0);
+  g_string_append (launch, " vin. ! fakesink name=out sync=false async=false");
+  pipe = gst_parse_launch (launch->str, &error);
+  g_string_free (launch, TRUE);
+  g_assert_no_error (error);
+  src = gst_bin_get_by_name (GST_BIN (pipe), "rtpsrc");
+  tee = gst_bin_get_by_name (GST_BIN (pipe), "vin");
+  caps = gst_caps_from_string ("application/x-rtp,media=video,encoding-name=VP8,payload=96,"
+                               "clock-rate=90000");
+  g_object_set (src, "caps", caps, NULL);
+  src_pad = gst_element_get_static_pad (src, "src");
+  gst_pad_add_probe (src_pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, count_requests, &asked, NULL);
+  tee_pad = gst_element_get_static_pad (tee, "sink");
+  gst_pad_add_probe (tee_pad, GST_PAD_PROBE_TYPE_BUFFER, count_decoded, &asked, NULL);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  /* Each frame's packets at once, 33 ms between frames but 200 ms after
+   * every fourth. */
+  for (guint i = 0; i < packets->len; i++)
+    {
+      GstBuffer *b = g_ptr_array_index (packets, i);
+      GstMapInfo map;
+      guint32 ts;
+
+      gst_buffer_map (b, &map, GST_MAP_READ);
+      ts = GST_READ_UINT32_BE (map.data + 4);
+      gst_buffer_unmap (b, &map);
+      if (i > 0 && ts != last_ts)
+        g_usleep (frames % 4 == 0 ? 200 * 1000 : 33 * 1000);
+      if (i == 0 || ts != last_ts)
+        frames++;
+      last_ts = ts;
+      g_assert_cmpint (gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_copy (b)), ==,
+                       GST_FLOW_OK);
+    }
+  end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while ((guint) g_atomic_int_get (&asked.decoded) < frames && g_get_monotonic_time () < end)
+    g_usleep (10 * 1000);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  g_test_message ("%u frames: %d decoded, %d keyframe requests, %d NACKs", frames, asked.decoded,
+                  asked.keyframe_requests, asked.nacks);
+  g_assert_cmpint (asked.keyframe_requests, ==, 0);
+  g_assert_cmpint (asked.nacks, ==, 0);
+  g_assert_cmpint (asked.decoded, ==, (gint) frames);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -318,5 +526,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/layout/names", test_names);
   g_test_add_func ("/media/pipelines/resize-placeholder", test_resize_placeholder);
   g_test_add_func ("/media/pipelines/resize-tile", test_resize_tile);
+  g_test_add_func ("/media/pipelines/tile-timing", test_tile_timing);
+  g_test_add_func ("/media/pipelines/video-in-pause", test_video_in_pause);
   return g_test_run ();
 }

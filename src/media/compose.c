@@ -280,6 +280,68 @@ mm_media_set_layout (MmMedia *m, MmLayoutKind kind)
 
 /* ---- tiles --------------------------------------------------------------- */
 
+/* How a camera's or screen's frames go into the compositor.  The
+ * composite shows the newest frame of each tile when it makes a frame, so
+ * each frame is stamped with the time it reaches the compositor and given
+ * a long duration, and the tile says it adds no latency:
+ *
+ *  - A browser's frames come with no duration and at their own rate.  The
+ *    compositor took such a frame, when older than the composite frame it
+ *    was making, and then waited for the tile's next frame (to learn when
+ *    this one ends) or for its latency (120 ms) to run out.
+ *  - The jitter buffer stamps frames from the sender's RTP timestamps,
+ *    smoothed: a browser's frames came out stamped up to 200 ms ahead of
+ *    their arrival, and the compositor kept each until then.
+ *  - Its latency (the jitter buffer's, and a floor for slow decoders) set
+ *    how long the compositor waited for a tile with no new frame: the
+ *    composite fell ~100 ms behind and came in bursts, which grew the
+ *    receivers' jitter buffers.
+ *
+ * bench/README.md (*browser*) has the figures.  A frame is now never
+ * late nor early; a camera that stops costs one wait for the
+ * compositor's own latency once TILE_HOLD has run out. */
+#define TILE_HOLD (GST_SECOND)
+
+/* Streaming thread of a tile: a frame on its way into the compositor. */
+static GstPadProbeReturn
+tile_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstElement *compositor = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime now = gst_element_get_current_running_time (compositor);
+
+  (void) pad;
+  buf = gst_buffer_make_writable (buf);   /* the frame's memory is shared, not copied */
+  if (GST_CLOCK_TIME_IS_VALID (now))
+    GST_BUFFER_PTS (buf) = now;
+  GST_BUFFER_DTS (buf) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION (buf) = TILE_HOLD;
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+/* Streaming or main thread: the compositor asks the tile's latency. */
+static GstPadProbeReturn
+tile_latency (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstQuery *q = GST_PAD_PROBE_INFO_QUERY (info);
+
+  (void) pad;
+  (void) data;
+  if (GST_QUERY_TYPE (q) != GST_QUERY_LATENCY)
+    return GST_PAD_PROBE_OK;
+  gst_query_set_latency (q, TRUE, 0, GST_CLOCK_TIME_NONE);
+  return GST_PAD_PROBE_HANDLED;
+}
+
+void
+mm_compose_tile_timing (GstElement *compositor, GstPad *pad)
+{
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, tile_frame, compositor, NULL);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_QUERY_UPSTREAM | GST_PAD_PROBE_TYPE_PUSH,
+                     tile_latency, NULL, NULL);
+}
+
 /* A shared screen (the client's second video) arrived: a tile of its own,
  * over the people. */
 void
@@ -296,6 +358,7 @@ mm_compose_add_screen (MmMedia *m, Peer *p, GstBin *bin)
   p->screen_in = bin;
   pad = mm_pipeline_request_pad (m->video_mix, m->compositor, "sink_%u", NULL, &ghost);
   g_object_set (pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0, "zorder", 3u, NULL);
+  mm_compose_tile_timing (m->compositor, pad);
   p->screen_tile = mm_branch_new (m, p->screen_in, "vin", "tile-in", NULL, m->video_mix,
                                   m->compositor, pad, ghost, &error);
   if (p->screen_tile == NULL)
@@ -329,6 +392,7 @@ mm_compose_add_camera (MmMedia *m, Peer *p, GstBin *bin)
   pad = mm_pipeline_request_pad (p->m->video_mix, m->compositor, "sink_%u", NULL, &ghost);
   g_object_set (pad, "sizing-policy", 1 /* keep-aspect-ratio */, "alpha", 0.0, "zorder", 2u,
                 NULL);
+  mm_compose_tile_timing (m->compositor, pad);
   p->tile = mm_branch_new (m, p->video_in, "vin", "tile-in", NULL, m->video_mix, m->compositor,
                            pad, ghost, &error);
   if (p->tile == NULL)

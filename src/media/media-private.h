@@ -351,6 +351,10 @@ void mm_compose_screens_changed (MmMedia *m);
 /* @bin (transfer none: @p's input bin) is @p's camera, or its shared
  * screen, now carrying media: a tile of its own. */
 void mm_compose_add_camera (MmMedia *m, Peer *p, GstBin *bin);
+/* Every frame into @compositor's sink @pad (both transfer none) stamped
+ * with its arrival and a long duration, and no latency said for it: the
+ * compositor shows it at once, until a newer one comes (compose.c). */
+void mm_compose_tile_timing (GstElement *compositor, GstPad *pad);
 void mm_compose_add_screen (MmMedia *m, Peer *p, GstBin *bin);
 /* @p's name card, under its camera's tile; added and removed. */
 void mm_compose_add_card (MmMedia *m, Peer *p);

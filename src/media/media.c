@@ -367,7 +367,6 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
       mm_media_free (m);
       return NULL;
     }
-  mm_pipeline_set_upstream_floor (m, m->compositor);
   mm_mix_start (m);
   venc_src = gst_element_get_static_pad (m->venc, "src");
   gst_pad_add_probe (venc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, limit_keyframes, m, NULL);

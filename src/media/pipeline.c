@@ -163,9 +163,10 @@ mm_pipeline_relatency (MmMedia *m)
 /* Inputs come and go while a mixer runs, and on a busy machine a new one
  * can take longer to decode than the ones it had when it last asked its
  * upstream for latency: without a floor it drops the newcomer's every
- * buffer as late (a grey tile, a missing voice), however often the latency
- * is worked out again.  The floor is the jitterbuffer's wait plus
- * MM_DECODE_MARGIN_MS for decoding and scheduling. */
+ * buffer as late (a missing voice), however often the latency is worked
+ * out again.  The floor is the jitterbuffer's wait plus
+ * MM_DECODE_MARGIN_MS for decoding and scheduling.  The compositor needs
+ * none: its tiles are stamped at their arrival (compose.c). */
 #define MM_DECODE_MARGIN_MS 40
 
 void
