@@ -174,7 +174,8 @@ bench.stats = async () => {
 // the time packets waited in the pacer), and its bandwidth estimate.
 const OUT_FIELDS = ['framesEncoded', 'framesSent', 'packetsSent', 'bytesSent',
   'totalPacketSendDelay', 'totalEncodeTime', 'targetBitrate', 'qualityLimitationReason',
-  'hugeFramesSent', 'frameWidth', 'frameHeight', 'framesPerSecond'];
+  'hugeFramesSent', 'frameWidth', 'frameHeight', 'framesPerSecond', 'nackCount', 'pliCount',
+  'firCount', 'keyFramesEncoded', 'retransmittedPacketsSent'];
 
 bench.sendStats = async () => {
   const out = { t: clock() };

@@ -140,6 +140,8 @@ function sent (a, b) {
     target_kbps: y.targetBitrate ? Math.round(y.targetBitrate / 1000) : null,
     estimate_kbps: b.availableOutgoingBitrate ? Math.round(b.availableOutgoingBitrate / 1000) : null,
     limited_by: y.qualityLimitationReason ?? null,
+    keyframes: d('keyFramesEncoded'), plis: d('pliCount'), nacks: d('nackCount'),
+    retransmitted: d('retransmittedPacketsSent'),
     size: y.frameWidth ? `${y.frameWidth}x${y.frameHeight}` : null,
   };
 }
