@@ -576,6 +576,7 @@ typedef struct {
   guint twcc_received;            /* statuses "received", over every feedback seen */
   guint twcc_lost;                /* and "not received" */
   guint16 twcc_first;             /* the first feedback's base */
+  gint64 twcc_min_delta_us;       /* the smallest receive delta but each feedback's first */
 } Seen;
 
 static void
@@ -611,10 +612,15 @@ visit_seen (const MmRtcpItem *it, gpointer data)
       if (s->twcc_received + s->twcc_lost == 0)
         s->twcc_first = it->u.twcc.base_seq;
       s->twcc = TRUE;
-      for (guint i = 0; i < it->u.twcc.count; i++)
+      for (guint i = 0, n = 0; i < it->u.twcc.count; i++)
         {
           if (it->u.twcc.received[i])
-            s->twcc_received++;
+            {
+              s->twcc_received++;
+              if (n++ > 0 && (s->twcc_min_delta_us == 0
+                              || it->u.twcc.delta_us[i] < s->twcc_min_delta_us))
+                s->twcc_min_delta_us = it->u.twcc.delta_us[i];
+            }
           else
             s->twcc_lost++;
         }
@@ -1346,7 +1352,9 @@ test_feedback (Fx *f, gconstpointer data)
 
 /* Transport-wide feedback on what the remote sends us with the
  * transport-wide number: every number described once, the missing one
- * as lost; packets without the extension are not described. */
+ * as lost, the receive deltas those of the arrivals (the kernel's
+ * receive times, SO_TIMESTAMPNS); packets without the extension are not
+ * described. */
 static void
 test_twcc_feedback (Fx *f, gconstpointer data)
 {
@@ -1380,6 +1388,8 @@ test_twcc_feedback (Fx *f, gconstpointer data)
       g_assert_true (find_rtcp (f, 0, &seen, &seen.twcc, 3000));
     }
   g_assert_cmpuint (seen.twcc_first, ==, 300);
+  /* Sent ~30 ms apart: so they arrived (a bad clock would give 0). */
+  g_assert_cmpint (seen.twcc_min_delta_us, >=, 20 * 1000);
   g_assert_cmpuint (seen.twcc_received, ==, 9);
   g_assert_cmpuint (seen.twcc_lost, ==, 1);
   g_assert_cmpint (g_atomic_int_get (&f->rec[0].rtp), ==, 10);

@@ -472,9 +472,9 @@ twcc_update (MmEndpoint *ep, const guint8 *buf, gsize len, gint64 now)
 }
 
 void
-mm_endpoint_handle_rtp (MmEndpoint *ep, guint8 *buf, gsize len, const struct sockaddr *from)
+mm_endpoint_handle_rtp (MmEndpoint *ep, guint8 *buf, gsize len, const struct sockaddr *from,
+                        gint64 arrival_us)
 {
-  gint64 now;
   MmSrtpResult r;
   gsize n = len;
 
@@ -490,9 +490,8 @@ mm_endpoint_handle_rtp (MmEndpoint *ep, guint8 *buf, gsize len, const struct soc
   mm_counter_add (&ep->stats.bytes_in, n);
   mm_counter_add (&ep->t->stats.rtp_in, 1);
   mm_counter_add (&ep->t->stats.rtp_bytes_in, n);
-  now = g_get_monotonic_time ();
-  recv_update (ep, buf, n, now);
-  twcc_update (ep, buf, n, now);
+  recv_update (ep, buf, n, arrival_us);
+  twcc_update (ep, buf, n, arrival_us);
   if (!g_atomic_int_get (&ep->closed) && ep->cb.rtp != NULL)
     ep->cb.rtp (ep, buf, n, ep->cb.data);
 }

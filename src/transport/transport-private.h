@@ -72,6 +72,13 @@ typedef union {
   guint8 buf[CMSG_SPACE (sizeof (struct in6_pktinfo))];
 } MmSourceControl;
 
+/* Room for what a received datagram's control may hold: its local
+ * address and its receive time. */
+typedef union {
+  struct cmsghdr align;
+  guint8 buf[CMSG_SPACE (sizeof (struct in6_pktinfo)) + CMSG_SPACE (sizeof (struct timespec))];
+} MmRxControl;
+
 /* Point @msg's control at @ctl holding @a's local address as the source
  * (IP_PKTINFO ipi_spec_dst / IPV6_PKTINFO ipi6_addr), or at nothing when
  * it is unknown. */
@@ -145,7 +152,8 @@ struct _MmTransport {
   struct mmsghdr rx_msgs[MM_RX_BATCH];
   struct iovec rx_iov[MM_RX_BATCH];
   struct sockaddr_storage rx_addr[MM_RX_BATCH];
-  MmSourceControl rx_control[MM_RX_BATCH];
+  MmRxControl rx_control[MM_RX_BATCH];
+  gboolean rx_stamps;            /* datagrams carry the kernel's receive time (SO_TIMESTAMPNS) */
   guint8 *rx_buf;                /* MM_RX_BATCH * MM_RX_SIZE */
   guint8 tx_buf[MM_TX_SLOT + 256];
 
@@ -259,7 +267,10 @@ struct _MmEndpoint {
 void mm_endpoint_on_check (MmEndpoint *ep, const MmAddr *from, gboolean use_candidate);
 void mm_endpoint_handle_dtls (MmEndpoint *ep, const guint8 *buf, gsize len,
                               const struct sockaddr *from);
-void mm_endpoint_handle_rtp (MmEndpoint *ep, guint8 *buf, gsize len, const struct sockaddr *from);
+/* @arrival_us: when it came (monotonic; the kernel's receive time when
+ * known), for receiver reports' jitter and transport-wide feedback. */
+void mm_endpoint_handle_rtp (MmEndpoint *ep, guint8 *buf, gsize len, const struct sockaddr *from,
+                             gint64 arrival_us);
 void mm_endpoint_handle_rtcp (MmEndpoint *ep, guint8 *buf, gsize len,
                               const struct sockaddr *from);
 /* The DTLS timer fired: TRUE while it should keep running for @ep. */

@@ -425,8 +425,34 @@ local_of (const struct msghdr *h, MmLocalAddr *out)
     }
 }
 
+/* When the datagram of @h came: the kernel's receive time (SO_TIMESTAMPNS,
+ * wall clock) moved to the monotonic clock, or @now_us (monotonic) when
+ * it has none.  Transport-wide feedback says when each packet arrived:
+ * the time the transport thread got to it would add its scheduling delay
+ * (and the paced reads' millisecond) to the sender's delay estimate. */
+static gint64
+arrival_of (const MmTransport *t, const struct msghdr *h, gint64 now_us, gint64 real_now_us)
+{
+  if (!t->rx_stamps || (h->msg_flags & MSG_CTRUNC) != 0)
+    return now_us;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (h); c != NULL; c = CMSG_NXTHDR ((struct msghdr *) h, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS
+        && c->cmsg_len >= CMSG_LEN (sizeof (struct timespec)))
+      {
+        struct timespec ts;
+        gint64 age;
+
+        memcpy (&ts, CMSG_DATA (c), sizeof ts);
+        age = real_now_us - ((gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000);
+        /* A wall clock that stepped meanwhile: the time it was read. */
+        return age >= 0 && age < G_USEC_PER_SEC ? now_us - age : now_us;
+      }
+  return now_us;
+}
+
 static void
-handle_datagram (MmTransport *t, guint8 *buf, gsize len, const struct msghdr *h)
+handle_datagram (MmTransport *t, guint8 *buf, gsize len, const struct msghdr *h,
+                 gint64 arrival_us)
 {
   const struct sockaddr *from = h->msg_name;
   MmPacketKind kind = mm_packet_classify (buf, len);
@@ -473,7 +499,7 @@ handle_datagram (MmTransport *t, guint8 *buf, gsize len, const struct msghdr *h)
   if (kind == MM_PACKET_DTLS)
     mm_endpoint_handle_dtls (ep, buf, len, from);
   else if (kind == MM_PACKET_RTP)
-    mm_endpoint_handle_rtp (ep, buf, len, from);
+    mm_endpoint_handle_rtp (ep, buf, len, from, arrival_us);
   else
     mm_endpoint_handle_rtcp (ep, buf, len, from);
   mm_endpoint_unref (ep);
@@ -489,12 +515,13 @@ read_datagrams (MmTransport *t)
 
   for (guint round = 0; round < RX_ROUNDS; round++)
     {
+      gint64 now, real_now;
       int n;
 
       for (guint i = 0; i < MM_RX_BATCH; i++)
         {
           t->rx_msgs[i].msg_hdr.msg_namelen = sizeof t->rx_addr[i];
-          if (t->pktinfo)
+          if (t->pktinfo || t->rx_stamps)
             t->rx_msgs[i].msg_hdr.msg_controllen = sizeof t->rx_control[i].buf;
           t->rx_msgs[i].msg_hdr.msg_flags = 0;
           t->rx_msgs[i].msg_len = 0;
@@ -508,6 +535,8 @@ read_datagrams (MmTransport *t)
             g_debug ("recvmmsg: %s", g_strerror (errno));
           break;
         }
+      now = g_get_monotonic_time ();
+      real_now = t->rx_stamps ? g_get_real_time () : 0;
       for (int i = 0; i < n; i++)
         {
           struct msghdr *h = &t->rx_msgs[i].msg_hdr;
@@ -518,7 +547,8 @@ read_datagrams (MmTransport *t)
               mm_transport_drop (t, MM_DROP_UNKNOWN, h->msg_name, "an oversized datagram");
               continue;
             }
-          handle_datagram (t, h->msg_iov->iov_base, t->rx_msgs[i].msg_len, h);
+          handle_datagram (t, h->msg_iov->iov_base, t->rx_msgs[i].msg_len, h,
+                           arrival_of (t, h, now, real_now));
         }
       total += (guint) n;
       if (n < MM_RX_BATCH)
@@ -866,6 +896,12 @@ mm_transport_new (const MmTransportConfig *config, GError **error)
   t->family = family;
   t->port = port;
   t->pktinfo = pktinfo;
+  {
+    int on = 1;
+
+    /* Each datagram's receive time (arrival_of); without it, the time it is read. */
+    t->rx_stamps = setsockopt (fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0;
+  }
   t->consent_timeout_s = config->consent_timeout_s > 0 ? config->consent_timeout_s : 30;
   t->identity = identity;
   t->candidates = make_candidates (t, address, config->announce);
@@ -884,7 +920,7 @@ mm_transport_new (const MmTransportConfig *config, GError **error)
       t->rx_msgs[i].msg_hdr.msg_iov = &t->rx_iov[i];
       t->rx_msgs[i].msg_hdr.msg_iovlen = 1;
       t->rx_msgs[i].msg_hdr.msg_name = &t->rx_addr[i];
-      if (t->pktinfo)
+      if (t->pktinfo || t->rx_stamps)
         t->rx_msgs[i].msg_hdr.msg_control = t->rx_control[i].buf;
     }
 
