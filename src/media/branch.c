@@ -62,6 +62,19 @@ mm_branch_quiet (Branch *b)
     g_atomic_int_set (&b->failed, TRUE);
 }
 
+void
+mm_branch_end (Branch *b)
+{
+  GstPad *sink;
+
+  if (b == NULL || (sink = gst_element_get_static_pad (b->bin, "sink")) == NULL)
+    return;
+  /* Through the branch's queue, in order after its last frame, on its
+   * own thread: the consumer's pad may be busy. */
+  gst_pad_send_event (sink, gst_event_new_eos ());
+  gst_object_unref (sink);
+}
+
 static GstFlowReturn
 branch_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {

@@ -326,6 +326,11 @@ void mm_branch_free_now (Branch *b, gboolean release_sink);
 void mm_branch_detach (Branch *b, Peer *owner, gboolean release_sink);
 /* @b (nullable) is about to stop: its failures are no longer reported. */
 void mm_branch_quiet (Branch *b);
+/* The source of @b has stopped for good: an end of stream through it, so
+ * that its consumer waits for it no more (a compositor or mixer in live
+ * mode waits for every pad up to its latency, each frame: the composite
+ * would stall for a participant who left until its tile is taken out). */
+void mm_branch_end (Branch *b);
 
 /* ---- send.c: to the transport ----------------------------------------- */
 

@@ -331,6 +331,10 @@ mm_media_remove (MmMedia *m, const char *pid)
   /* Its connection first: nothing is sent to it or taken from it any
    * more, and its inputs stop, so that the branches out of them can go. */
   mm_peer_stop_connection (p);
+  /* Its tiles get no frame any more: the compositor must not wait for
+   * them until the teardown takes them out. */
+  mm_branch_end (p->tile);
+  mm_branch_end (p->screen_tile);
   mm_peer_ref (p);
   /* Out of the mix; its voices detached (its teardown waits for them). */
   mm_mix_remove_peer (p);
