@@ -226,12 +226,16 @@ fi
 
 # ---- 2 and 5. Join/leave stalls, join time --------------------------------
 if only stalls; then
-start_server
+# The server logs when each composite frame leaves it (src/media/probe.c):
+# its own largest gap, apart from what the bots (on the same machine)
+# received.
+start_server MIXMEET_PROBE_LOG="$dir/stall-probe.log"
 code=$(room churn)
 bot "$dir/steady.out" --room "$code" --name steady --count 4 --no-decode
 steady=$last_bot
 sleep "$WARMUP"
 t_from=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/steady.out" | tail -n 1)
+us_from=$(($(date +%s%N) / 1000))
 i=0
 : >"$dir/joins.txt"
 : >"$dir/join-steps.txt"
@@ -249,8 +253,13 @@ while [ "$i" -lt "$CHURN" ]; do
 done
 sleep 2
 t_to=$(sed -n 's/.*"t":\([0-9]*\).*/\1/p' "$dir/steady.out" | tail -n 1)
+us_to=$(($(date +%s%N) / 1000))
 set -- $(window_stats "$t_from" "$t_to" "$dir/steady.out")
-row stalls "4+${CHURN}" steady_fps="$1" max_gap_ms="$4" lost="$3"
+server_gap=$(awk -v a="$us_from" -v b="$us_to" '$1 == "out" && $2 == "*" && $5 >= a && $5 <= b {
+    if (p) { g = $5 - p; if (g > m) m = g } p = $5 } END { printf "%.0f", m / 1000 }' \
+  "$dir/stall-probe.log" 2>/dev/null)
+row stalls "4+${CHURN}" steady_fps="$1" max_gap_ms="$4" server_max_gap_ms="${server_gap:-null}" \
+  lost="$3"
 step() { awk -v c="$1" '$c != "null" { print $c }' "$dir/join-steps.txt" | pct 50; }
 row join "$CHURN" joined="$(grep -c . "$dir/joins.txt" || true)" \
   p50_ms="$(pct 50 <"$dir/joins.txt")" p95_ms="$(pct 95 <"$dir/joins.txt")" \
