@@ -573,7 +573,7 @@ fi
 # room of this server, in one browser, BROWSER_S seconds each after a
 # warm-up.  Added = through the room minus peer to peer (p50 and p95).
 if only browser; then
-if [ "$mode" = quick ]; then BROWSER_S=10; BROWSER_WARMUP=3; else BROWSER_S=25; BROWSER_WARMUP=5; fi
+if [ "$mode" = quick ]; then BROWSER_S=10; BROWSER_WARMUP=5; else BROWSER_S=25; BROWSER_WARMUP=5; fi
 chromium=${CHROMIUM:-/usr/bin/chromium}
 if ! command -v node >/dev/null 2>&1; then
   echo "browser: skipped, no node (apt-get install nodejs)" | tee -a "$dir/table"
