@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#define SENT_SLOTS 2048            /* packets remembered: ~10 s of a 1.2 Mbit/s stream */
+#define SENT_SLOTS 512             /* sent packets kept for their feedback: ~3 s of the high tier */
 #define SAMPLES 64                 /* feedback summaries: 3-6 s of them */
 #define TRAINS 32
 #define WINDOW_US G_USEC_PER_SEC
