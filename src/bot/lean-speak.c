@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include "bot/lean.h"
+#include "transport/bytes.h"
 
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
@@ -94,14 +95,12 @@ write_packet (MmLeanViewer *v, guint8 *buf, gsize size, const guint8 *payload, g
 {
   gsize n = 0;
 
-  buf[n++] = 0x90;                                  /* V=2, X=1 */
-  buf[n++] = v->audio_pt & 0x7f;
-  buf[n++] = (guint8) (v->audio_seq >> 8);
-  buf[n++] = (guint8) v->audio_seq;
-  for (int i = 3; i >= 0; i--)
-    buf[n++] = (guint8) (v->audio_ts >> (8 * i));
-  for (int i = 3; i >= 0; i--)
-    buf[n++] = (guint8) (v->audio_ssrc >> (8 * i));
+  buf[0] = 0x90;                                    /* V=2, X=1 */
+  buf[1] = v->audio_pt & 0x7f;
+  mm_wr16 (buf + 2, v->audio_seq);
+  mm_wr32 (buf + 4, v->audio_ts);
+  mm_wr32 (buf + 8, v->audio_ssrc);
+  n = 12;
   if (v->level_ext != 0)
     {
       buf[n++] = 0xbe;                              /* one-byte header extension */
