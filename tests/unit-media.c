@@ -233,9 +233,10 @@ count_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 /* The layout changes a tile's size whenever someone joins or leaves,
- * from the main loop while the tile's branch streams: many changes in a
- * row must not fail its negotiation (an error closes the participant's
- * connection), and its frames come at the latest size. */
+ * from the main loop while the tile's branch streams
+ * (mm_compose_size_branch): many changes in a row must not fail its
+ * negotiation (an error closes the participant's connection), and its
+ * frames come at the latest size. */
 static void
 resize_while_playing (const char *name, const char *upstream)
 {
@@ -264,13 +265,10 @@ resize_while_playing (const char *name, const char *upstream)
   gst_element_set_state (pipe, GST_STATE_PLAYING);
   for (guint i = 0; i < 3000; i++)
     {
-      g_autoptr (GstCaps) caps = gst_caps_new_simple ("video/x-raw",
-        "width", G_TYPE_INT, sizes[i % G_N_ELEMENTS (sizes)][0],
-        "height", G_TYPE_INT, sizes[i % G_N_ELEMENTS (sizes)][1],
-        "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
       g_autoptr (GstMessage) msg = NULL;
 
-      g_object_set (size, "caps", caps, NULL);
+      mm_compose_size_branch (pipe, sizes[i % G_N_ELEMENTS (sizes)][0],
+                              sizes[i % G_N_ELEMENTS (sizes)][1]);
       g_usleep (i % 7 == 0 ? 5000 : 300);
       msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
       if (msg != NULL)

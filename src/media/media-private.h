@@ -360,6 +360,10 @@ void mm_compose_add_camera (MmMedia *m, Peer *p, GstBin *bin);
  * with its arrival and a long duration, and no latency said for it: the
  * compositor shows it at once, until a newer one comes (compose.c). */
 void mm_compose_tile_timing (GstElement *compositor, GstPad *pad);
+/* @bin's (transfer none) "size" capsfilter to @width x @height, made
+ * even: at once if its branch has not negotiated yet, otherwise before
+ * the branch's next frame, in its streaming thread. */
+void mm_compose_size_branch (GstElement *bin, gint width, gint height);
 void mm_compose_add_screen (MmMedia *m, Peer *p, GstBin *bin);
 /* @p's name card, under its camera's tile; added and removed. */
 void mm_compose_add_card (MmMedia *m, Peer *p);
