@@ -193,9 +193,11 @@ test_links (void)
 
   line = l3 = final_line (slower, MM_TEST_WAIT_S);
   g_assert_nonnull (line);
-  g_test_message ("80 kbit/s: %s after %.1f s, largest audio gap %.0f ms",
+  g_test_message ("80 kbit/s: %s after %.1f s, %" G_GINT64_FORMAT " tier changes, "
+                  "largest audio gap %.0f ms",
                   json_object_get_string_member (line, "tier"),
                   json_object_get_double_member_with_default (line, "settled_s", 0),
+                  json_object_get_int_member_with_default (line, "tier_changes", -1),
                   json_object_get_double_member_with_default (line, "max_audio_gap_ms", 0));
   g_assert_cmpstr (json_object_get_string_member (line, "tier"), ==, "audio-only");
   g_assert_cmpfloat (json_object_get_double_member (line, "max_audio_gap_ms"), <, 1000);

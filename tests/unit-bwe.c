@@ -255,6 +255,43 @@ test_probe_through_bucket (void)
   sim_clear (&s);
 }
 
+/* Audio only behind 80 kbit/s with a token bucket of one MTU, from a
+ * server that falls behind now and then (a busy machine) and sends what
+ * it owes at once: six packets of voice, ~700 bytes, pass the bucket
+ * together.  That is no train: the link's rate is unknown, and never
+ * read as a fast link (it once moved such a receiver up to video). */
+static void
+test_late_audio_through_bucket (void)
+{
+  Link link = { 80000, 300000, 0, 1500 };
+  gint64 end = T0 + 10 * G_USEC_PER_SEC, next_report = T0 + 100000;
+  MmBweState st;
+  Sim s;
+
+  sim_init (&s, &link);
+  for (gint64 now = T0; now < end; now += 20000)
+    {
+      /* Every second, 100 ms late: five packets owed and the current one. */
+      if ((now - T0) % G_USEC_PER_SEC >= 100000 && (now - T0) % G_USEC_PER_SEC < 200000)
+        continue;
+      if ((now - T0) % G_USEC_PER_SEC == 200000)
+        for (guint i = 0; i < 5; i++)
+          send_packet (&s, now + i * 5, 120);
+      send_packet (&s, now + 30, 120);
+      if (now >= next_report)
+        {
+          report (&s, now);
+          next_report += 100000;
+        }
+    }
+  mm_bwe_get (s.bwe, end, &st);
+  g_test_message ("capacity %" G_GUINT64_FORMAT " bit/s, lowest of the latest %" G_GUINT64_FORMAT,
+                  st.capacity_bps, st.capacity_low_bps);
+  g_assert_cmpuint (st.capacity_bps, <, 130000);
+  g_assert_cmpuint (st.capacity_low_bps, <, 130000);
+  sim_clear (&s);
+}
+
 static void
 test_nothing_known (void)
 {
@@ -309,6 +346,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bwe/congested", test_congested);
   g_test_add_func ("/bwe/lossy-but-roomy", test_lossy_but_roomy);
   g_test_add_func ("/bwe/probe-through-bucket", test_probe_through_bucket);
+  g_test_add_func ("/bwe/late-audio-through-bucket", test_late_audio_through_bucket);
   g_test_add_func ("/bwe/nothing-known", test_nothing_known);
   g_test_add_func ("/bwe/lies", test_lies);
   return g_test_run ();

@@ -14,6 +14,7 @@
 #define TRAIN_WINDOW_US (5 * G_USEC_PER_SEC)
 #define BASE_SECONDS 10            /* the lowest delay of the last 10 s is the base */
 #define TRAIN_GAP_US 1000          /* packets sent this close together make a train */
+#define BURST_BYTES 1500           /* what a link may let through at once */
 #define CONGESTED_LOSS MM_BWE_CONGESTED_LOSS
 #define CONGESTED_QUEUE_MS MM_BWE_CONGESTED_QUEUE_MS
 
@@ -120,20 +121,30 @@ base_delay (MmBwe *b, gint64 now_us, gint64 *out)
   return any;
 }
 
-/* The rate a train of two or more packets shows: from its second half
- * only, because a link that allows a burst (a token bucket) lets the head
- * of a train through at once and spaces the rest at its rate. */
+/* The rate a train shows: from its second half only, and only past its
+ * first BURST_BYTES, because a link that allows a burst (a token bucket
+ * of an MTU or so) lets the head of a train through at once and spaces
+ * the rest at its rate.  A train is four packets or more, with two past
+ * its head: a frame of two or three, or a few late voice packets sent at
+ * once by a busy server (~700 bytes), fit in such a burst and would read
+ * as a fast link. */
 static void
 add_train (MmBwe *b, const TrainRead *r, gint64 now_us)
 {
   Train *t;
   guint first = r->len / 2;
-  guint64 bytes = 0;
+  guint64 head = 0, bytes = 0;
   gint64 span_us;
 
-  /* Two or three packets (a small frame) fit in the burst such a link
-   * allows and would read as a fast link: not a train. */
   if (r->len < 4)
+    return;
+  for (guint i = 0; i < r->len && head < BURST_BYTES; i++)
+    {
+      head += r->size[i];
+      if (head >= BURST_BYTES)
+        first = MAX (first, i + 1);
+    }
+  if (head < BURST_BYTES || first + 2 > r->len)
     return;
   span_us = r->arrival[r->len - 1] - r->arrival[first];
   for (guint i = first + 1; i < r->len; i++)
