@@ -622,6 +622,30 @@ test_options_load_not_number (OptionsFixture *f, gconstpointer data)
     }
 }
 
+/* An escape GKeyFile cannot read ("\000", found by
+ * tests/fuzz/fuzz-config): it gives the value and an error for it at
+ * once.  That is an error naming the key and the file, not a setting read
+ * with an error left set for the next key to overwrite. */
+static void
+test_options_load_bad_escape (OptionsFixture *f, gconstpointer data)
+{
+  /* One escape it cannot read; several, and one at the end of the line
+   * (GKeyFile then sets an error over another). */
+  const char *bad[] = { "1\\000", "80\\z\\\\\\e\\" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *text = g_strdup_printf ("[media]\nport=%s\n[server]\nworkers=3\n", bad[i]);
+
+      options_write (f, text);
+      g_assert_false (mm_options_load_file (f->opts, f->path, &error));
+      g_assert_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT);
+      g_assert_nonnull (strstr (error->message, "[media] port"));
+      g_assert_nonnull (strstr (error->message, f->path));
+    }
+}
+
 /* An unknown section or key, or a value out of range, stops start-up with
  * the file, the line and the key named: a misspelt setting is never
  * silently ignored. */
@@ -1144,6 +1168,7 @@ main (int argc, char **argv)
   OPTIONS_TEST ("/core/options/defaults", test_options_defaults);
   OPTIONS_TEST ("/core/options/load-file", test_options_load_file);
   OPTIONS_TEST ("/core/options/load-not-number", test_options_load_not_number);
+  OPTIONS_TEST ("/core/options/load-bad-escape", test_options_load_bad_escape);
   OPTIONS_TEST ("/core/options/load-bad-file", test_options_load_bad_file);
   OPTIONS_TEST ("/core/options/load-unknown", test_options_load_unknown);
   OPTIONS_TEST ("/core/options/example-file", test_options_example_file);

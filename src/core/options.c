@@ -302,16 +302,39 @@ line_of (const char *text, const char *group, const char *key)
   return 0;
 }
 
+/* Does the raw value of @key in [@group] use only the escapes GKeyFile
+ * reads in a string (\s \n \t \r \\)? */
+static gboolean
+valid_escapes (GKeyFile *kf, const char *group, const char *key)
+{
+  g_autofree char *raw = g_key_file_get_value (kf, group, key, NULL);
+
+  if (raw == NULL)
+    return FALSE;
+  for (const char *p = raw; *p != '\0'; p++)
+    if (*p == '\\' && (*++p == '\0' || strchr ("sntr\\", *p) == NULL))
+      return FALSE;
+  return TRUE;
+}
+
 gboolean
 mm_options_load_file (MmOptions *o, const char *path, GError **error)
 {
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_autofree char *text = NULL;
-  g_auto (GStrv) groups = NULL;
   gsize len;
 
   if (!g_file_get_contents (path, &text, &len, error))
     return FALSE;   /* GLib's message names the file */
+  return mm_options_load_data (o, text, len, path, error);
+}
+
+gboolean
+mm_options_load_data (MmOptions *o, const char *text, gsize len, const char *path,
+                      GError **error)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_auto (GStrv) groups = NULL;
+
   if (!g_key_file_load_from_data (kf, text, len, G_KEY_FILE_NONE, error))
     {
       g_prefix_error (error, "%s: ", path);
@@ -339,11 +362,25 @@ mm_options_load_file (MmOptions *o, const char *path, GError **error)
           const Setting *s = find_setting (groups[g], keys[k]);
           g_autofree char *where = g_strdup_printf ("[%s] %s", groups[g], keys[k]);
           g_autofree char *value = NULL;
+          GError *read_error = NULL;
 
+          /* GKeyFile can return a value and set an error for it (an
+           * escape it cannot read), or set one error over another (several
+           * in a line): escapes are checked first, and either is a value
+           * it could not read. */
+          if (s != NULL && valid_escapes (kf, groups[g], keys[k]))
+            value = g_key_file_get_string (kf, groups[g], keys[k], &read_error);
           if (s == NULL)
             g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT, "%s: unknown setting", where);
-          else if ((value = g_key_file_get_string (kf, groups[g], keys[k], error)) == NULL)
-            g_prefix_error (error, "%s: ", where);
+          else if (value == NULL && read_error == NULL)
+            g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT,
+                         "%s: a backslash must begin \\s, \\n, \\t, \\r or \\\\", where);
+          else if (value == NULL || read_error != NULL)
+            {
+              g_set_error (error, MM_ERROR, MM_ERROR_INVALID_INPUT, "%s: %s", where,
+                           read_error != NULL ? read_error->message : "cannot be read");
+              g_clear_error (&read_error);
+            }
           else if (set_from_text (o, s, g_strstrip (value), where, error))
             continue;
           /* The line is looked for only to say where the error is. */

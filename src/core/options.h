@@ -81,6 +81,10 @@ MmOptions *mm_options_new_default (void);
  * key, a value that is not a number or one out of its range is an error
  * naming the file, the line and the key. */
 gboolean mm_options_load_file (MmOptions *opts, const char *path, GError **error);
+/* The same from @len bytes of @text (NUL-terminated there), read from
+ * @path (named in errors). */
+gboolean mm_options_load_data (MmOptions *opts, const char *text, gsize len, const char *path,
+                               GError **error);
 
 /* Check ranges; a clear message names the offending setting. */
 gboolean mm_options_validate (const MmOptions *opts, GError **error);

@@ -5,25 +5,13 @@
  */
 #include "config.h"
 
+#include "glib-fatal.h"
+
 #include "transport/sdp.h"
 
 #include <string.h>
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
-
-/* A critical from GLib or GStreamer (an assertion it failed on our
- * input) is a bug the fuzzer must report, not a line in a log. */
-static void
-fatal_criticals (void)
-{
-  static gsize done = 0;
-
-  if (g_once_init_enter (&done))
-    {
-      g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
-      g_once_init_leave (&done, 1);
-    }
-}
 
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
@@ -42,7 +30,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   };
   g_autofree char *answer = NULL;
 
-  fatal_criticals ();
+  mm_fuzz_fatal_glib ();
   /* Text: NUL-terminated, as the server hands it over from JSON. */
   text = g_malloc (size + 1);
   memcpy (text, data, size);
