@@ -241,12 +241,36 @@ remove_tree (const char *path)
   g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
 }
 
+/* A sanitizer build's report in the server's log (tests/sanitizers.sh):
+ * the test fails with it, whatever it asserted. */
+static void
+check_sanitizer_reports (MmHarness *h)
+{
+  g_autofree char *log = g_build_filename (h->dir, "mixmeetd.log", NULL);
+  g_autofree char *text = NULL;
+  const char *hit = NULL;
+
+  if (!g_file_get_contents (log, &text, NULL, NULL))
+    return;
+  if ((hit = strstr (text, "ERROR: AddressSanitizer")) == NULL
+      && (hit = strstr (text, "ERROR: LeakSanitizer")) == NULL)
+    hit = strstr (text, "runtime error:");
+  if (hit == NULL)
+    return;
+  /* From the start of the report's line, as much as a log can take. */
+  while (hit > text && hit[-1] != '\n')
+    hit--;
+  g_printerr ("%.*s\n", (int) MIN (strlen (hit), 16384), hit);
+  g_error ("mixmeetd's log has a sanitizer report (above; %s)", log);
+}
+
 void
 mm_harness_stop (MmHarness *h)
 {
   current = NULL;
   mm_harness_stop_server (h);
   mm_harness_pg_stop (h);
+  check_sanitizer_reports (h);
   if (g_getenv ("MM_TEST_KEEP") == NULL)
     remove_tree (h->dir);
   else
