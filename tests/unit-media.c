@@ -484,7 +484,6 @@ test_tile_next_frame (void)
       tile_pad = gst_element_get_static_pad (mix, "sink_1");
       out_pad = gst_element_get_static_pad (out, "sink");
       mm_compose_tile_timing (mix, tile_pad);
-      mm_compose_ignore_new_pads (mix);
       gst_pad_add_probe (tile_pad, GST_PAD_PROBE_TYPE_BUFFER, white_arrives, &n, NULL);
       gst_pad_add_probe (out_pad, GST_PAD_PROBE_TYPE_BUFFER, composite_made, &n, NULL);
       gst_element_set_state (pipe, GST_STATE_PLAYING);

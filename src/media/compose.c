@@ -405,33 +405,6 @@ tile_frame (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-/* The compositor's first frame is out: from now on a pad that has had no
- * frame yet (a tile or name card just added) is not waited for.  Not
- * before: with no pad active yet (its clock's first frame late on a busy
- * machine), a compositor that ignores inactive pads takes every pad for
- * ended and sends EOS, and the composite never starts
- * (tests/unit-media.c, /media/pipelines/tile-next-frame). */
-static GstPadProbeReturn
-first_composite (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  g_autoptr (GstElement) compositor = gst_pad_get_parent_element (pad);
-
-  (void) info;
-  (void) data;
-  if (compositor != NULL)
-    g_object_set (compositor, "ignore-inactive-pads", TRUE, NULL);
-  return GST_PAD_PROBE_REMOVE;
-}
-
-void
-mm_compose_ignore_new_pads (GstElement *compositor)
-{
-  g_autoptr (GstPad) src = gst_element_get_static_pad (compositor, "src");
-
-  if (src != NULL)
-    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, first_composite, NULL, NULL);
-}
-
 /* Streaming or main thread: the compositor asks the tile's latency. */
 static GstPadProbeReturn
 tile_latency (GstPad *pad, GstPadProbeInfo *info, gpointer data)

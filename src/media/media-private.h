@@ -360,9 +360,6 @@ void mm_compose_add_camera (MmMedia *m, Peer *p, GstBin *bin);
  * with its arrival and a long duration, and no latency said for it: the
  * compositor shows it at once, until a newer one comes (compose.c). */
 void mm_compose_tile_timing (GstElement *compositor, GstPad *pad);
-/* Once @compositor (transfer none) has made its first frame, pads that
- * have had no frame yet are not waited for (compose.c). */
-void mm_compose_ignore_new_pads (GstElement *compositor);
 /* @bin's (transfer none) "size" capsfilter to @width x @height, made
  * even: at once if its branch has not negotiated yet, otherwise before
  * the branch's next frame, in its streaming thread. */

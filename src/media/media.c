@@ -378,7 +378,6 @@ mm_media_new (MmApp *app, const char *code, const MmMediaSink *sink, GError **er
     gst_pad_add_probe (venc_sink, GST_PAD_PROBE_TYPE_BUFFER, venc_gate, m, NULL);
     gst_object_unref (venc_sink);
   }
-  mm_compose_ignore_new_pads (m->compositor);
   mm_probe_composite (m->compositor, m->venc);
   if (!mm_tiers_build (m, error))
     {
