@@ -220,6 +220,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   if (g_getenv ("MM_TEST_WEB_ROOT") == NULL)
     g_setenv ("MM_TEST_WEB_ROOT", www, TRUE);
+  /* Each participant's offer, connection and tiles in the server's log
+   * (kept on failure): a browser that never connects says why there. */
+  if (g_getenv ("MM_TEST_LOG_LEVEL") == NULL)
+    g_setenv ("MM_TEST_LOG_LEVEL", "info", TRUE);
   mm_harness_start (&h, NULL);
   g_test_add_func ("/web/e2e", test_e2e);
   g_test_add_func ("/web/quality", test_quality);
