@@ -382,156 +382,11 @@ test_tile_timing (void)
   g_assert_cmpuint (seen.frames, ==, 1);
   g_assert_cmpuint (seen.duration, ==, GST_SECOND);
   /* Stamped 100 ms before it came, so that the next composite frame
-   * shows it (test_tile_next_frame). */
+   * shows it (compose.c, TILE_BACKDATE). */
   g_assert_cmpuint (seen.pts, <=, seen.now);
   g_assert_cmpuint (seen.now - seen.pts, >=, 100 * GST_MSECOND);
   g_assert_cmpuint (seen.now - seen.pts, <, 150 * GST_MSECOND);
   gst_object_unref (pipe);
-}
-
-/* ---- a tile's frame in the next composite frame -------------------------- */
-
-typedef struct {
-  GMutex lock;
-  gint64 pushed_us;       /* when the white frame reached the compositor; 0: not yet */
-  gint64 made_us;         /* the first composite frame made after it */
-  gboolean white;         /* ...showed it */
-  guint made;             /* composite frames made in all */
-} NextFrame;
-
-static GstPadProbeReturn
-composite_made (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  NextFrame *n = data;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
-  GstMapInfo map;
-  gint64 now = g_get_monotonic_time ();
-
-  (void) pad;
-  g_mutex_lock (&n->lock);
-  n->made++;
-  /* 2 ms: the frame is queued on the compositor's pad just after the
-   * probe that timed it. */
-  if (n->pushed_us != 0 && n->made_us == 0 && now > n->pushed_us + 2000
-      && gst_buffer_map (buf, &map, GST_MAP_READ))
-    {
-      n->made_us = now;
-      n->white = map.data[18 * 64 + 32] > 200;   /* the middle of the Y plane */
-      gst_buffer_unmap (buf, &map);
-    }
-  g_mutex_unlock (&n->lock);
-  return GST_PAD_PROBE_OK;
-}
-
-/* On the tile's pad, after compose.c's probe: the white frame's arrival. */
-static GstPadProbeReturn
-white_arrives (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  NextFrame *n = data;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
-  GstMapInfo map;
-
-  (void) pad;
-  if (gst_buffer_map (buf, &map, GST_MAP_READ))
-    {
-      if (map.data[0] > 200)
-        {
-          g_mutex_lock (&n->lock);
-          n->pushed_us = g_get_monotonic_time ();
-          g_mutex_unlock (&n->lock);
-        }
-      gst_buffer_unmap (buf, &map);
-    }
-  return GST_PAD_PROBE_OK;
-}
-
-/* A tile's frame that reaches the compositor between two composite
- * frames is in the next one made, whatever the phase of the composite's
- * clock: stamped with its very arrival, it began after the start of the
- * frame being made when it came late in an interval, and waited a frame
- * more (server latency 16-101 ms in runs of the same tree).  The clock
- * here is 25 ms out of phase with the composite's frames, and the white
- * frame comes at five points of an interval. */
-static void
-test_tile_next_frame (void)
-{
-  for (guint k = 0; k < 5; k++)
-    {
-      g_autoptr (GError) error = NULL;
-      GstElement *pipe = gst_parse_launch (
-        "videotestsrc is-live=true pattern=black timestamp-offset=25000000 "
-        "! video/x-raw,format=I420,width=64,height=36,framerate=30/1 "
-        "! compositor name=mix latency=0 "
-        "! video/x-raw,format=I420,width=64,height=36,framerate=30/1 "
-        "! fakesink name=out sync=false async=false "
-        "appsrc name=tile is-live=true format=time "
-        "caps=video/x-raw,format=I420,width=64,height=36,framerate=0/1 ! mix.", &error);
-      g_autoptr (GstElement) mix = NULL;
-      g_autoptr (GstElement) tile = NULL;
-      g_autoptr (GstElement) out = NULL;
-      g_autoptr (GstPad) tile_pad = NULL;
-      g_autoptr (GstPad) out_pad = NULL;
-      NextFrame n = { 0 };
-      GstBuffer *buf;
-      guint made;
-      gint64 end;
-
-      g_assert_no_error (error);
-      g_mutex_init (&n.lock);
-      mix = gst_bin_get_by_name (GST_BIN (pipe), "mix");
-      tile = gst_bin_get_by_name (GST_BIN (pipe), "tile");
-      out = gst_bin_get_by_name (GST_BIN (pipe), "out");
-      tile_pad = gst_element_get_static_pad (mix, "sink_1");
-      out_pad = gst_element_get_static_pad (out, "sink");
-      mm_compose_tile_timing (mix, tile_pad);
-      gst_pad_add_probe (tile_pad, GST_PAD_PROBE_TYPE_BUFFER, white_arrives, &n, NULL);
-      gst_pad_add_probe (out_pad, GST_PAD_PROBE_TYPE_BUFFER, composite_made, &n, NULL);
-      gst_element_set_state (pipe, GST_STATE_PLAYING);
-      /* A black frame first, then wait for frames to be made. */
-      buf = gst_buffer_new_allocate (NULL, 64 * 36 * 3 / 2, NULL);
-      gst_buffer_memset (buf, 0, 16, 64 * 36);
-      gst_buffer_memset (buf, 64 * 36, 128, 64 * 36 / 2);
-      g_assert_cmpint (gst_app_src_push_buffer (GST_APP_SRC (tile), buf), ==, GST_FLOW_OK);
-      end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-      do
-        {
-          g_usleep (1000);
-          g_mutex_lock (&n.lock);
-          made = n.made;
-          g_mutex_unlock (&n.lock);
-        }
-      while (made < 10 && g_get_monotonic_time () < end);
-      g_assert_cmpuint (made, >=, 10);
-      /* Right after a composite frame, then k * 7 ms into the interval. */
-      while (made == n.made && g_get_monotonic_time () < end)
-        g_usleep (500);
-      g_usleep (k * 7000);
-      buf = gst_buffer_new_allocate (NULL, 64 * 36 * 3 / 2, NULL);
-      gst_buffer_memset (buf, 0, 235, 64 * 36);
-      gst_buffer_memset (buf, 64 * 36, 128, 64 * 36 / 2);
-      /* Timed from its arrival at the compositor (white_arrives): appsrc
-       * pushes from a thread of its own, late on a busy machine. */
-      g_assert_cmpint (gst_app_src_push_buffer (GST_APP_SRC (tile), buf), ==, GST_FLOW_OK);
-      end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-      for (;;)
-        {
-          gint64 made_us;
-
-          g_mutex_lock (&n.lock);
-          made_us = n.made_us;
-          g_mutex_unlock (&n.lock);
-          if (made_us != 0 || g_get_monotonic_time () > end)
-            break;
-          g_usleep (1000);
-        }
-      gst_element_set_state (pipe, GST_STATE_NULL);
-      g_test_message ("pushed %u ms into an interval: next frame made %.1f ms later, %s", k * 7,
-                      (n.made_us - n.pushed_us) / 1000.0, n.white ? "showing it" : "without it");
-      g_assert_cmpint (n.made_us, !=, 0);
-      g_assert_true (n.white);
-      g_mutex_clear (&n.lock);
-      gst_object_unref (pipe);
-    }
 }
 
 /* ---- a camera that pauses, into video-in --------------------------------- */
@@ -673,7 +528,6 @@ main (int argc, char **argv)
   g_test_add_func ("/media/pipelines/resize-placeholder", test_resize_placeholder);
   g_test_add_func ("/media/pipelines/resize-tile", test_resize_tile);
   g_test_add_func ("/media/pipelines/tile-timing", test_tile_timing);
-  g_test_add_func ("/media/pipelines/tile-next-frame", test_tile_next_frame);
   g_test_add_func ("/media/pipelines/video-in-pause", test_video_in_pause);
   return g_test_run ();
 }

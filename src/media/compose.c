@@ -379,7 +379,9 @@ mm_media_set_layout (MmMedia *m, MmLayoutKind kind)
  *    came depending on that phase, which varies from room to room (the
  *    latency bench's server part: 16-101 ms in runs of the same tree).
  *    A frame is stamped TILE_BACKDATE before its arrival: the next
- *    composite frame made shows it, whatever its start.
+ *    composite frame made shows it, whatever its start (the latency
+ *    bench's server part: 21-64 ms in three runs, packet in to
+ *    composite 8-51; bench/README.md).
  *
  * bench/README.md (*browser*, *latency*) has the figures.  A frame is now
  * never late nor early; a camera that stops costs one wait for the
