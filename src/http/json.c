@@ -152,6 +152,10 @@ mm_text_length (const char *text, gboolean multiline)
 {
   glong n = 0;
 
+  /* json-glib lets invalid UTF-8 through (a lone lead byte before the
+   * end): stepping by characters would then read past the string. */
+  if (!g_utf8_validate (text, -1, NULL))
+    return -1;
   for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
     {
       gunichar c = g_utf8_get_char (p);

@@ -30,8 +30,8 @@ const char *mm_json_get_text (JsonObject *obj, const char *name, gboolean requir
 gboolean mm_json_get_bool (JsonObject *obj, const char *name, gboolean fallback,
                            gboolean *out, GError **error);
 
-/* Number of characters, or -1 if @text has control characters (newlines
- * and tabs allowed when @multiline). */
+/* Number of characters, or -1 if @text is not valid UTF-8 or has control
+ * characters (newlines and tabs allowed when @multiline). */
 glong mm_text_length (const char *text, gboolean multiline);
 
 /* Serialise @node.  Returns: (transfer full) */
