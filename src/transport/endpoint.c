@@ -594,11 +594,6 @@ note_rtt (MmEndpoint *ep, guint32 ms)
   else
     ep->rtt_min_cur = MIN (ep->rtt_min_cur, ms);
   __atomic_store_n (&ep->stats.rtt_ms, ms, __ATOMIC_RELAXED);
-  /* A queue shows in two reports in a row: one report handled late (a
-   * busy machine, at either end) is no queue. */
-  __atomic_store_n (&ep->stats.rtt_recent_ms, ep->rtt_last != 0 ? MIN (ms, ep->rtt_last) : ms,
-                    __ATOMIC_RELAXED);
-  ep->rtt_last = ms;
   __atomic_store_n (&ep->stats.rtt_base_ms,
                     ep->rtt_min_prev != 0 ? MIN (ep->rtt_min_cur, ep->rtt_min_prev)
                                           : ep->rtt_min_cur, __ATOMIC_RELAXED);
@@ -1149,8 +1144,8 @@ mm_endpoint_get_link (MmEndpoint *ep, MmEndpointLink *out)
        * nothing of its bandwidth keeps its tier, whatever a busy machine
        * does to one report's timing. */
       out->loss_permille = s.fraction_lost * 1000 / 256;
-      if (s.rtt_recent_ms != 0 && s.rtt_base_ms != 0 && s.rtt_recent_ms > s.rtt_base_ms)
-        out->queue_ms = s.rtt_recent_ms - s.rtt_base_ms;
+      if (s.rtt_ms != 0 && s.rtt_base_ms != 0 && s.rtt_ms > s.rtt_base_ms)
+        out->queue_ms = s.rtt_ms - s.rtt_base_ms;
       out->congested = out->source == MM_LINK_REMB
                        && (out->loss_permille > MM_BWE_CONGESTED_LOSS
                            || out->queue_ms > MM_BWE_CONGESTED_QUEUE_MS);
@@ -1173,7 +1168,6 @@ mm_endpoint_get_stats (MmEndpoint *ep, MmEndpointStats *out)
   out->twcc_feedbacks = mm_counter_get (&s->twcc_feedbacks);
   out->rtt_ms = __atomic_load_n (&s->rtt_ms, __ATOMIC_RELAXED);
   out->rtt_base_ms = __atomic_load_n (&s->rtt_base_ms, __ATOMIC_RELAXED);
-  out->rtt_recent_ms = __atomic_load_n (&s->rtt_recent_ms, __ATOMIC_RELAXED);
   out->fraction_lost = __atomic_load_n (&s->fraction_lost, __ATOMIC_RELAXED);
   out->connected_us = __atomic_load_n (&s->connected_us, __ATOMIC_RELAXED);
   out->uplink_loss_permille = __atomic_load_n (&s->uplink_loss_permille, __ATOMIC_RELAXED);

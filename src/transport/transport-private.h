@@ -260,7 +260,6 @@ struct _MmEndpoint {
   /* The lowest round trip of the current and the previous 15-s window
    * (transport thread). */
   guint32 rtt_min_cur, rtt_min_prev;
-  guint32 rtt_last;              /* the latest report's round trip */
   gint64 rtt_window_us;
 };
 

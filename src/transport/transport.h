@@ -166,7 +166,6 @@ typedef struct {
   guint64 twcc_feedbacks;              /* transport-wide cc feedback packets */
   guint32 rtt_ms;                      /* from its receiver reports, 0 if unknown */
   guint32 rtt_base_ms;                 /* the lowest of them in the latest 15-30 s */
-  guint32 rtt_recent_ms;               /* the lower of its latest two, 0 if unknown */
   guint8 fraction_lost;                /* its latest report on what we send, of 256 */
   gint64 connected_us;                 /* monotonic time ICE + DTLS completed, 0 */
   guint uplink_loss_permille;          /* of what it sends us, in our latest report */
