@@ -104,6 +104,18 @@ size_change_free (gpointer data)
   g_free (c);
 }
 
+/* @size's caps to @caps, unless it has them already (a new value makes
+ * the branch renegotiate). */
+static void
+set_size_caps (GstElement *size, GstCaps *caps)
+{
+  g_autoptr (GstCaps) old = NULL;
+
+  g_object_get (size, "caps", &old, NULL);
+  if (old == NULL || !gst_caps_is_equal (old, caps))
+    g_object_set (size, "caps", caps, NULL);
+}
+
 /* On the "size" capsfilter's sink pad, in the branch's streaming thread:
  * the latest size asked for becomes the filter's before a frame goes
  * through it.  Negotiation runs in this thread too, so no size can change
@@ -123,12 +135,9 @@ apply_size (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (caps != NULL)
     {
       g_autoptr (GstElement) size = gst_pad_get_parent_element (pad);
-      g_autoptr (GstCaps) old = NULL;
 
       if (size != NULL)
-        g_object_get (size, "caps", &old, NULL);
-      if (size != NULL && (old == NULL || !gst_caps_is_equal (old, caps)))
-        g_object_set (size, "caps", caps, NULL);
+        set_size_caps (size, caps);
       gst_caps_unref (caps);
     }
   return GST_PAD_PROBE_OK;
@@ -140,7 +149,6 @@ mm_compose_size_branch (GstElement *bin, gint width, gint height)
   g_autoptr (GstElement) size = NULL;
   g_autoptr (GstPad) sink = NULL;
   g_autoptr (GstCaps) caps = NULL;
-  g_autoptr (GstCaps) old = NULL;
   g_autoptr (GstCaps) negotiated = NULL;
   SizeChange *c;
 
@@ -166,9 +174,7 @@ mm_compose_size_branch (GstElement *bin, gint width, gint height)
   if (negotiated == NULL && c->pending == NULL)
     {
       g_mutex_unlock (&c->lock);
-      g_object_get (size, "caps", &old, NULL);
-      if (old == NULL || !gst_caps_is_equal (old, caps))
-        g_object_set (size, "caps", caps, NULL);
+      set_size_caps (size, caps);
       return;
     }
   gst_caps_replace (&c->pending, caps);
