@@ -32,7 +32,7 @@ has_escaped_nul (const char *text, gsize len)
 }
 
 /* Is there anything but white space after the first complete top-level
- * value?  json-glib would silently ignore a second object. */
+ * object or array?  json-glib would silently ignore a second object. */
 static gboolean
 has_trailing_value (const char *text, gsize len)
 {
@@ -105,6 +105,7 @@ mm_json_parse_object (const char *text, gsize len, GError **error)
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GError) local = NULL;
   JsonNode *root;
+  gsize start;
 
   if (len == 0)
     {
@@ -124,17 +125,28 @@ mm_json_parse_object (const char *text, gsize len, GError **error)
                            "strings must not contain NUL characters");
       return NULL;
     }
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, text, (gssize) len, &local))
+  /* Before json-glib: a value followed by an object or array makes
+   * json-glib 1.6 leak the first when it refuses the body, so the body
+   * must start as an object and end with it. */
+  for (start = 0; start < len && g_ascii_isspace (text[start]); start++)
+    ;
+  if (start == len || text[start] != '{')
     {
-      g_set_error (error, MM_ERROR, MM_ERROR_MALFORMED_JSON,
-                   "the body is not valid JSON: %s", local->message);
+      g_set_error_literal (error, MM_ERROR, MM_ERROR_MALFORMED_JSON,
+                           "the body must be a JSON object");
       return NULL;
     }
   if (has_trailing_value (text, len))
     {
       g_set_error_literal (error, MM_ERROR, MM_ERROR_MALFORMED_JSON,
                            "the body has more after its JSON object");
+      return NULL;
+    }
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, text, (gssize) len, &local))
+    {
+      g_set_error (error, MM_ERROR, MM_ERROR_MALFORMED_JSON,
+                   "the body is not valid JSON: %s", local->message);
       return NULL;
     }
   root = json_parser_get_root (parser);
