@@ -98,6 +98,11 @@ mm_harness_start_server_nowait (MmHarness *h)
           h->port = (guint16) g_ascii_strtoull (text, NULL, 10);
           break;
         }
+      if (waitpid (h->pid, NULL, WNOHANG) == h->pid)
+        {
+          h->pid = 0;
+          g_error ("mixmeetd exited at start; see %s", log);
+        }
       if (g_get_monotonic_time () > deadline)
         g_error ("mixmeetd did not start; see %s", log);
       g_usleep (20000);
@@ -220,6 +225,27 @@ mm_harness_stop_server (MmHarness *h)
   waitpid (h->pid, &status, 0);
   h->pid = 0;
   return -1;
+}
+
+/* Restart mixmeetd with @from replaced by @to in its configuration;
+ * fails the test if the configuration has no @from. */
+void
+mm_harness_restart_with (MmHarness *h, const char *from, const char *to)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  GString *s;
+
+  if (!g_file_get_contents (h->config, &text, NULL, &error))
+    g_error ("%s", error->message);
+  s = g_string_new (text);
+  if (g_string_replace (s, from, to, 1) != 1)
+    g_error ("the server's configuration has no \"%s\"", from);
+  mm_harness_stop_server (h);
+  if (!g_file_set_contents (h->config, s->str, -1, &error))
+    g_error ("%s", error->message);
+  g_string_free (s, TRUE);
+  mm_harness_start_server (h);
 }
 
 void

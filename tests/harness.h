@@ -30,6 +30,8 @@ void mm_harness_start (MmHarness *h, const char *extra_config);
 int mm_harness_stop_server (MmHarness *h);
 /* Start mixmeetd again on a new port (same database). */
 void mm_harness_start_server (MmHarness *h);
+/* Restart it with @from replaced by @to in its configuration file. */
+void mm_harness_restart_with (MmHarness *h, const char *from, const char *to);
 /* SIGKILL mixmeetd (a crash) and reap it. */
 void mm_harness_kill_server (MmHarness *h);
 /* The same, but wait only until it listens (its port file), not until
