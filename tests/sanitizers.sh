@@ -12,17 +12,8 @@
 #                                         else make dist makes one)
 #
 # MM_SANITIZER_TESTS overrides the test programs; the build tree is
-# left in sanitizers/ for a look at the logs.  Not in .ci/run yet: it
-# still reports (below).
-#
-# What it reports today (2 of 227 tests; the rest run clean):
-#  - tests/unit-http /http/json/parse-malformed: json-glib 1.6 (Debian 12)
-#    leaks a node when it refuses some malformed objects; the server's
-#    mm_json_parse_object meets the same bodies from any client.  The
-#    fuzzers' leak check misses it because GLib's slice allocator keeps
-#    the memory (G_SLICE=always-malloc shows it).
-#  - tests/test-signal /signal/many-polls: 100 long polls at once take
-#    longer than the test allows in the instrumented build.
+# left in sanitizers/ for a look at the logs.  .ci/run runs it after
+# make distcheck, on distcheck's tarball.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
