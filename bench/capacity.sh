@@ -22,7 +22,9 @@ trap 'kill $srv 2>/dev/null || true; sh tests/pg.sh stop "$dir/pg" >/dev/null 2>
 conninfo=$(PG_FAST=1 sh tests/pg.sh start "$dir/pg")
 ./mixmeetd --database "$conninfo" --sql-dir sql --pipelines-dir pipelines --web-root www \
   --data-dir "$dir/data" --port 0 --port-file "$dir/port" --bcrypt-cost 4 \
-  --ice-addresses 127.0.0.1 --media-port 0 --log-level warning 2>"$dir/mixmeetd.log" &
+  --ice-addresses 127.0.0.1 --media-port 0 --log-level warning \
+  --max-connections-per-address 0 --limits-joins-per-minute 1000000 \
+  --limits-room-participants 100000 2>"$dir/mixmeetd.log" &
 srv=$!
 while [ ! -s "$dir/port" ]; do sleep 0.1; done
 port=$(cat "$dir/port")

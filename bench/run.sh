@@ -53,12 +53,17 @@ conninfo=$(PG_FAST=1 sh tests/pg.sh start "$dir/pg")
 # start_server [ENV=VALUE ...]: a fresh mixmeetd, with the options in
 # $server_args; sets srv, url, token.
 server_args=
+# Every bot comes from 127.0.0.1: no per-address or per-room limit here.
+no_limits="--max-connections-per-address 0 --limits-registrations-per-hour 1000000
+  --limits-rooms-per-hour 1000000 --limits-joins-per-minute 1000000
+  --limits-chat-per-minute 100000 --limits-meetings 1000000 --limits-room-participants 100000
+  --limits-viewers 10000000"
 start_server() {
   if [ -n "$srv" ]; then kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; fi
   rm -f "$dir/port"
   env "$@" ./mixmeetd --database "$conninfo" --sql-dir sql --pipelines-dir pipelines \
     --web-root www --data-dir "$dir/data" --port 0 --port-file "$dir/port" --bcrypt-cost 4 \
-    --ice-addresses 127.0.0.1 --media-port 0 --log-level "${BENCH_LOG_LEVEL:-warning}" $server_args 2>>"$dir/mixmeetd.log" &
+    --ice-addresses 127.0.0.1 --media-port 0 --log-level "${BENCH_LOG_LEVEL:-warning}" $no_limits $server_args 2>>"$dir/mixmeetd.log" &
   srv=$!
   while [ ! -s "$dir/port" ]; do sleep 0.1; done
   url=http://127.0.0.1:$(cat "$dir/port")

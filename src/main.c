@@ -302,6 +302,11 @@ main (int argc, char **argv)
   /* Per client address: more generous, shared by everyone behind a NAT. */
   app.login_by_ip = mm_throttle_new ((guint) opts->login_max_failures * 4,
                                      (gint64) opts->login_window * G_USEC_PER_SEC);
+  app.register_by_ip = mm_throttle_new ((guint) opts->limit_registrations,
+                                        (gint64) 3600 * G_USEC_PER_SEC);
+  app.rooms_by_user = mm_throttle_new ((guint) opts->limit_rooms, (gint64) 3600 * G_USEC_PER_SEC);
+  app.joins_by_ip = mm_throttle_new ((guint) opts->limit_joins, (gint64) 60 * G_USEC_PER_SEC);
+  app.chat_by_participant = mm_throttle_new ((guint) opts->limit_chat, (gint64) 60 * G_USEC_PER_SEC);
 
   if (!mm_media_check_pipelines (&app, &error))
     {
@@ -347,6 +352,10 @@ main (int argc, char **argv)
   mm_transport_free (app.transport);
   mm_throttle_free (app.login_by_email);
   mm_throttle_free (app.login_by_ip);
+  mm_throttle_free (app.register_by_ip);
+  mm_throttle_free (app.rooms_by_user);
+  mm_throttle_free (app.joins_by_ip);
+  mm_throttle_free (app.chat_by_participant);
   mm_cidr_list_free (app.trusted_proxies);
   mm_db_free (app.db);
   mm_cidr_list_free (app.metrics_allow);

@@ -192,6 +192,12 @@ mm_harness_start (MmHarness *h, const char *extra_config)
                           "data-dir=%s\nlog-level=%s\n"
                           "[database]\nurl=%s\n"
                           "[auth]\nbcrypt-cost=4\n"
+                          /* Every test client is 127.0.0.1: tests/test-limits.c
+                           * sets these low for itself. */
+                          "[server]\nmax-connections-per-address=0\n"
+                          "[limits]\nregistrations-per-hour=1000000\nrooms-per-hour=1000000\n"
+                          "joins-per-minute=1000000\nchat-per-minute=100000\n"
+                          "meetings=1000000\nroom-participants=100000\nviewers=10000000\n"
                           "[media]\npipelines-dir=%s\nport=0\nice-addresses=127.0.0.1\n%s\n",
                           sql, env_or ("MM_TEST_WEB_ROOT", www), data,
                           env_or ("MM_TEST_LOG_LEVEL", "message"), h->conninfo, pipelines,
@@ -418,6 +424,11 @@ easy_new (MmHarness *h, const char *method, const char *path, const char *token,
       *headers = curl_slist_append (*headers, ctype);
       curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
       curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) len);
+    }
+  if (h->forwarded_for != NULL)
+    {
+      g_autofree char *xff = g_strdup_printf ("X-Forwarded-For: %s", h->forwarded_for);
+      *headers = curl_slist_append (*headers, xff);
     }
   *headers = curl_slist_append (*headers, "Expect:");
   curl_easy_setopt (curl, CURLOPT_HTTPHEADER, *headers);

@@ -20,6 +20,7 @@ typedef struct {
   GPid pid;           /* mixmeetd */
   guint16 port;
   char *base_url;     /* http://127.0.0.1:PORT */
+  const char *forwarded_for; /* (nullable) sent as X-Forwarded-For by mm_http */
 } MmHarness;
 
 /* Start PostgreSQL and mixmeetd.  @extra_config: (nullable) more GKeyFile

@@ -380,6 +380,32 @@ test_throttle_clear (void)
   g_assert_cmpuint (mm_throttle_size (t), ==, 0);
 }
 
+/* Keys whose counts have all left the window go as new keys come: a
+ * throttle of every chat message (one key per participant) does not
+ * keep those who left for ever. */
+static void
+test_throttle_prune (void)
+{
+  g_autoptr (MmThrottle) t = mm_throttle_new (5, WINDOW);
+
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("old-%u", i);
+
+      mm_throttle_fail (t, key, T0);
+    }
+  g_assert_cmpuint (mm_throttle_size (t), >=, 2000);
+  for (guint i = 0; i < 2100; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("new-%u", i);
+
+      mm_throttle_fail (t, key, T0 + WINDOW + 1);
+    }
+  /* A prune came within the first 1,024 new keys: only new ones left. */
+  g_assert_cmpuint (mm_throttle_size (t), ==, 2100);
+  g_assert_false (mm_throttle_blocked (t, "old-2999", T0 + WINDOW + 1, NULL));
+}
+
 /* Failures of one key do not count for another; each key is one entry. */
 static void
 test_throttle_keys (void)
@@ -1153,6 +1179,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/throttle/window", test_throttle_window);
   g_test_add_func ("/core/throttle/clear", test_throttle_clear);
   g_test_add_func ("/core/throttle/keys", test_throttle_keys);
+  g_test_add_func ("/core/throttle/prune", test_throttle_prune);
   g_test_add_func ("/core/throttle/many-failures", test_throttle_many_failures);
 
   g_test_add_func ("/core/secret/token", test_secret_token);

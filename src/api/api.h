@@ -85,4 +85,9 @@ void mm_api_metrics (MmApp *app, MmRequest *req);
 /* Acquire a database connection, or finish @req with 503 and return NULL. */
 MmDbConn *mm_api_db (MmApp *app, MmRequest *req);
 
+/* Rate limits ([limits]): if @key has used up its share of @t, finish
+ * @req with 429 too_many_requests, a Retry-After and "too many @what",
+ * and TRUE; else count this request against it and FALSE. */
+gboolean mm_api_over_limit (MmRequest *req, MmThrottle *t, const char *key, const char *what);
+
 G_END_DECLS

@@ -90,6 +90,9 @@ mm_api_register (MmApp *app, MmRequest *req)
                                        "email is not a valid e-mail address");
       return;
     }
+  if (mm_api_over_limit (req, app->register_by_ip, mm_request_client_ip (req),
+                         "accounts made from this address"))
+    return;
   /* Hash before taking a database connection: the pool is not held
    * while bcrypt works. */
   hash = mm_password_hash (password, app->opts->bcrypt_cost, &error);

@@ -55,6 +55,12 @@ mm_api_room_create (MmApp *app, MmRequest *req)
                                        "mode must be \"meeting\" or \"lecture\"");
       return;
     }
+  {
+    g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, user.id);
+
+    if (mm_api_over_limit (req, app->rooms_by_user, key, "rooms made by this account"))
+      return;
+  }
   c = mm_api_db (app, req);
   if (c == NULL)
     return;
@@ -157,6 +163,9 @@ typedef struct {
   char *secret;
   char *secret_hash;
   JsonNode *chat;
+  MmApp *app;
+  gboolean reserved;          /* holds a place (mm_rooms_reserve) until joined */
+  gboolean viewer;            /* a lecture's viewer's place */
 } Join;
 
 static void
@@ -164,6 +173,8 @@ join_free (gpointer data)
 {
   Join *j = data;
 
+  if (j->reserved)
+    mm_rooms_unreserve (j->app->rooms, j->room.code, j->viewer);
   mm_request_unref (j->req);
   mm_room_row_clear (&j->room);
   g_free (j->participant_id);
@@ -211,6 +222,7 @@ join_main (MmApp *app, gpointer data)
     .secret_hash = j->secret_hash,
     .waiting = j->waiting,
     .quality = j->quality,
+    .viewer = j->viewer,
   };
   g_autoptr (JsonObject) o = json_object_new ();
   g_autoptr (JsonObject) sig = json_object_new ();
@@ -224,6 +236,7 @@ join_main (MmApp *app, gpointer data)
   JsonNode *node;
 
   p = mm_rooms_join (app->rooms, &info);
+  j->reserved = FALSE;          /* the participant's now */
   base = g_strdup_printf ("/api/v1/rooms/%s/participants/%s", j->room.code, j->participant_id);
   json_object_set_member (o, "participant", mm_participant_to_json (p));
   json_object_set_string_member (o, "secret", j->secret);
@@ -279,6 +292,7 @@ mm_api_room_join (MmApp *app, MmRequest *req)
   MmDbConn *c;
 
   j->req = mm_request_ref (req);
+  j->app = app;
   mm_request_body (req, &body_len);
   if (body_len > 0)
     {
@@ -301,6 +315,12 @@ mm_api_room_join (MmApp *app, MmRequest *req)
                                "\"audio-only\"");
           goto fail;
         }
+    }
+  if (mm_api_over_limit (req, app->joins_by_ip, mm_request_client_ip (req),
+                         "joins from this address"))
+    {
+      join_free (j);
+      return;
     }
   c = mm_api_db (app, req);
   if (c == NULL)
@@ -341,6 +361,17 @@ mm_api_room_join (MmApp *app, MmRequest *req)
                            "the host has locked this meeting: nobody else can join now");
       goto fail;
     }
+  /* A place in the meeting before anything is stored: a full room or
+   * server is refused at once. */
+  j->viewer = g_str_equal (j->room.mode, "lecture") && !g_str_equal (j->role, "host");
+  if (!mm_rooms_reserve (app->rooms, j->room.code, j->viewer, &error))
+    {
+      mm_db_release (c);
+      if (g_error_matches (error, MM_ERROR, MM_ERROR_SERVER_FULL))
+        mm_request_add_header (req, "Retry-After", "30");
+      goto fail;
+    }
+  j->reserved = TRUE;
   j->waiting = j->room.lobby && !g_str_equal (j->role, "host");
   j->user_id = user.id;
   /* Account names may be longer than display names: shorten, don't fail. */

@@ -54,3 +54,22 @@ mm_api_db (MmApp *app, MmRequest *req)
     mm_request_finish_error (req, error);
   return c;
 }
+
+gboolean
+mm_api_over_limit (MmRequest *req, MmThrottle *t, const char *key, const char *what)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint wait_s = 0;
+
+  if (mm_throttle_blocked (t, key, now, &wait_s))
+    {
+      g_autofree char *retry = g_strdup_printf ("%d", wait_s);
+
+      mm_request_add_header (req, "Retry-After", retry);
+      mm_request_finish_errorf (req, MM_ERROR_TOO_MANY_REQUESTS,
+                                "too many %s: try again in %d s", what, wait_s);
+      return TRUE;
+    }
+  mm_throttle_fail (t, key, now);
+  return FALSE;
+}

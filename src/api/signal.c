@@ -275,6 +275,9 @@ mm_api_messages (MmApp *app, MmRequest *req)
           mm_request_finish_error (req, error);
           return;
         }
+      if (mm_api_over_limit (req, app->chat_by_participant, mm_participant_id (p),
+                             "chat messages"))
+        return;
       ch = g_new0 (Chat, 1);
       ch->req = mm_request_ref (req);
       ch->code = g_strdup (mm_request_param (req, "code"));

@@ -31,6 +31,10 @@ struct _MmApp {
   MmRooms *rooms;            /* main loop only */
   MmThrottle *login_by_email;
   MmThrottle *login_by_ip;
+  MmThrottle *register_by_ip;  /* [limits]: counts of requests, not failures */
+  MmThrottle *rooms_by_user;
+  MmThrottle *joins_by_ip;
+  MmThrottle *chat_by_participant;
   MmCidrList *trusted_proxies; /* [server] trusted-proxies, parsed */
   MmServer *server;
   gint shutting_down;        /* atomic */

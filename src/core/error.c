@@ -18,6 +18,7 @@ static const struct {
   { MM_ERROR_FORBIDDEN, 403, "forbidden" },
   { MM_ERROR_GUESTS_NOT_ALLOWED, 403, "guests_not_allowed" },
   { MM_ERROR_ROOM_LOCKED, 403, "room_locked" },
+  { MM_ERROR_ROOM_FULL, 403, "room_full" },
   { MM_ERROR_IN_LOBBY, 403, "in_lobby" },
   { MM_ERROR_NOT_FOUND, 404, "not_found" },
   { MM_ERROR_ROOM_NOT_FOUND, 404, "room_not_found" },
@@ -32,6 +33,7 @@ static const struct {
   { MM_ERROR_INTERNAL, 500, "internal" },
   { MM_ERROR_DATABASE_UNAVAILABLE, 503, "database_unavailable" },
   { MM_ERROR_SHUTTING_DOWN, 503, "shutting_down" },
+  { MM_ERROR_SERVER_FULL, 503, "server_full" },
 };
 
 guint

@@ -18,6 +18,7 @@ static GMutex lock;
 static GHashTable *http_counts;    /* "method\nroute\nstatus" → guint64* */
 static GHashTable *http_times;     /* "method\nroute" → MmHistogram* */
 static MmMediaTotals media;
+static guint64 connections_refused;
 
 /* Methods as sent by clients are free text: keep the label's values few. */
 static const char *
@@ -106,11 +107,22 @@ sorted_keys (GHashTable *table)
 }
 
 void
+mm_metrics_connection_refused (void)
+{
+  g_mutex_lock (&lock);
+  connections_refused++;
+  g_mutex_unlock (&lock);
+}
+
+void
 mm_metrics_write_http (MmProm *p)
 {
   g_autoptr (GPtrArray) keys = NULL;
 
   g_mutex_lock (&lock);
+  mm_prom_single (p, "mixmeet_http_connections_refused_total", "counter",
+                  "Connections closed at once because their address had "
+                  "max-connections-per-address open", (gdouble) connections_refused);
   mm_prom_family (p, "mixmeet_http_requests_total", "counter",
                   "HTTP requests answered, by method, route pattern and status code "
                   "(code 0: the client went away before an answer)");

@@ -20,6 +20,9 @@ G_BEGIN_DECLS
 void mm_metrics_http_request (const char *method, const char *route, guint status,
                               gdouble seconds);
 
+/* A connection refused by [server] max-connections-per-address. */
+void mm_metrics_connection_refused (void);
+
 /* Media counters of every room since the start: RTP as the transport
  * counts it (SRTP datagrams and their bytes; "in" from participants,
  * "out" to them), and the keyframes forced. */

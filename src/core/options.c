@@ -70,6 +70,14 @@ mm_options_new_default (void)
   o->turn_uris = g_strdup ("");
   o->turn_secret = g_strdup ("");
   o->turn_ttl = 24 * 3600;
+  o->limit_registrations = 20;
+  o->limit_rooms = 60;
+  o->limit_joins = 300;
+  o->limit_chat = 60;
+  o->max_meetings = 200;
+  o->max_room_participants = 250;
+  o->max_viewers = 5000;
+  o->max_per_address = 1024;
   o->metrics_allow = g_strdup ("127.0.0.1,::1");
   o->metrics_token = g_strdup ("");
   return o;
@@ -204,6 +212,24 @@ static const Setting settings[] = {
   NUM ("egress", "egress-bitrate", KIND_INT, egress_bitrate, 100, 50000,
        "kbit/s of the H.264 that HLS and RTMP egress encode (2500)"),
   STR ("egress", "rtmp-url", rtmp_url, "Where an RTMP push goes when the host gives no URL"),
+  NUM ("limits", "registrations-per-hour", KIND_INT, limit_registrations, 1, 1000000,
+       "Accounts made from one client address per hour; more get 429 (20)"),
+  NUM ("limits", "rooms-per-hour", KIND_INT, limit_rooms, 1, 1000000,
+       "Rooms made by one account per hour; more get 429 (60)"),
+  NUM ("limits", "joins-per-minute", KIND_INT, limit_joins, 1, 1000000,
+       "Joins from one client address per minute (everyone behind one NAT shares "
+       "them); more get 429 (300)"),
+  NUM ("limits", "chat-per-minute", KIND_INT, limit_chat, 1, 100000,
+       "Chat messages of one participant per minute; more get 429 (60)"),
+  NUM ("limits", "meetings", KIND_INT, max_meetings, 1, 1000000,
+       "Rooms with a meeting on at once; a join that would start one more gets 503 (200)"),
+  NUM ("limits", "room-participants", KIND_INT, max_room_participants, 1, 100000,
+       "People in one room, a lecture's viewers aside; one more gets 403 room_full (250)"),
+  NUM ("limits", "viewers", KIND_INT, max_viewers, 1, 10000000,
+       "Viewers of lectures in all rooms at once; one more gets 503 (5000)"),
+  NUM ("server", "max-connections-per-address", KIND_INT, max_per_address, 0, 1000000,
+       "HTTP connections from one address at once; more are closed at once (1024; 0: "
+       "none; trusted-proxies are not limited)"),
   STR ("metrics", "allow", metrics_allow,
        "Comma-separated addresses or CIDR ranges that may read /metrics (127.0.0.1,::1)"),
   STR ("metrics", "token", metrics_token,
@@ -479,7 +505,7 @@ mm_options_parse (int *argc, char ***argv, gboolean *exit_now, GError **error)
 
       if (g_str_equal (s->group, "database"))
         name = g_str_equal (s->key, "url") ? "database" : "db-pool-size";
-      else if (g_str_equal (s->group, "metrics")
+      else if (g_str_equal (s->group, "metrics") || g_str_equal (s->group, "limits")
                || (g_str_equal (s->group, "media")
                    && (g_str_equal (s->key, "port") || g_str_equal (s->key, "address"))))
         {

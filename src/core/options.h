@@ -62,6 +62,16 @@ typedef struct {
   gint tier_up_after;       /* seconds of a good link before moving up */
   char *rtmp_url;           /* where an RTMP push goes by default, or "" */
 
+  /* [limits]: abuse and capacity */
+  gint limit_registrations;  /* accounts made per client address per hour */
+  gint limit_rooms;          /* rooms made per account per hour */
+  gint limit_joins;          /* joins per client address per minute */
+  gint limit_chat;           /* chat messages per participant per minute */
+  gint max_meetings;         /* rooms with a meeting on at once */
+  gint max_room_participants; /* in one room, a lecture's viewers aside */
+  gint max_viewers;          /* lecture viewers in all rooms */
+  gint max_per_address;      /* HTTP connections from one address (0: no limit) */
+
   /* [metrics] */
   char *metrics_allow;      /* comma-separated addresses/CIDRs that may scrape */
   char *metrics_token;      /* bearer token that may scrape from anywhere, or "" */

@@ -23,9 +23,16 @@ struct _MmRooms {
   guint sweep_id;
   gboolean shut_down;
   guint n_waiting;
-  GMutex locked_lock;         /* guards locked: joins check it on workers */
+  GMutex locked_lock;         /* guards locked and places: joins use them on workers */
   GHashTable *locked;         /* codes of locked live rooms (owned strings) */
+  GHashTable *places;         /* code → Places* (both owned): mm_rooms_reserve */
+  guint n_viewers;            /* places of lectures' viewers, in all rooms */
 };
+
+typedef struct {
+  guint people;               /* a lecture's viewers aside */
+  guint viewers;
+} Places;
 
 struct _MmRoom {
   MmRooms *rooms;
@@ -68,6 +75,7 @@ struct _MmParticipant {
   gint64 joined_at_ms;        /* wall clock */
   gboolean waiting;           /* in the lobby */
   gboolean presenter;         /* in a lecture: made a presenter by the host */
+  gboolean viewer;            /* holds a viewer's place, not a person's */
   gboolean closed;            /* out of the room; only its last events remain */
   gboolean hand_raised;
   gboolean presenting;        /* says it shares its screen */
@@ -480,6 +488,7 @@ mm_rooms_new (MmApp *app, MmLeftFunc on_left, MmRecordingFunc on_recording, gpoi
   rooms->by_code = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, room_free);
   g_mutex_init (&rooms->locked_lock);
   rooms->locked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  rooms->places = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   source = g_timeout_source_new (500);
   g_source_set_callback (source, sweep, rooms, NULL);
   rooms->sweep_id = g_source_attach (source, app->ctx);
@@ -526,8 +535,78 @@ mm_rooms_free (MmRooms *rooms)
   remove_all (rooms);
   g_hash_table_unref (rooms->by_code);
   g_hash_table_unref (rooms->locked);
+  g_hash_table_unref (rooms->places);
   g_mutex_clear (&rooms->locked_lock);
   g_free (rooms);
+}
+
+gboolean
+mm_rooms_reserve (MmRooms *rooms, const char *code, gboolean viewer, GError **error)
+{
+  const MmOptions *o = rooms->app->opts;
+  Places *pl;
+
+  g_mutex_lock (&rooms->locked_lock);
+  pl = g_hash_table_lookup (rooms->places, code);
+  if (pl == NULL && g_hash_table_size (rooms->places) >= (guint) o->max_meetings)
+    {
+      g_mutex_unlock (&rooms->locked_lock);
+      g_set_error (error, MM_ERROR, MM_ERROR_SERVER_FULL,
+                   "this server has as many meetings as it takes (%d): try again later",
+                   o->max_meetings);
+      return FALSE;
+    }
+  if (viewer && rooms->n_viewers >= (guint) o->max_viewers)
+    {
+      g_mutex_unlock (&rooms->locked_lock);
+      g_set_error (error, MM_ERROR, MM_ERROR_SERVER_FULL,
+                   "this server has as many viewers as it takes (%d): try again later",
+                   o->max_viewers);
+      return FALSE;
+    }
+  if (!viewer && pl != NULL && pl->people >= (guint) o->max_room_participants)
+    {
+      g_mutex_unlock (&rooms->locked_lock);
+      g_set_error (error, MM_ERROR, MM_ERROR_ROOM_FULL,
+                   "this meeting is full (%d people)", o->max_room_participants);
+      return FALSE;
+    }
+  if (pl == NULL)
+    {
+      pl = g_new0 (Places, 1);
+      g_hash_table_insert (rooms->places, g_strdup (code), pl);
+    }
+  if (viewer)
+    {
+      pl->viewers++;
+      rooms->n_viewers++;
+    }
+  else
+    pl->people++;
+  g_mutex_unlock (&rooms->locked_lock);
+  return TRUE;
+}
+
+void
+mm_rooms_unreserve (MmRooms *rooms, const char *code, gboolean viewer)
+{
+  Places *pl;
+
+  g_mutex_lock (&rooms->locked_lock);
+  pl = g_hash_table_lookup (rooms->places, code);
+  if (pl != NULL)
+    {
+      if (viewer && pl->viewers > 0)
+        {
+          pl->viewers--;
+          rooms->n_viewers--;
+        }
+      else if (!viewer && pl->people > 0)
+        pl->people--;
+      if (pl->people == 0 && pl->viewers == 0)
+        g_hash_table_remove (rooms->places, code);
+    }
+  g_mutex_unlock (&rooms->locked_lock);
 }
 
 void
@@ -645,6 +724,7 @@ mm_rooms_join (MmRooms *rooms, const MmJoinInfo *info)
   p->display_name = g_strdup (info->display_name);
   p->role = g_strdup (info->role);
   p->quality = info->quality;
+  p->viewer = info->viewer;
   p->user_id = info->user_id;
   p->meeting_id = info->meeting_id;
   p->secret_hash = g_strdup (info->secret_hash);
@@ -722,6 +802,7 @@ leave_room (MmRooms *rooms, MmParticipant *p, MmLeftReason reason, gboolean keep
   gboolean waiting = p->waiting;
 
   g_queue_remove (waiting ? &room->lobby : &room->members, p);
+  mm_rooms_unreserve (rooms, room->code, p->viewer);
   if (!keep)
     g_hash_table_remove (room->by_id, p->id);
   if (room->media != NULL && !g_queue_is_empty (&room->members))

@@ -72,7 +72,17 @@ typedef struct {
   const char *secret_hash;
   gboolean waiting;           /* into the lobby, until the host admits them */
   MmQuality quality;          /* what it receives (media/tiers.h) */
+  gboolean viewer;            /* reserved as a lecture's viewer (mm_rooms_reserve) */
 } MmJoinInfo;
+
+/* Any thread: a place for one more in @code's meeting, within [limits]
+ * meetings (rooms with a meeting on), room-participants (in the room,
+ * a lecture's viewers aside) and viewers (of every lecture); @viewer:
+ * one of a lecture's viewers.  FALSE with MM_ERROR_ROOM_FULL or
+ * MM_ERROR_SERVER_FULL.  The place is the joined participant's until it
+ * leaves; mm_rooms_unreserve gives back one that was not used. */
+gboolean mm_rooms_reserve (MmRooms *rooms, const char *code, gboolean viewer, GError **error);
+void mm_rooms_unreserve (MmRooms *rooms, const char *code, gboolean viewer);
 
 /* Add a participant (creating the room if needed) and tell the others; or,
  * with info->waiting, put them in the lobby and tell the hosts ("knock"

@@ -1,20 +1,24 @@
 /* throttle.c — sliding-window failure counter.
  *
  * Each key keeps the times of its recent failures (at most max_failures of
- * them).  The table is bounded: past MAX_KEYS, entries whose failures have
- * all left the window are dropped first.
+ * them).  The table is bounded: every PRUNE_EVERY new keys, and past
+ * MAX_KEYS, entries whose failures have all left the window are dropped
+ * (the [limits] throttles count every request of a key, not only
+ * failures, and see many keys).
  */
 #include "config.h"
 
 #include "core/throttle.h"
 
 #define MAX_KEYS 100000
+#define PRUNE_EVERY 1024
 
 struct _MmThrottle {
   GMutex lock;
   guint max_failures;
   gint64 window_us;
   GHashTable *keys;   /* char* → GQueue of gint64 (as pointers to heap) */
+  guint new_keys;     /* since the last prune */
 };
 
 static void
@@ -106,8 +110,11 @@ mm_throttle_fail (MmThrottle *t, const char *key, gint64 now_us)
   q = g_hash_table_lookup (t->keys, key);
   if (q == NULL)
     {
-      if (g_hash_table_size (t->keys) >= MAX_KEYS)
-        prune (t, now_us);
+      if (g_hash_table_size (t->keys) >= MAX_KEYS || ++t->new_keys >= PRUNE_EVERY)
+        {
+          prune (t, now_us);
+          t->new_keys = 0;
+        }
       if (g_hash_table_size (t->keys) >= MAX_KEYS)
         {
           /* Still full of live keys (a flood): forget one to stay bounded. */

@@ -10,8 +10,10 @@
 #include "core/error.h"
 #include "core/metrics.h"
 
+#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +28,8 @@ struct _MmServer {
   gsize n_routes;
   gint in_flight;          /* atomic: suspended, not yet finished */
   guint16 port;
+  GMutex per_address_lock;
+  GHashTable *per_address; /* client address text → open connections */
 };
 
 static void
@@ -249,6 +253,89 @@ on_completed (void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
+/* The address of @sa without its port ("192.0.2.1", "2001:db8::1"; an
+ * IPv4-mapped IPv6 address as IPv4).  Returns: (transfer full) */
+static char *
+address_text (const struct sockaddr *sa)
+{
+  char text[INET6_ADDRSTRLEN] = "";
+
+  if (sa == NULL)
+    return g_strdup ("?");
+  if (sa->sa_family == AF_INET)
+    inet_ntop (AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, text, sizeof text);
+  else if (sa->sa_family == AF_INET6)
+    {
+      const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
+
+      if (IN6_IS_ADDR_V4MAPPED (a))
+        inet_ntop (AF_INET, &a->s6_addr[12], text, sizeof text);
+      else
+        inet_ntop (AF_INET6, a, text, sizeof text);
+    }
+  return g_strdup (text[0] != '\0' ? text : "?");
+}
+
+/* [server] max-connections-per-address: a client that opens many
+ * connections (slow, trickling or half-open ones) fills only its own
+ * share of max-connections, and others still get in.  A trusted proxy
+ * carries everyone's connections and is not limited. */
+static enum MHD_Result
+on_accept (void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+  MmServer *server = cls;
+  guint max = (guint) server->app->opts->max_per_address;
+  g_autofree char *key = NULL;
+  guint n;
+
+  if (max == 0 || addr == NULL
+      || mm_cidr_list_match_sockaddr (server->app->trusted_proxies, addr))
+    return MHD_YES;
+  key = address_text (addr);
+  g_mutex_lock (&server->per_address_lock);
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, key));
+  g_mutex_unlock (&server->per_address_lock);
+  if (n < max)
+    return MHD_YES;
+  mm_metrics_connection_refused ();
+  g_info ("refused a connection from %s: it has %u open", key, n);
+  return MHD_NO;
+}
+
+static void
+on_connection (void *cls, struct MHD_Connection *conn, void **socket_context,
+               enum MHD_ConnectionNotificationCode code)
+{
+  MmServer *server = cls;
+  char *key = *socket_context;
+  guint n;
+
+  if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    {
+      const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+      key = address_text (info != NULL ? info->client_addr : NULL);
+      *socket_context = key;
+      g_mutex_lock (&server->per_address_lock);
+      n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, key));
+      g_hash_table_replace (server->per_address, g_strdup (key), GUINT_TO_POINTER (n + 1));
+      g_mutex_unlock (&server->per_address_lock);
+    }
+  else if (key != NULL)
+    {
+      g_mutex_lock (&server->per_address_lock);
+      n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, key));
+      if (n <= 1)
+        g_hash_table_remove (server->per_address, key);
+      else
+        g_hash_table_replace (server->per_address, g_strdup (key), GUINT_TO_POINTER (n - 1));
+      g_mutex_unlock (&server->per_address_lock);
+      g_free (key);
+      *socket_context = NULL;
+    }
+}
+
 static void
 log_mhd (void *cls, const char *fmt, va_list ap)
 {
@@ -270,6 +357,8 @@ mm_server_new (MmApp *app, const MmRoute *routes, gsize n_routes, GError **error
   server->app = app;
   server->routes = routes;
   server->n_routes = n_routes;
+  g_mutex_init (&server->per_address_lock);
+  server->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
@@ -282,8 +371,9 @@ mm_server_new (MmApp *app, const MmRoute *routes, gsize n_routes, GError **error
     }
   if (res->ai_family == AF_INET6)
     flags |= MHD_USE_IPv6;
-  server->daemon = MHD_start_daemon (flags, 0, NULL, NULL, on_access, server,
+  server->daemon = MHD_start_daemon (flags, 0, on_accept, server, on_access, server,
                                      MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+                                     MHD_OPTION_NOTIFY_CONNECTION, on_connection, server,
                                      MHD_OPTION_SOCK_ADDR, res->ai_addr,
                                      MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
                                      MHD_OPTION_CONNECTION_LIMIT,
@@ -294,6 +384,8 @@ mm_server_new (MmApp *app, const MmRoute *routes, gsize n_routes, GError **error
   freeaddrinfo (res);
   if (server->daemon == NULL)
     {
+      g_hash_table_unref (server->per_address);
+      g_mutex_clear (&server->per_address_lock);
       g_set_error (error, MM_ERROR, MM_ERROR_INTERNAL,
                    "cannot listen on %s port %d (in use, or not an address of this machine?)",
                    app->opts->listen, app->opts->port);
@@ -331,5 +423,7 @@ mm_server_free (MmServer *server)
   if (server == NULL)
     return;
   MHD_stop_daemon (server->daemon);
+  g_hash_table_unref (server->per_address);
+  g_mutex_clear (&server->per_address_lock);
   g_free (server);
 }
