@@ -27,7 +27,8 @@ if [ -z "$tarball" ]; then
 fi
 tests=${MM_SANITIZER_TESTS:-"tests/unit-core tests/unit-http tests/unit-transport
   tests/unit-dtls tests/unit-srtp tests/unit-sdp tests/unit-rtcp tests/unit-bwe tests/unit-lean
-  tests/unit-media tests/test-auth tests/test-rooms tests/test-signal tests/test-input"}
+  tests/unit-media tests/test-auth tests/test-rooms tests/test-signal tests/test-input
+  tests/test-limits"}
 
 rm -rf sanitizers
 mkdir sanitizers
