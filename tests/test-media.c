@@ -1,6 +1,7 @@
 /* test-media.c — the MCU end to end: real mixmeetd + PostgreSQL, real
  * WebRTC (ICE, DTLS-SRTP) on loopback between mixmeetd and mixmeet-bot
  * processes that send a colour and a tone and report what they get. */
+#define _GNU_SOURCE 1  /* unshare */
 #include "config.h"
 
 #include "bots.h"
@@ -13,8 +14,10 @@
 #include <gst/gst.h>
 #include <math.h>
 #include <signal.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1363,6 +1366,81 @@ test_record_sigkill (void)
   g_assert_cmpuint (head.body_len, ==, 100);
 }
 
+/* Whether this program has a mount namespace of its own (main), where a
+ * small tmpfs can be a full disk without touching the machine's. */
+static gboolean private_mounts;
+
+static gboolean
+recording_failed (JsonObject *o, gpointer data)
+{
+  return g_strcmp0 (json_object_get_string_member (o, "type"), "recording") == 0
+         && json_object_has_member (o, "on") && !json_object_get_boolean_member (o, "on");
+}
+
+/* The disk fills while recording: the recording stops with an event to
+ * the room saying why and is listed as interrupted; the meeting goes on
+ * (the bots still see and hear each other in the composite). */
+static void
+test_record_disk_full (void)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *code = NULL;
+  g_autofree char *dir = g_build_filename (h.dir, "data", "recordings", NULL);
+  g_auto (MmJoined) host = { 0 };
+  g_auto (MmResponse) list = { 0 };
+  MmBot *red, *blue;
+  JsonObject *ev;
+  guint64 since = 0;
+  gint64 t0;
+
+  if (!private_mounts)
+    {
+      g_test_skip ("needs a mount namespace of its own (root) for a 512 KiB tmpfs as the "
+                   "full disk");
+      return;
+    }
+  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_autofree char *old = g_strdup_printf ("%s.before-disk-full", dir);
+      g_assert_cmpint (g_rename (dir, old), ==, 0);
+    }
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0750), ==, 0);
+  g_assert_cmpint (mount ("tmpfs", dir, "tmpfs", 0, "size=512k,mode=0750"), ==, 0);
+  two_bot_room (&code, &token, &host, &red, &blue);
+  {
+    g_auto (MmResponse) r = { 0 };
+
+    mm_http (&h, "POST", host.messages, host.secret, "{\"type\":\"record\",\"on\":true}", &r);
+    g_assert_cmpint (r.status, ==, 200);
+  }
+  t0 = g_get_monotonic_time ();
+  /* 512 KiB of two still colours and their tones: full in 5-20 s. */
+  ev = wait_event (&host, &since, recording_failed, NULL, 60, "\"recording\" with on=false");
+  g_test_message ("the recording stopped %.1f s after it started: %s",
+                  (g_get_monotonic_time () - t0) / 1e6,
+                  json_object_get_string_member_with_default (ev, "error", "(no error)"));
+  g_assert_true (json_object_has_member (ev, "error"));
+  g_assert_nonnull (strstr (json_object_get_string_member (ev, "error"), "space"));
+  json_object_unref (ev);
+  list_recordings (code, token, "interrupted", &list);
+  g_assert_cmpint (mm_json_int (&list, "recordings.0.bytes"), >, 0);
+  /* The meeting goes on: each still sees both and hears the other, on
+   * the connection it had (the room closed none). */
+  for (int i = 0; i < 2; i++)
+    {
+      JsonObject *report = mm_bot_wait (i == 0 ? blue : red, matches,
+                                        &(Expect) { { "red", "blue" }, { RED, BLUE }, 2,
+                                                    i == 0 ? 440 : 880, 0, i == 0 ? 880 : 440 },
+                                        MM_TEST_WAIT_S);
+
+      g_assert_nonnull (report);
+      g_assert_cmpint (json_object_get_int_member (report, "connections"), ==, 1);
+    }
+  mm_bot_free (red);
+  mm_bot_free (blue);
+  g_assert_cmpint (umount2 (dir, MNT_DETACH), ==, 0);
+}
+
 static gboolean
 egress_in (JsonObject *o, gpointer data)
 {
@@ -2231,6 +2309,10 @@ main (int argc, char **argv)
   g_autofree char *www = g_build_filename (src, "tests", "browser", NULL);
   int rc;
 
+  /* Before any thread: mounts of this program's own (test_record_disk_full),
+   * seen by the mixmeetd it starts and by nothing else. */
+  private_mounts = unshare (CLONE_NEWNS) == 0
+                   && mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0;
   g_test_init (&argc, &argv, NULL);
   gst_init (NULL, NULL);
   /* The web root holds the browser test's page. */
@@ -2258,6 +2340,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/record", test_record);
   g_test_add_func ("/media/record-sigterm", test_record_sigterm);
   g_test_add_func ("/media/record-sigkill", test_record_sigkill);
+  g_test_add_func ("/media/record-disk-full", test_record_disk_full);
   g_test_add_func ("/media/hls", test_hls);
   g_test_add_func ("/media/rtmp", test_rtmp);
   g_test_add_func ("/media/browser-interop", test_browser_interop);

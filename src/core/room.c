@@ -1199,7 +1199,8 @@ recorded_free (Recorded *rec)
 /* A recording is finished: the store and the room (if it is still there)
  * are told. */
 static void
-on_recorded (const char *path, gint64 bytes, gint64 duration_ms, gpointer data)
+on_recorded (const char *path, gint64 bytes, gint64 duration_ms, const char *error,
+             gpointer data)
 {
   Recorded *rec = data;
   MmRooms *rooms = rec->rooms;
@@ -1208,6 +1209,14 @@ on_recorded (const char *path, gint64 bytes, gint64 duration_ms, gpointer data)
   rec->info.ended_at_ms = mm_wall_ms ();
   rec->info.bytes = bytes;
   rec->info.duration_ms = duration_ms;
+  rec->info.interrupted = error != NULL;
+  if (error != NULL)
+    {
+      g_autofree char *why = g_strdup_printf ("the recording stopped: %s", error);
+
+      json_object_set_string_member (fields, "error", why);
+      g_warning ("room %s: recording %s stopped: %s", rec->code, rec->file, error);
+    }
   if (rooms->on_recording != NULL)
     rooms->on_recording (rooms->app, &rec->info, rooms->on_left_data);
   json_object_set_boolean_member (fields, "on", FALSE);

@@ -49,6 +49,7 @@ typedef struct {
   gint64 ended_at_ms;          /* wall clock; 0 while recording */
   gint64 duration_ms;          /* of media, first to last frame */
   gint64 bytes;
+  gboolean interrupted;        /* it stopped on an error (a full disk) */
 } MmRecordingInfo;
 
 /* Called on the main loop (for the store). */

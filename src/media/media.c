@@ -152,6 +152,18 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
         g_autofree char *name = gst_object_get_path_string (GST_MESSAGE_SRC (msg));
 
         gst_message_parse_error (msg, &err, &dbg);
+        if (m->recorder != NULL && mm_recorder_owns (m->recorder, GST_MESSAGE_SRC (msg)))
+          {
+            /* The recording's own failure (a full disk): it stops, the
+             * meeting goes on (its sync watch already keeps the error
+             * from the tees). */
+            media_log (m, NULL, G_LOG_LEVEL_WARNING, "%s: %s (%s)", name, err->message,
+                       dbg ? dbg : "");
+            mm_recorder_fail (g_steal_pointer (&m->recorder), err->message, m->recorded,
+                              m->recorded_data);
+            count_venc_taps (m);
+            break;
+          }
         {
           Peer *p = mm_peer_of (m, GST_MESSAGE_SRC (msg));
 

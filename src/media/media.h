@@ -109,7 +109,7 @@ guint mm_media_tier_receivers (MmMedia *m, MmTier t);
  * the file is finished: after mm_media_record_stop, or when the room's
  * media closes (the last one left, the server stops). */
 typedef void (*MmMediaRecorded) (const char *path, gint64 bytes, gint64 duration_ms,
-                                 gpointer data);
+                                 const char *error, gpointer data);
 gboolean mm_media_record_start (MmMedia *m, const char *path, MmMediaRecorded done,
                                 gpointer data, GError **error);
 gboolean mm_media_record_stop (MmMedia *m, GError **error);

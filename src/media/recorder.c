@@ -30,6 +30,15 @@ typedef struct {
   gint unlinked;            /* atomic */
 } Input;
 
+/* The error watch: a sync-message handler on the pipeline's bus, called
+ * in the streaming thread that posts the error, before the failed element
+ * returns its error upstream.  Owned by the handler's closure, which
+ * outlives any call in progress when it is disconnected. */
+typedef struct {
+  gint failed;              /* atomic */
+  GstObject *bin;           /* (owned) */
+} Watch;
+
 struct _MmRecorder {
   GMainContext *ctx;
   GstElement *pipeline;
@@ -45,12 +54,55 @@ struct _MmRecorder {
   GstClockTime first_pts, last_pts;   /* under lock, video */
   MmRecorderDone done;
   gpointer done_data;
+  Watch *watch;             /* (owned by the handler) */
+  GstBus *bus;              /* (owned) the pipeline's, while watched */
+  gulong watch_id;
+  char *error;              /* why it failed, or NULL */
+  gint cut;                 /* atomic: inputs cut after a failure */
 };
 
 const char *
 mm_recorder_path (MmRecorder *r)
 {
   return r->path;
+}
+
+static void
+watch_free (gpointer data, GClosure *closure)
+{
+  Watch *w = data;
+
+  gst_object_unref (w->bin);
+  g_free (w);
+}
+
+/* Any streaming thread: an element of the recorder failed (a full disk):
+ * from now on nothing goes in. */
+static void
+on_sync_error (GstBus *bus, GstMessage *msg, gpointer data)
+{
+  Watch *w = data;
+
+  if (gst_object_has_as_ancestor (GST_MESSAGE_SRC (msg), w->bin))
+    g_atomic_int_set (&w->failed, TRUE);
+}
+
+gboolean
+mm_recorder_owns (MmRecorder *r, GstObject *obj)
+{
+  return gst_object_has_as_ancestor (obj, GST_OBJECT (r->bin));
+}
+
+/* Streaming thread: once failed, the tees' buffers and events are dropped
+ * here (and the tee is told all went well): a queue whose file failed
+ * would answer them with its error, and the tee would pass that to the
+ * room's encoder, stopping the meeting. */
+static GstPadProbeReturn
+gate_failed (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  MmRecorder *r = data;
+
+  return g_atomic_int_get (&r->watch->failed) ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
 }
 
 /* Streaming thread: nothing goes in before the first keyframe. */
@@ -60,6 +112,8 @@ gate_video (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   MmRecorder *r = data;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
 
+  if (g_atomic_int_get (&r->watch->failed))
+    return GST_PAD_PROBE_DROP;
   if (!g_atomic_int_get (&r->started))
     {
       if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT))
@@ -82,12 +136,20 @@ gate_audio (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   MmRecorder *r = data;
 
-  return g_atomic_int_get (&r->started) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+  return g_atomic_int_get (&r->started) && !g_atomic_int_get (&r->watch->failed)
+         ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
 static void
 recorder_free (MmRecorder *r)
 {
+  if (r->bus != NULL)
+    {
+      g_signal_handler_disconnect (r->bus, r->watch_id);
+      gst_bus_disable_sync_message_emission (r->bus);
+      gst_object_unref (r->bus);
+    }
+  g_free (r->error);
   g_mutex_clear (&r->lock);
   g_cond_clear (&r->cond);
   gst_object_unref (r->pipeline);
@@ -154,6 +216,7 @@ typedef struct {
   char *path;
   char *room;
   gint64 duration_ms;
+  char *error;
   MmRecorderDone done;
   gpointer done_data;
 } Finished;
@@ -161,6 +224,7 @@ typedef struct {
 static void
 finished_free (Finished *f)
 {
+  g_free (f->error);
   g_free (f->path);
   g_free (f->room);
   g_free (f);
@@ -180,7 +244,7 @@ report_idle (gpointer data)
                 "recording %s finished: %" G_GINT64_FORMAT " bytes, %" G_GINT64_FORMAT " ms",
                 f->path, bytes, f->duration_ms);
   if (f->done != NULL)
-    f->done (f->path, bytes, f->duration_ms, f->done_data);
+    f->done (f->path, bytes, f->duration_ms, f->error, f->done_data);
   finished_free (f);
   return G_SOURCE_REMOVE;
 }
@@ -244,6 +308,7 @@ finish (MmRecorder *r, gboolean now)
   f->room = g_strdup (r->room);
   f->done = r->done;
   f->done_data = r->done_data;
+  f->error = g_strdup (r->error);
   g_mutex_lock (&r->lock);
   if (r->first_pts != GST_CLOCK_TIME_NONE)
     f->duration_ms = (gint64) ((r->last_pts - r->first_pts) / GST_MSECOND);
@@ -253,6 +318,13 @@ finish (MmRecorder *r, gboolean now)
     {
       /* A start that failed: nothing worth keeping. */
       finished_free (f);
+      return;
+    }
+  if (f->error != NULL)
+    {
+      /* Cut off (a full disk): it plays up to its last cluster, and a
+       * rewrite would not fit. */
+      report_idle (f);
       return;
     }
   if (now)
@@ -359,6 +431,8 @@ mm_recorder_start (GMainContext *ctx, GstElement *pipeline, GstBin *video_mix, G
       gst_element_add_pad (r->bin, ghost);
       gst_pad_add_probe (ghost, GST_PAD_PROBE_TYPE_BUFFER, i == 0 ? gate_video : gate_audio, r,
                          NULL);
+      gst_pad_add_probe (ghost, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                         gate_failed, r, NULL);
       gst_object_unref (qsink);
       gst_object_unref (q);
     }
@@ -371,6 +445,12 @@ mm_recorder_start (GMainContext *ctx, GstElement *pipeline, GstBin *video_mix, G
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_sink_event, r, NULL);
   gst_object_unref (pad);
   gst_object_unref (sink);
+  r->watch = g_new0 (Watch, 1);
+  r->watch->bin = gst_object_ref (GST_OBJECT (r->bin));
+  r->bus = gst_element_get_bus (pipeline);
+  gst_bus_enable_sync_message_emission (r->bus);
+  r->watch_id = g_signal_connect_data (r->bus, "sync-message::error", G_CALLBACK (on_sync_error),
+                                       r->watch, watch_free, 0);
   gst_bin_add (GST_BIN (pipeline), r->bin);
   /* Playing before the tees reach it: a tee pushing into a pad not yet
    * active gets FLUSHING back, and the room's encoder would stop. */
@@ -397,10 +477,22 @@ unlink_idle (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   Input *in = data;
 
+  MmRecorder *r = in->r;
+
   if (!g_atomic_int_compare_and_exchange (&in->unlinked, FALSE, TRUE))
     return GST_PAD_PROBE_REMOVE;
   mm_tap_cut (in->src_ghost);
-  gst_pad_send_event (in->sink, gst_event_new_eos ());
+  if (!g_atomic_int_get (&r->watch->failed))
+    gst_pad_send_event (in->sink, gst_event_new_eos ());
+  else if (g_atomic_int_add (&r->cut, 1) == 1)
+    {
+      /* Failed: no EOS will reach the file; both inputs are cut, finish. */
+      GSource *src = g_idle_source_new ();
+
+      g_source_set_callback (src, finish_idle, r, NULL);
+      g_source_attach (src, r->ctx);
+      g_source_unref (src);
+    }
   return GST_PAD_PROBE_REMOVE;
 }
 
@@ -414,6 +506,18 @@ mm_recorder_stop (MmRecorder *r, MmRecorderDone done, gpointer data)
   g_mutex_unlock (&r->lock);
   gst_pad_add_probe (r->video.tee_pad, GST_PAD_PROBE_TYPE_IDLE, unlink_idle, &r->video, NULL);
   gst_pad_add_probe (r->audio.tee_pad, GST_PAD_PROBE_TYPE_IDLE, unlink_idle, &r->audio, NULL);
+}
+
+void
+mm_recorder_fail (MmRecorder *r, const char *why, MmRecorderDone done, gpointer data)
+{
+  g_atomic_int_set (&r->watch->failed, TRUE);
+  g_mutex_lock (&r->lock);
+  g_free (r->error);
+  r->error = g_strdup (why);
+  g_mutex_unlock (&r->lock);
+  mm_media_log (r->room, NULL, G_LOG_LEVEL_WARNING, "recording %s failed: %s", r->path, why);
+  mm_recorder_stop (r, done, data);
 }
 
 void
@@ -437,9 +541,10 @@ mm_recorder_stop_now (MmRecorder *r, guint timeout_ms, MmRecorderDone done, gpoi
         }
     }
   g_mutex_lock (&r->lock);
-  while (!r->eos && g_cond_wait_until (&r->cond, &r->lock, deadline))
+  while (!r->eos && !g_atomic_int_get (&r->watch->failed)
+         && g_cond_wait_until (&r->cond, &r->lock, deadline))
     ;
-  if (!r->eos)
+  if (!r->eos && !g_atomic_int_get (&r->watch->failed))
     mm_media_log (r->room, NULL, G_LOG_LEVEL_WARNING,
                   "recording %s: not finished after %u ms; it plays up to its last cluster",
                   r->path, timeout_ms);

@@ -18,9 +18,9 @@ G_BEGIN_DECLS
 typedef struct _MmRecorder MmRecorder;
 
 /* What a finished recording came to: @bytes on disk and @duration_ms of
- * media (first to last frame). */
+ * media (first to last frame); @error (nullable) why it stopped early. */
 typedef void (*MmRecorderDone) (const char *path, gint64 bytes, gint64 duration_ms,
-                                gpointer data);
+                                const char *error, gpointer data);
 
 /* Start writing @path from the tees "vtee" of @video_mix and "atee" of
  * @audio_mix, bins of @pipeline, whose main loop runs @ctx.
@@ -41,5 +41,15 @@ void mm_recorder_stop (MmRecorder *r, MmRecorderDone done, gpointer data);
 void mm_recorder_stop_now (MmRecorder *r, guint timeout_ms, MmRecorderDone done, gpointer data);
 
 const char *mm_recorder_path (MmRecorder *r);
+
+/* Whether @obj is one of @r's elements: an error it posts is the
+ * recording's (a full disk), not the room's. */
+gboolean mm_recorder_owns (MmRecorder *r, GstObject *obj);
+
+/* The recording failed (@why): detach from the tees, keep the file as it
+ * is, call @done with @why, free the recorder.  From the moment of the
+ * error (the bus's sync message) nothing more goes into it, so that the
+ * room's tees, and the encoders before them, never see its error. */
+void mm_recorder_fail (MmRecorder *r, const char *why, MmRecorderDone done, gpointer data);
 
 G_END_DECLS

@@ -36,7 +36,8 @@ upsert (MmDbConn *c, const MmRecordingInfo *info, gboolean end, GError **error)
   g_autofree char *duration = end ? g_strdup_printf ("%" G_GINT64_FORMAT, MAX (info->duration_ms, 0)) : NULL;
   g_autofree char *bytes = end ? g_strdup_printf ("%" G_GINT64_FORMAT, MAX (info->bytes, 0)) : NULL;
   const char *params[] = { info->file, room, meeting, user, info->started_by_name, started,
-                           ended, duration, bytes };
+                           ended, duration, bytes,
+                           info->interrupted ? "interrupted" : "complete" };
 
   if (!end)
     return mm_db_run (c,
@@ -48,10 +49,10 @@ upsert (MmDbConn *c, const MmRecordingInfo *info, gboolean end, GError **error)
       "INSERT INTO recordings (file, room_id, meeting_id, started_by, started_by_name, "
       "                        started_at, ended_at, duration_ms, bytes, status) "
       "VALUES ($1, $2, $3, $4, $5, to_timestamp($6::double precision), "
-      "        to_timestamp($7::double precision), $8, $9, 'complete') "
+      "        to_timestamp($7::double precision), $8, $9, $10) "
       "ON CONFLICT (file) DO UPDATE SET ended_at = EXCLUDED.ended_at, "
-      "  duration_ms = EXCLUDED.duration_ms, bytes = EXCLUDED.bytes, status = 'complete'",
-      9, params, error);
+      "  duration_ms = EXCLUDED.duration_ms, bytes = EXCLUDED.bytes, status = EXCLUDED.status",
+      10, params, error);
 }
 
 gboolean
