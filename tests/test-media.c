@@ -1366,6 +1366,72 @@ test_record_sigkill (void)
   g_assert_cmpuint (head.body_len, ==, 100);
 }
 
+/* PostgreSQL stops while a meeting runs: the media go on (the bots keep
+ * seeing and hearing each other, on their first connection), a request
+ * that needs the database gets 503 database_unavailable at once, and once
+ * PostgreSQL is back someone joins and chats, without a restart. */
+static void
+test_database_stopped (void)
+{
+  g_autofree char *token = NULL;
+  g_autofree char *code = NULL;
+  MmBot *red, *blue;
+  const char *chat = "{\"type\":\"chat\",\"text\":\"still here?\"}";
+  gint64 deadline;
+
+  code = new_room (&token);
+  red = start_bot (code, "red", "ff0000", "440");
+  blue = start_bot (code, "blue", "0000ff", "880");
+  g_assert_nonnull (mm_bot_wait (blue, matches,
+                                 &(Expect) { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 },
+                                 MM_TEST_WAIT_S));
+  mm_harness_pg_stop (&h);
+  {
+    g_auto (MmResponse) r = { 0 };
+
+    mm_http (&h, "GET", "/api/v1/me/meetings", token, NULL, &r);
+    g_assert_cmpint (r.status, ==, 503);
+    g_assert_cmpstr (mm_error_code (&r), ==, "database_unavailable");
+  }
+  /* Ten seconds of the meeting without its database. */
+  mm_bot_assert_keeps_flowing (red, 10, MM_TEST_MAX_GAP_MS);
+  for (int i = 0; i < 2; i++)
+    {
+      JsonObject *report = mm_bot_wait (i == 0 ? blue : red, matches,
+                                        &(Expect) { { "red", "blue" }, { RED, BLUE }, 2,
+                                                    i == 0 ? 440 : 880, 0, i == 0 ? 880 : 440 },
+                                        MM_TEST_WAIT_S);
+
+      g_assert_nonnull (report);
+      g_assert_cmpint (json_object_get_int_member (report, "connections"), ==, 1);
+    }
+  mm_harness_pg_start (&h);
+  /* The pool reconnects by itself (with back-off up to a few seconds):
+   * someone joins and chats. */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autofree char *path = g_strdup_printf ("/api/v1/rooms/%s/join", code);
+      g_auto (MmResponse) r = { 0 };
+
+      mm_http (&h, "POST", path, token, NULL, &r);
+      if (r.status == 201)
+        {
+          g_auto (MmResponse) c = { 0 };
+
+          mm_http (&h, "POST", mm_json_str (&r, "signalling.messages"),
+                   mm_json_str (&r, "secret"), chat, &c);
+          g_assert_cmpint (c.status / 100, ==, 2);
+          break;
+        }
+      g_assert_cmpint (r.status, ==, 503);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (200000);
+    }
+  mm_bot_free (red);
+  mm_bot_free (blue);
+}
+
 /* Whether this program has a mount namespace of its own (main), where a
  * small tmpfs can be a full disk without touching the machine's. */
 static gboolean private_mounts;
@@ -2341,6 +2407,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/record-sigterm", test_record_sigterm);
   g_test_add_func ("/media/record-sigkill", test_record_sigkill);
   g_test_add_func ("/media/record-disk-full", test_record_disk_full);
+  g_test_add_func ("/media/database-stopped", test_database_stopped);
   g_test_add_func ("/media/hls", test_hls);
   g_test_add_func ("/media/rtmp", test_rtmp);
   g_test_add_func ("/media/browser-interop", test_browser_interop);
