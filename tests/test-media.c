@@ -201,6 +201,38 @@ test_vanished_bot (void)
   mm_bot_free (red);
 }
 
+/* 4b. A client that stops reading (SIGSTOP: its sockets stay open and
+ * fill, its polls and consent checks stop) for 3 s: the others notice
+ * nothing, and once it goes on it gets the composite again on the same
+ * connection. */
+static void
+test_stopped_client (void)
+{
+  g_autofree char *code = new_room (NULL);
+  MmBot *red = start_bot (code, "red", "ff0000", "440");
+  MmBot *blue = start_bot (code, "blue", "0000ff", "880");
+  Expect for_red = { { "red", "blue" }, { RED, BLUE }, 2, 880, 0, 440 };
+  Expect for_blue = { { "red", "blue" }, { RED, BLUE }, 2, 440, 0, 880 };
+  JsonObject *report;
+  guint from;
+
+  g_assert_nonnull (mm_bot_wait (red, matches, &for_red, MM_TEST_WAIT_S));
+  g_assert_nonnull (mm_bot_wait (blue, matches, &for_blue, MM_TEST_WAIT_S));
+  from = mm_bot_lines (red)->len;
+  mm_bot_kill (blue, SIGSTOP);
+  g_usleep (3 * G_USEC_PER_SEC);
+  mm_bot_kill (blue, SIGCONT);
+  /* Red's composite went on throughout. */
+  mm_bot_assert_keeps_flowing (red, 3, MM_TEST_MAX_GAP_MS);
+  mm_bot_assert_flowing (red, from, MM_TEST_MAX_GAP_MS);
+  report = mm_bot_wait (blue, matches, &for_blue, MM_TEST_WAIT_S);
+  g_assert_nonnull (report);
+  g_assert_cmpint (json_object_get_int_member (report, "connections"), ==, 1);
+  g_assert_nonnull (mm_bot_wait (red, matches, &for_red, MM_TEST_WAIT_S));
+  mm_bot_free (blue);
+  mm_bot_free (red);
+}
+
 static gboolean
 tone_gone (JsonObject *line, gpointer data)
 {
@@ -2391,6 +2423,7 @@ main (int argc, char **argv)
   g_test_add_func ("/media/join-and-leave", test_join_and_leave);
   g_test_add_func ("/media/receive-only", test_receive_only);
   g_test_add_func ("/media/vanished-bot", test_vanished_bot);
+  g_test_add_func ("/media/stopped-client", test_stopped_client);
   g_test_add_func ("/media/host-mute", test_host_mute);
   g_test_add_func ("/media/k-plus-one", test_k_plus_one);
   g_test_add_func ("/media/mix-liars", test_mix_liars);
