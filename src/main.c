@@ -21,6 +21,7 @@
 #include <gst/gst.h>
 #include <glib/gstdio.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
@@ -240,6 +241,13 @@ main (int argc, char **argv)
   GThread *db_thread;
   MmApp app = { 0 };
 
+  /* One malloc arena per core, not glibc's eight: every participant's
+   * media runs on streaming threads of its own, and with an arena each
+   * the memory they free stays scattered over many arenas.  The RSS then
+   * grew by ~20 MiB per 100 joins and leaves (make soak; 4-6 MiB with
+   * two to four arenas).  MALLOC_ARENA_MAX still decides when set. */
+  if (g_getenv ("MALLOC_ARENA_MAX") == NULL)
+    mallopt (M_ARENA_MAX, (int) MAX (2, g_get_num_processors ()));
   g_log_set_writer_func (write_log,
                          GINT_TO_POINTER (g_log_writer_is_journald (fileno (stderr))), NULL);
   opts = mm_options_parse (&argc, &argv, &exit_now, &error);
