@@ -1292,6 +1292,23 @@ two_bot_room (char **code_out, char **token_out, MmJoined *host, MmBot **red, Mm
   mm_test_join (&h, *code_out, *token_out, NULL, host);
 }
 
+/* The red and blue bots of a room still see both and each hears the
+ * other, on the connection each had from the start (none was closed). */
+static void
+assert_still_meeting (MmBot *red, MmBot *blue)
+{
+  for (int i = 0; i < 2; i++)
+    {
+      JsonObject *report = mm_bot_wait (i == 0 ? blue : red, matches,
+                                        &(Expect) { { "red", "blue" }, { RED, BLUE }, 2,
+                                                    i == 0 ? 440 : 880, 0, i == 0 ? 880 : 440 },
+                                        MM_TEST_WAIT_S);
+
+      g_assert_nonnull (report);
+      g_assert_cmpint (json_object_get_int_member (report, "connections"), ==, 1);
+    }
+}
+
 /* two_bot_room(), recording into an empty recordings directory (earlier
  * ones moved to recordings.@tag).  Returns the monotonic time it started. */
 static gint64
@@ -1427,16 +1444,7 @@ test_database_stopped (void)
   }
   /* Ten seconds of the meeting without its database. */
   mm_bot_assert_keeps_flowing (red, 10, MM_TEST_MAX_GAP_MS);
-  for (int i = 0; i < 2; i++)
-    {
-      JsonObject *report = mm_bot_wait (i == 0 ? blue : red, matches,
-                                        &(Expect) { { "red", "blue" }, { RED, BLUE }, 2,
-                                                    i == 0 ? 440 : 880, 0, i == 0 ? 880 : 440 },
-                                        MM_TEST_WAIT_S);
-
-      g_assert_nonnull (report);
-      g_assert_cmpint (json_object_get_int_member (report, "connections"), ==, 1);
-    }
+  assert_still_meeting (red, blue);
   mm_harness_pg_start (&h);
   /* The pool reconnects by itself (with back-off up to a few seconds):
    * someone joins and chats. */
@@ -1524,16 +1532,7 @@ test_record_disk_full (void)
   g_assert_cmpint (mm_json_int (&list, "recordings.0.bytes"), >, 0);
   /* The meeting goes on: each still sees both and hears the other, on
    * the connection it had (the room closed none). */
-  for (int i = 0; i < 2; i++)
-    {
-      JsonObject *report = mm_bot_wait (i == 0 ? blue : red, matches,
-                                        &(Expect) { { "red", "blue" }, { RED, BLUE }, 2,
-                                                    i == 0 ? 440 : 880, 0, i == 0 ? 880 : 440 },
-                                        MM_TEST_WAIT_S);
-
-      g_assert_nonnull (report);
-      g_assert_cmpint (json_object_get_int_member (report, "connections"), ==, 1);
-    }
+  assert_still_meeting (red, blue);
   mm_bot_free (red);
   mm_bot_free (blue);
   g_assert_cmpint (umount2 (dir, MNT_DETACH), ==, 0);
